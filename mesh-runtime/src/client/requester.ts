@@ -1,0 +1,133 @@
+import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import { nuid } from "@nats-io/nats-core";
+
+/** Why an attempt got no reply message. `sent` tells whether the request may have arrived. */
+export type SendFailure =
+  | { readonly kind: "no-responders"; readonly sent: true }
+  | { readonly kind: "timeout"; readonly sent: true }
+  | { readonly kind: "cancelled"; readonly sent: boolean }
+  | { readonly kind: "disconnected"; readonly sent: boolean }
+  | { readonly kind: "closed"; readonly sent: boolean }
+  | { readonly kind: "too-large"; readonly sent: false; readonly limit: number }
+  | { readonly kind: "publish-failed"; readonly sent: false; readonly cause: unknown };
+
+export type SendResult = Msg | SendFailure;
+
+const NO_RESPONDERS: SendFailure = { kind: "no-responders", sent: true };
+const TIMEOUT: SendFailure = { kind: "timeout", sent: true };
+const CANCELLED: SendFailure = { kind: "cancelled", sent: true };
+const DISCONNECTED_SENT: SendFailure = { kind: "disconnected", sent: true };
+const DISCONNECTED_UNSENT: SendFailure = { kind: "disconnected", sent: false };
+const CLOSED_SENT: SendFailure = { kind: "closed", sent: true };
+const CLOSED_UNSENT: SendFailure = { kind: "closed", sent: false };
+
+export function isSendFailure(result: SendResult): result is SendFailure {
+  return "kind" in result;
+}
+
+interface Pending {
+  resolve: (result: SendResult) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Request/reply multiplexed over one wildcard inbox subscription: a request is a publish with a
+ * reply subject `<inbox>.<token>` and an entry in a map. No per-request subscription, and no
+ * `Error` allocated per request (nats.js `request()` pays for both); failures are values.
+ */
+export class Requester {
+  readonly #nc: NatsConnection;
+  readonly #prefix: string;
+  readonly #pending = new Map<string, Pending>();
+  #seq = 0;
+  #connected = true;
+
+  constructor(nc: NatsConnection, inboxPrefix: string) {
+    this.#nc = nc;
+    this.#prefix = `${inboxPrefix}.${nuid.next()}.`;
+    nc.subscribe(`${this.#prefix}*`, {
+      callback: (_err, msg) => this.#onReply(msg),
+    });
+  }
+
+  /** Requests in flight. */
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Publishes one request and settles with its reply or a failure, by `timeoutMs` at the latest.
+   * Never rejects.
+   */
+  send(
+    subject: string,
+    payload: Uint8Array,
+    headers: MsgHdrs,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<SendResult> {
+    if (this.#nc.isClosed() || this.#nc.isDraining()) return Promise.resolve(CLOSED_UNSENT);
+    if (!this.#connected) return Promise.resolve(DISCONNECTED_UNSENT);
+    if (signal?.aborted) return Promise.resolve(CANCELLED);
+    const limit = this.#nc.info?.max_payload;
+    if (limit !== undefined && payload.length > limit) {
+      return Promise.resolve({ kind: "too-large", sent: false, limit });
+    }
+    const token = (this.#seq++).toString(36);
+    const reply = this.#prefix + token;
+    try {
+      this.#nc.publish(subject, payload, { reply, headers });
+    } catch (cause) {
+      return Promise.resolve({ kind: "publish-failed", sent: false, cause });
+    }
+    return new Promise<SendResult>((resolve) => {
+      const timer = setTimeout(() => this.#settle(token, TIMEOUT), timeoutMs);
+      this.#pending.set(token, { resolve, timer });
+      if (signal !== undefined) {
+        const onAbort = () => this.#settle(token, CANCELLED);
+        signal.addEventListener("abort", onAbort, { once: true });
+        // the listener must not outlive the request on a long-lived signal
+        const entry = this.#pending.get(token) as Pending;
+        entry.resolve = (r) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(r);
+        };
+      }
+    });
+  }
+
+  /** The connection dropped: replies to requests in flight are lost, so fail them now. */
+  disconnected(): void {
+    this.#connected = false;
+    this.#failAll(DISCONNECTED_SENT);
+  }
+
+  reconnected(): void {
+    this.#connected = true;
+  }
+
+  /** The connection is gone for good. */
+  closed(): void {
+    this.#connected = false;
+    this.#failAll(CLOSED_SENT);
+  }
+
+  #onReply(msg: Msg): void {
+    const token = msg.subject.slice(this.#prefix.length);
+    // the server's "no responders" status: a 503 with headers and no body
+    const result = msg.data.length === 0 && msg.headers?.code === 503 ? NO_RESPONDERS : msg;
+    this.#settle(token, result);
+  }
+
+  #settle(token: string, result: SendResult): void {
+    const pending = this.#pending.get(token);
+    if (pending === undefined) return; // a late reply to a request that already settled
+    this.#pending.delete(token);
+    clearTimeout(pending.timer);
+    pending.resolve(result);
+  }
+
+  #failAll(result: SendFailure): void {
+    for (const token of [...this.#pending.keys()]) this.#settle(token, result);
+  }
+}

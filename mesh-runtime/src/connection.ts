@@ -1,0 +1,43 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  type Authenticator,
+  nkeyAuthenticator,
+  tokenAuthenticator,
+  usernamePasswordAuthenticator,
+} from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { MeshError } from "./errors.js";
+import type { ResolvedMeshOptions } from "./options.js";
+
+function authenticator(auth: ResolvedMeshOptions["auth"]): Authenticator | undefined {
+  if (auth === undefined) return undefined;
+  if ("user" in auth) return usernamePasswordAuthenticator(auth.user, auth.pass);
+  if ("token" in auth) return tokenAuthenticator(auth.token);
+  return nkeyAuthenticator(new TextEncoder().encode(auth.nkeySeed));
+}
+
+/**
+ * Opens the NATS connection of a mesh. Reconnects forever once connected (a service should
+ * outlive a broker restart); the first connect fails fast with UNAVAILABLE.
+ */
+export async function openConnection(options: ResolvedMeshOptions): Promise<NatsConnection> {
+  const auth = authenticator(options.auth);
+  try {
+    return await connect({
+      servers: [...options.servers],
+      name: options.name,
+      inboxPrefix: options.inboxPrefix,
+      timeout: options.connectTimeoutMs,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(auth === undefined ? {} : { authenticator: auth }),
+    });
+  } catch (cause) {
+    const denied = cause instanceof Error && /authoriz|authentic/i.test(cause.message);
+    throw new MeshError(
+      denied ? "UNAUTHENTICATED" : "UNAVAILABLE",
+      `cannot connect to NATS at ${options.servers.join(",")}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}

@@ -1,0 +1,82 @@
+import { type ErrorBody, type ErrorCode, ErrorCodes } from "@switchyard/schemas";
+
+// A brand, not instanceof: two copies of this package in one process still recognise each other.
+const BRAND = Symbol.for("switchyard.MeshError");
+
+export interface MeshErrorOptions {
+  /** The error that led to this one (kept locally, never sent on the wire). */
+  readonly cause?: unknown;
+  /** Structured, JSON-serialisable facts for the caller (zod issues, limits). */
+  readonly details?: unknown;
+  /** When the caller may try again, in ms (sent as `Mesh-Retry-After`). */
+  readonly retryAfterMs?: number;
+}
+
+/**
+ * The one error type of the mesh. `code` is a stable string from the protocol's table;
+ * `retryable` and `status` are read from that table, never decided at a throw site.
+ */
+export class MeshError extends Error {
+  override readonly name: string = "MeshError";
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+  readonly retryAfterMs?: number;
+
+  constructor(code: ErrorCode, message: string, options: MeshErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    if (options.details !== undefined) this.details = options.details;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** HTTP-like status of the code. */
+  get status(): number {
+    return ErrorCodes[this.code].status;
+  }
+
+  /** Whether the code allows another attempt at all (idempotency decides the rest). */
+  get retryable(): boolean {
+    return ErrorCodes[this.code].retry !== "no";
+  }
+
+  /** The JSON body of an error reply: no stack, no cause. */
+  toWire(): ErrorBody {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** True for any `MeshError`, even one from another copy of this package. */
+export function isMeshError(value: unknown): value is MeshError {
+  return typeof value === "object" && value !== null && BRAND in value;
+}
+
+// Errors the client raised for a downstream call. The server boundary must not pass their
+// "nobody ran it" codes upstream as if they were true of its own request.
+const fromDownstream = new WeakSet<MeshError>();
+
+export function markDownstream(error: MeshError): MeshError {
+  fromDownstream.add(error);
+  return error;
+}
+
+/**
+ * What a handler's throw becomes on the wire. Unknown throws are `INTERNAL` (their message stays
+ * in the log). A downstream error whose code promises the callee did no work (NO_RESPONDERS,
+ * OVERLOADED, QUOTA_EXCEEDED...) or a local-only code becomes `UNAVAILABLE`: this handler ran.
+ */
+export function toReplyError(thrown: unknown): MeshError {
+  if (!isMeshError(thrown)) {
+    return new MeshError("INTERNAL", "the handler failed", { cause: thrown });
+  }
+  const spec = ErrorCodes[thrown.code];
+  const misleading =
+    !spec.wire || (fromDownstream.has(thrown) && spec.executed === "no" && spec.retry !== "no");
+  if (!misleading) return thrown;
+  return new MeshError("UNAVAILABLE", `a dependency failed: ${thrown.message}`, {
+    cause: thrown,
+    details: { dependencyCode: thrown.code },
+  });
+}

@@ -1,0 +1,13 @@
+// The public API of @switchyard/runtime: everything else in src/ is internal.
+
+export type { Contract, ErrorCode } from "@switchyard/schemas";
+export { defineContract } from "@switchyard/schemas";
+export type { ContractClient } from "./client/typed-client.js";
+export type { MeshErrorOptions } from "./errors.js";
+export { isMeshError, MeshError } from "./errors.js";
+export type { Handlers, Mesh } from "./mesh.js";
+export { connectMesh } from "./mesh.js";
+export type { CallOptionsInput as CallOptions, MeshOptionsInput as MeshOptions } from "./options.js";
+export type { HandlerContext } from "./server/context.js";
+export type { Handler } from "./server/request-pipeline.js";
+export type { ServiceHandle } from "./server/service.js";

@@ -1,0 +1,224 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type Contract, endpointSubject, NAME_PATTERN } from "@switchyard/schemas";
+import type { Logger } from "pino";
+import { CallPipeline, type CallTarget, type ParentRequest } from "./client/call-pipeline.js";
+import { Requester } from "./client/requester.js";
+import { type ContractClient, contractTargets, makeClient } from "./client/typed-client.js";
+import { openConnection } from "./connection.js";
+import { MeshError } from "./errors.js";
+import {
+  type CallOptionsInput,
+  type MeshOptionsInput,
+  parseCallOptions,
+  parseMeshOptions,
+  type ResolvedMeshOptions,
+} from "./options.js";
+import type { Handler, PipelineHost, ServedEndpoint } from "./server/request-pipeline.js";
+import { type ServiceHandle, ServiceInstance } from "./server/service.js";
+import { createLogger } from "./telemetry/logger.js";
+
+/** A handler for every endpoint of a contract. */
+export type Handlers<C extends Contract> = {
+  readonly [K in keyof C["endpoints"]]: Handler<C["endpoints"][K]>;
+};
+
+const MAX_CACHED_TARGETS = 10_000;
+
+/**
+ * A process's place in the mesh: one NATS connection, the services it serves and the calls it
+ * makes. Made by `connectMesh()`; `close()` drains it.
+ */
+export class Mesh {
+  /** This process's service name. */
+  readonly name: string;
+  readonly options: ResolvedMeshOptions;
+  readonly log: Logger;
+  readonly #nc: NatsConnection;
+  readonly #requester: Requester;
+  readonly #pipeline: CallPipeline;
+  readonly #host: PipelineHost;
+  readonly #services = new Map<string, ServiceInstance>();
+  readonly #targets = new Map<string, CallTarget>();
+  readonly #contractTargets = new WeakMap<Contract, Map<string, CallTarget>>();
+  #closing: Promise<void> | undefined;
+
+  /** @internal use `connectMesh()` */
+  constructor(nc: NatsConnection, options: ResolvedMeshOptions, log: Logger) {
+    this.name = options.name;
+    this.options = options;
+    this.log = log;
+    this.#nc = nc;
+    this.#requester = new Requester(nc, options.inboxPrefix);
+    this.#pipeline = new CallPipeline(this.#requester, options, log);
+    this.#host = {
+      log,
+      maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
+      callFrom: (parent, service, endpoint, input, opts) =>
+        this.#call(service, endpoint, input, opts, parent),
+      clientFrom: (parent, contract) => this.#client(contract, parent),
+    };
+    void this.#watchStatus();
+    void nc.closed().then(() => this.#requester.closed());
+  }
+
+  /**
+   * Serves a contract's endpoints in queue group `<contract.name>`. Resolves once the server has
+   * the subscription. Throws `INVALID_ARGUMENT` when a handler is missing or extra.
+   */
+  async serve<C extends Contract>(contract: C, handlers: Handlers<C>): Promise<ServiceHandle> {
+    if (this.#closing) throw new MeshError("UNAVAILABLE", "the mesh is closing");
+    if (this.#services.has(contract.name)) {
+      throw new MeshError("INVALID_ARGUMENT", `${contract.name} is already served by this mesh`);
+    }
+    const endpoints = new Map<string, ServedEndpoint>();
+    const given = handlers as Readonly<Record<string, unknown>>;
+    for (const [name, spec] of Object.entries(contract.endpoints)) {
+      const handler = given[name];
+      if (typeof handler !== "function") {
+        throw new MeshError("INVALID_ARGUMENT", `no handler for ${contract.name}.${name}`);
+      }
+      endpoints.set(name, {
+        service: contract.name,
+        name,
+        spec,
+        handler: handler as Handler,
+        defaultTimeoutMs: spec.timeoutMs ?? this.options.serveTimeoutMs,
+        maxTimeoutMs: this.options.maxServeTimeoutMs,
+      });
+    }
+    const extra = Object.keys(given).filter((k) => !endpoints.has(k));
+    if (extra.length > 0) {
+      throw new MeshError("INVALID_ARGUMENT", `handlers for unknown endpoints: ${extra.join(", ")}`);
+    }
+    const service = new ServiceInstance(
+      this.#nc,
+      this.options.prefix,
+      contract,
+      endpoints,
+      this.#host,
+      this.options.drainTimeoutMs,
+    );
+    this.#services.set(contract.name, service);
+    await this.#nc.flush();
+    this.log.info({ service: contract.name, version: contract.version }, "serving");
+    return service;
+  }
+
+  /**
+   * Calls `service.endpoint` and resolves with the decoded reply. Rejects with a `MeshError`:
+   * the callee's code, or DEADLINE_EXCEEDED, NO_RESPONDERS, UNAVAILABLE, CANCELLED...
+   */
+  call(service: string, endpoint: string, input?: unknown, options?: CallOptionsInput): Promise<unknown> {
+    return this.#call(service, endpoint, input, options, undefined);
+  }
+
+  /** A typed client for a contract; its methods call like `call()`. */
+  client<C extends Contract>(contract: C): ContractClient<C> {
+    return this.#client(contract, undefined);
+  }
+
+  /**
+   * Drains: stops taking requests, lets those in flight and the calls this process is making
+   * finish (each bounded by `drainTimeoutMs`), then closes the connection. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#drain();
+    return this.#closing;
+  }
+
+  #call(
+    service: string,
+    endpoint: string,
+    input: unknown,
+    options: CallOptionsInput | undefined,
+    parent: ParentRequest | undefined,
+  ): Promise<unknown> {
+    try {
+      return this.#pipeline.call(this.#target(service, endpoint), input, parseCallOptions(options), parent);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #client<C extends Contract>(contract: C, parent: ParentRequest | undefined): ContractClient<C> {
+    let targets = this.#contractTargets.get(contract);
+    if (targets === undefined) {
+      targets = contractTargets(contract, this.options.prefix);
+      this.#contractTargets.set(contract, targets);
+    }
+    return makeClient<C>(targets, (target, input, options) => {
+      try {
+        return this.#pipeline.call(target, input, parseCallOptions(options), parent);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    });
+  }
+
+  #target(service: string, endpoint: string): CallTarget {
+    const key = `${service}.${endpoint}`;
+    let target = this.#targets.get(key);
+    if (target === undefined) {
+      if (!NAME_PATTERN.test(service) || !NAME_PATTERN.test(endpoint)) {
+        throw new MeshError("INVALID_ARGUMENT", `not a valid service/endpoint name: ${key}`);
+      }
+      target = {
+        service,
+        endpoint,
+        subject: endpointSubject(this.options.prefix, service, endpoint),
+        idempotent: false,
+        timeoutMs: undefined,
+      };
+      if (this.#targets.size >= MAX_CACHED_TARGETS) this.#targets.clear();
+      this.#targets.set(key, target);
+    }
+    return target;
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const status of this.#nc.status()) {
+      switch (status.type) {
+        case "disconnect":
+          this.#requester.disconnected();
+          this.log.warn({ server: status.server }, "disconnected from NATS");
+          break;
+        case "reconnect":
+          this.#requester.reconnected();
+          this.log.info({ server: status.server }, "reconnected to NATS");
+          break;
+        case "error":
+          this.log.error({ err: status.error }, "NATS connection error");
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  async #drain(): Promise<void> {
+    this.log.info("draining");
+    await Promise.all([...this.#services.values()].map((s) => s.stop()));
+    const until = Date.now() + this.options.drainTimeoutMs;
+    while (this.#requester.size > 0 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    try {
+      if (!this.#nc.isClosed()) await this.#nc.drain();
+    } catch (error) {
+      this.log.warn({ err: error }, "connection drain failed");
+      await this.#nc.close();
+    }
+    this.log.info("closed");
+  }
+}
+
+/**
+ * Connects a process to the mesh. Options are validated once (`INVALID_ARGUMENT` listing every
+ * problem); an unreachable NATS is `UNAVAILABLE`, refused credentials `UNAUTHENTICATED`.
+ */
+export async function connectMesh(options: MeshOptionsInput): Promise<Mesh> {
+  const resolved = parseMeshOptions(options);
+  const log = resolved.logger ?? createLogger(resolved.name, resolved.logLevel);
+  const nc = await openConnection(resolved);
+  return new Mesh(nc, resolved, log);
+}

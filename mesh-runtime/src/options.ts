@@ -1,0 +1,135 @@
+import { DEFAULT_PREFIX, ServiceName, SubjectPrefix, TenantId } from "@switchyard/schemas";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { MeshError } from "./errors.js";
+
+// Every default and bound of the runtime lives in this file.
+const MAX_TIMEOUT_MS = 3_600_000;
+const Millis = z.number().int().positive().max(MAX_TIMEOUT_MS);
+
+export const RetryOptions = z.strictObject({
+  /** Attempts per logical call, the first included. */
+  maxAttempts: z.number().int().min(1).max(10).default(3),
+  /** Backoff ceiling of the first retry; doubles per retry (full jitter). */
+  baseDelayMs: z.number().min(0).max(60_000).default(25),
+  maxDelayMs: z.number().min(0).max(60_000).default(1_000),
+});
+
+export const RetryBudgetOptions = z.strictObject({
+  /** Retries as a share of calls over the window. */
+  ratio: z.number().min(0).max(10).default(0.2),
+  /** Retries always allowed per second per target service. */
+  minPerSecond: z.number().min(0).max(10_000).default(10),
+  windowMs: z.number().int().min(1_000).max(600_000).default(10_000),
+});
+
+export const CallDefaults = z.strictObject({
+  /** Deadline of a call when neither the caller nor the contract gives one. */
+  timeoutMs: Millis.default(5_000),
+  /** Per-attempt limit, so an idempotent call can retry a slow attempt; default: the deadline. */
+  attemptTimeoutMs: Millis.optional(),
+  retry: RetryOptions.prefault({}),
+  retryBudget: RetryBudgetOptions.prefault({}),
+});
+
+const Auth = z.union([
+  z.strictObject({ user: z.string().min(1), pass: z.string() }),
+  z.strictObject({ token: z.string().min(1) }),
+  z.strictObject({ nkeySeed: z.string().min(1) }),
+]);
+
+const isLogger = (v: unknown): v is Logger =>
+  typeof v === "object" &&
+  v !== null &&
+  typeof (v as Logger).child === "function" &&
+  typeof (v as Logger).info === "function";
+
+export const MeshOptions = z.strictObject({
+  /** This process's service name: its queue group, `Mesh-Caller`, connection name. */
+  name: ServiceName,
+  /** NATS URLs; default `NATS_URL` from the environment, else nats://127.0.0.1:4222. */
+  servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  auth: Auth.optional(),
+  /** First subject tokens of every mesh subject. */
+  prefix: SubjectPrefix.default(DEFAULT_PREFIX),
+  /** Where replies come back; default `_INBOX.<name>`. */
+  inboxPrefix: SubjectPrefix.optional(),
+  /** A pino logger to use; default a new one at `logLevel`. */
+  logger: z.custom<Logger>(isLogger, "must be a pino logger").optional(),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  connectTimeoutMs: Millis.max(60_000).default(5_000),
+  /** Bound on `close()`: how long in-flight requests may take to finish. */
+  drainTimeoutMs: Millis.max(600_000).default(30_000),
+  /** Inbound budget when a request carries no `Mesh-Timeout` and the endpoint declares none. */
+  serveTimeoutMs: Millis.default(5_000),
+  /** Cap on any inbound `Mesh-Timeout`, so a caller cannot pin a handler for hours. */
+  maxServeTimeoutMs: Millis.default(300_000),
+  calls: CallDefaults.prefault({}),
+});
+
+export type MeshOptionsInput = z.input<typeof MeshOptions>;
+export type ResolvedMeshOptions = Readonly<
+  Omit<z.output<typeof MeshOptions>, "servers" | "inboxPrefix"> & {
+    servers: readonly string[];
+    inboxPrefix: string;
+  }
+>;
+
+export const CallOptions = z.strictObject({
+  /** Tenant the call is made for; inherited from the handler's request inside `ctx.call()`. */
+  tenant: TenantId.optional(),
+  /** Deadline in ms; never later than the parent request's deadline. */
+  timeoutMs: Millis.optional(),
+  attemptTimeoutMs: Millis.optional(),
+  /** Declares the endpoint safe to run twice (a contract's `idempotent` does the same). */
+  idempotent: z.boolean().optional(),
+  /** Same on every attempt; default a fresh unique key per logical call. */
+  idempotencyKey: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,128}$/, "must be 1-128 visible ASCII characters")
+    .optional(),
+  maxAttempts: z.number().int().min(1).max(10).optional(),
+  /** Aborting it settles the call at once with `CANCELLED`. */
+  signal: z.instanceof(AbortSignal).optional(),
+});
+export type CallOptionsInput = z.input<typeof CallOptions>;
+export type ResolvedCallOptions = z.output<typeof CallOptions>;
+
+function invalidOptions(what: string, error: z.ZodError): MeshError {
+  return new MeshError("INVALID_ARGUMENT", `invalid ${what}: ${z.prettifyError(error)}`, {
+    details: { issues: error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Validates and defaults mesh options once; the result is a new, frozen object. */
+export function parseMeshOptions(input: MeshOptionsInput): ResolvedMeshOptions {
+  const parsed = MeshOptions.safeParse(input);
+  if (!parsed.success) throw invalidOptions("mesh options", parsed.error);
+  const { logger, ...rest } = parsed.data;
+  const servers = rest.servers ?? process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
+  const resolved = deepFreeze({
+    ...rest,
+    servers: typeof servers === "string" ? servers.split(",").map((s) => s.trim()) : [...servers],
+    inboxPrefix: rest.inboxPrefix ?? `_INBOX.${rest.name}`,
+  });
+  // the logger is the caller's object: referenced, never frozen
+  return logger === undefined ? resolved : Object.freeze({ ...resolved, logger });
+}
+
+const NO_OPTIONS: ResolvedCallOptions = Object.freeze({});
+
+/** Validates per-call options; absent options cost nothing. */
+export function parseCallOptions(input: CallOptionsInput | undefined): ResolvedCallOptions {
+  if (input === undefined) return NO_OPTIONS;
+  const parsed = CallOptions.safeParse(input);
+  if (!parsed.success) throw invalidOptions("call options", parsed.error);
+  return parsed.data;
+}

@@ -1,0 +1,140 @@
+import type { Contract } from "@switchyard/schemas";
+import type { Logger } from "pino";
+import type { ParentRequest } from "../client/call-pipeline.js";
+import type { ContractClient } from "../client/typed-client.js";
+import { MeshError } from "../errors.js";
+import type { CallOptionsInput } from "../options.js";
+import { monotonicNow } from "../resilience/clock.js";
+import { remainingMs, toEpochMs } from "../resilience/deadline.js";
+import type { RequestMeta } from "../wire/request-headers.js";
+
+/** What a handler gets besides its input. */
+export interface HandlerContext {
+  readonly service: string;
+  readonly endpoint: string;
+  /** From `Mesh-Tenant`; undefined when the caller named none. */
+  readonly tenant: string | undefined;
+  /** From `Mesh-Caller` (informational). */
+  readonly caller: string | undefined;
+  /** 1-based attempt of the caller's logical call. */
+  readonly attempt: number;
+  /** The same on every attempt of one logical call. */
+  readonly idempotencyKey: string | undefined;
+  /** When the caller stops waiting, in epoch ms. */
+  readonly deadline: number;
+  /** Ms left until the deadline, never negative. */
+  remainingMs(): number;
+  /** Aborts at the deadline, with a `DEADLINE_EXCEEDED` MeshError as its reason. */
+  readonly signal: AbortSignal;
+  /** A pino child bound to service, endpoint, tenant and caller. */
+  readonly log: Logger;
+  /** Calls another endpoint with this request's tenant, remaining deadline and trace context. */
+  call(service: string, endpoint: string, input?: unknown, options?: CallOptionsInput): Promise<unknown>;
+  /** A typed client whose calls inherit like `call()`. */
+  client<C extends Contract>(contract: C): ContractClient<C>;
+}
+
+/** What the context needs from the mesh it runs in. */
+export interface ContextHost {
+  readonly log: Logger;
+  callFrom(
+    parent: ParentRequest,
+    service: string,
+    endpoint: string,
+    input: unknown,
+    options: CallOptionsInput | undefined,
+  ): Promise<unknown>;
+  clientFrom<C extends Contract>(parent: ParentRequest, contract: C): ContractClient<C>;
+}
+
+/**
+ * The per-request context. The abort signal, its timer and the child logger cost an allocation
+ * each, so they are made on first use: most handlers never touch them.
+ */
+export class RequestContext implements HandlerContext, ParentRequest {
+  readonly service: string;
+  readonly endpoint: string;
+  /** Monotonic deadline; `ParentRequest` reads it. */
+  readonly deadlineAt: number;
+  readonly #meta: RequestMeta;
+  readonly #host: ContextHost;
+  #controller: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #log: Logger | undefined;
+
+  constructor(service: string, endpoint: string, meta: RequestMeta, deadlineAt: number, host: ContextHost) {
+    this.service = service;
+    this.endpoint = endpoint;
+    this.deadlineAt = deadlineAt;
+    this.#meta = meta;
+    this.#host = host;
+  }
+
+  get tenant() {
+    return this.#meta.tenant;
+  }
+  get caller() {
+    return this.#meta.caller;
+  }
+  get attempt() {
+    return this.#meta.attempt;
+  }
+  get idempotencyKey() {
+    return this.#meta.idempotencyKey;
+  }
+  get traceparent() {
+    return this.#meta.traceparent;
+  }
+  get tracestate() {
+    return this.#meta.tracestate;
+  }
+  get baggage() {
+    return this.#meta.baggage;
+  }
+  get deadline(): number {
+    return toEpochMs(this.deadlineAt);
+  }
+
+  remainingMs(): number {
+    return remainingMs(this.deadlineAt);
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      const controller = new AbortController();
+      this.#controller = controller;
+      const abort = () =>
+        controller.abort(
+          new MeshError("DEADLINE_EXCEEDED", `deadline of ${this.service}.${this.endpoint} passed`),
+        );
+      const left = this.deadlineAt - monotonicNow();
+      if (left <= 0) abort();
+      else this.#timer = setTimeout(abort, left);
+    }
+    return this.#controller.signal;
+  }
+
+  get log(): Logger {
+    this.#log ??= this.#host.log.child({
+      service: this.service,
+      endpoint: this.endpoint,
+      tenant: this.#meta.tenant,
+      caller: this.#meta.caller,
+      attempt: this.#meta.attempt,
+    });
+    return this.#log;
+  }
+
+  call(service: string, endpoint: string, input?: unknown, options?: CallOptionsInput): Promise<unknown> {
+    return this.#host.callFrom(this, service, endpoint, input, options);
+  }
+
+  client<C extends Contract>(contract: C): ContractClient<C> {
+    return this.#host.clientFrom(this, contract);
+  }
+
+  /** The request is answered: stop the deadline timer. */
+  dispose(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+  }
+}

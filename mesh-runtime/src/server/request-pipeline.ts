@@ -1,0 +1,140 @@
+import type { Msg } from "@nats-io/nats-core";
+import type { EndpointSpec } from "@switchyard/schemas";
+import type { Logger } from "pino";
+import type { z } from "zod";
+import { MeshError, toReplyError } from "../errors.js";
+import { monotonicNow } from "../resilience/clock.js";
+import { encodeErrorReply } from "../wire/error-reply.js";
+import { decodeJson, encodeJson } from "../wire/json-codec.js";
+import { type RequestMeta, readRequestHeaders } from "../wire/request-headers.js";
+import { type ContextHost, type HandlerContext, RequestContext } from "./context.js";
+
+/** A handler: the validated input in, a value of the output schema's input type out. */
+export type Handler<E extends EndpointSpec = EndpointSpec> = (
+  input: z.output<E["input"]>,
+  ctx: HandlerContext,
+) => z.input<E["output"]> | Promise<z.input<E["output"]>>;
+
+/** One served endpoint, resolved once at `serve()`. */
+export interface ServedEndpoint {
+  readonly service: string;
+  readonly name: string;
+  readonly spec: EndpointSpec;
+  readonly handler: Handler;
+  /** Budget when a request carries no `Mesh-Timeout`. */
+  readonly defaultTimeoutMs: number;
+  /** Cap on any request's budget. */
+  readonly maxTimeoutMs: number;
+}
+
+/** Where the pipeline sends replies and logs. */
+export interface PipelineHost extends ContextHost {
+  /** Largest message the server accepts, in bytes. */
+  maxPayload(): number;
+}
+
+function issues(error: z.ZodError) {
+  return error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
+}
+
+/**
+ * The server pipeline. The order, and why:
+ * 1. headers and deadline: malformed headers and spent budgets are refused before any work;
+ * 2. access rule (identity and access): who may call is checked before anything is spent on them;
+ * 3. quota (Redis): a tenant over its quota costs no concurrency slot;
+ * 4. concurrency limit: shed with OVERLOADED before work, so the caller's retry goes elsewhere;
+ * 5. input decoding and validation: the handler only ever sees input its schema accepts;
+ * 6. the handler, with a context whose signal aborts at the deadline;
+ * 7. output validation: a handler that breaks its contract is an INTERNAL error, not a bad reply.
+ * Steps 2-4 arrive with their issues and slot in here, in this order.
+ * Every request gets exactly one reply, or none once its deadline has passed (nobody waits).
+ * A throw of any kind becomes a typed error reply at this one boundary.
+ */
+export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: PipelineHost): Promise<void> {
+  const arrivedAt = monotonicNow();
+  let deadlineAt = arrivedAt + endpoint.defaultTimeoutMs;
+  let meta: RequestMeta | undefined;
+  let ctx: RequestContext | undefined;
+  try {
+    meta = readRequestHeaders(msg.headers);
+    const budget = meta.timeoutMs ?? endpoint.defaultTimeoutMs;
+    deadlineAt = arrivedAt + Math.min(budget, endpoint.maxTimeoutMs);
+    if (budget <= 0) {
+      throw new MeshError("DEADLINE_EXCEEDED", "the request arrived with no budget left");
+    }
+    const parsed = endpoint.spec.input.safeParse(decodeJson(msg.data));
+    if (!parsed.success) {
+      throw new MeshError("INVALID_ARGUMENT", "input does not match the endpoint's schema", {
+        details: { issues: issues(parsed.error) },
+      });
+    }
+    ctx = new RequestContext(endpoint.service, endpoint.name, meta, deadlineAt, host);
+    const output = await endpoint.handler(parsed.data, ctx);
+    const checked = endpoint.spec.output.safeParse(output);
+    if (!checked.success) {
+      throw new MeshError("INTERNAL", "the handler's output does not match its contract", {
+        cause: { issues: issues(checked.error) },
+      });
+    }
+    const body = encodeJson(checked.data);
+    if (body.length > host.maxPayload()) {
+      throw new MeshError("PAYLOAD_TOO_LARGE", `the reply exceeds ${host.maxPayload()} bytes`);
+    }
+    reply(msg, deadlineAt, host.log, body);
+  } catch (thrown) {
+    const error = toReplyError(thrown);
+    logFailure(host.log, endpoint, meta, error);
+    const { headers, body } = encodeErrorReply(error);
+    reply(msg, deadlineAt, host.log, body, headers);
+  } finally {
+    ctx?.dispose();
+  }
+}
+
+function reply(
+  msg: Msg,
+  deadlineAt: number,
+  log: Logger,
+  body: Uint8Array,
+  headers?: ReturnType<typeof encodeErrorReply>["headers"],
+): void {
+  // past the deadline the caller has stopped waiting: a reply would only be noise
+  if (monotonicNow() > deadlineAt) {
+    log.debug({ subject: msg.subject }, "reply dropped: the deadline passed");
+    return;
+  }
+  try {
+    msg.respond(body, headers === undefined ? undefined : { headers });
+  } catch (error) {
+    log.warn({ err: error, subject: msg.subject }, "could not send a reply");
+  }
+}
+
+function logFailure(
+  log: Logger,
+  endpoint: ServedEndpoint,
+  meta: RequestMeta | undefined,
+  error: MeshError,
+): void {
+  const fields = {
+    service: endpoint.service,
+    endpoint: endpoint.name,
+    tenant: meta?.tenant,
+    caller: meta?.caller,
+    attempt: meta?.attempt,
+    code: error.code,
+  };
+  if (error.status >= 500) log.error({ ...fields, err: error.cause ?? error }, error.message);
+  else log.warn({ ...fields, details: error.details }, error.message);
+}
+
+/** Requests outside any endpoint still get a typed answer. */
+export function refuseRequest(msg: Msg, error: MeshError, log: Logger): void {
+  log.warn({ subject: msg.subject, code: error.code }, error.message);
+  const { headers, body } = encodeErrorReply(error);
+  try {
+    msg.respond(body, { headers });
+  } catch (cause) {
+    log.warn({ err: cause, subject: msg.subject }, "could not send a reply");
+  }
+}

@@ -1,0 +1,117 @@
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import { type Contract, queueGroup, serviceSubjects } from "@switchyard/schemas";
+import type { Logger } from "pino";
+import { MeshError } from "../errors.js";
+import { type PipelineHost, refuseRequest, type ServedEndpoint, serveRequest } from "./request-pipeline.js";
+
+/** A running service instance, as `serve()` returns it. */
+export interface ServiceHandle {
+  readonly name: string;
+  readonly version: string;
+  /** Stops taking requests, lets those in flight finish (bounded by `drainTimeoutMs`). */
+  stop(): Promise<void>;
+}
+
+/**
+ * One contract served on one connection: a single subscription on `<prefix>.svc.<name>.>` in queue
+ * group `<name>`, so NATS hands each request to one instance and an unknown endpoint under the
+ * service still reaches us and gets NOT_FOUND instead of a timeout.
+ */
+export class ServiceInstance implements ServiceHandle {
+  readonly name: string;
+  readonly version: string;
+  readonly #endpoints: Map<string, ServedEndpoint>;
+  readonly #host: PipelineHost;
+  readonly #log: Logger;
+  readonly #subjectPrefixLength: number;
+  readonly #drainTimeoutMs: number;
+  readonly #sub: Subscription;
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(
+    nc: NatsConnection,
+    prefix: string,
+    contract: Contract,
+    endpoints: Map<string, ServedEndpoint>,
+    host: PipelineHost,
+    drainTimeoutMs: number,
+  ) {
+    this.name = contract.name;
+    this.version = contract.version;
+    this.#endpoints = endpoints;
+    this.#host = host;
+    this.#log = host.log;
+    this.#drainTimeoutMs = drainTimeoutMs;
+    const wildcard = serviceSubjects(prefix, contract.name);
+    this.#subjectPrefixLength = wildcard.length - 1;
+    this.#sub = nc.subscribe(wildcard, {
+      queue: queueGroup(contract.name),
+      callback: (_err, msg) => this.#onRequest(msg),
+    });
+  }
+
+  /** Requests being handled now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  #onRequest(msg: Msg): void {
+    if (!msg.reply) {
+      // a publish without a reply subject cannot be answered; say so rather than drop it unseen
+      this.#log.warn({ subject: msg.subject }, "request without a reply subject ignored");
+      return;
+    }
+    const endpoint = this.#endpoints.get(msg.subject.slice(this.#subjectPrefixLength));
+    if (endpoint === undefined) {
+      refuseRequest(
+        msg,
+        new MeshError("NOT_FOUND", `${this.name} has no endpoint at ${msg.subject}`, {
+          details: { endpoints: [...this.#endpoints.keys()] },
+        }),
+        this.#log,
+      );
+      return;
+    }
+    void this.#handle(msg, endpoint);
+  }
+
+  async #handle(msg: Msg, endpoint: ServedEndpoint): Promise<void> {
+    this.#inFlight++;
+    try {
+      await serveRequest(msg, endpoint, this.#host);
+    } finally {
+      this.#inFlight--;
+      if (this.#inFlight === 0) this.#idle?.();
+    }
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#drain();
+    return this.#stopping;
+  }
+
+  async #drain(): Promise<void> {
+    // drain() unsubscribes, then delivers what the server had already sent us
+    await this.#sub.drain().catch((error: unknown) => {
+      this.#log.warn({ err: error, service: this.name }, "subscription drain failed");
+    });
+    if (this.#inFlight === 0) return;
+    const idle = new Promise<void>((resolve) => {
+      this.#idle = resolve;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.#drainTimeoutMs);
+    });
+    const finished = await Promise.race([idle.then(() => true), timeout]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.#log.warn(
+        { service: this.name, inFlight: this.#inFlight },
+        "drain timed out with requests still in flight",
+      );
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import { type Msg, type MsgHdrs, MsgHdrsImpl } from "@nats-io/nats-core";
+import { codeForStatus, ErrorBody, ErrorCodes, Header, isErrorCode } from "@switchyard/schemas";
+import { MeshError } from "../errors.js";
+import { decodeJson, encodeJson } from "./json-codec.js";
+
+const HEADER_UNSAFE = /[\r\n]/g;
+const MAX_HEADER_MESSAGE = 256;
+
+/** An error reply as it goes on the wire: NATS micro error headers, `Mesh-Error`, JSON body. */
+export function encodeErrorReply(error: MeshError): { headers: MsgHdrs; body: Uint8Array } {
+  const h = new MsgHdrsImpl();
+  const m = h.headers;
+  m.set(Header.ServiceError, [
+    error.message.replace(HEADER_UNSAFE, " ").slice(0, MAX_HEADER_MESSAGE).trim() || error.code,
+  ]);
+  m.set(Header.ServiceErrorCode, [String(error.status)]);
+  m.set(Header.Error, [error.code]);
+  if (error.retryAfterMs !== undefined) {
+    m.set(Header.RetryAfter, [String(Math.max(0, Math.ceil(error.retryAfterMs)))]);
+  }
+  let body: Uint8Array;
+  try {
+    body = encodeJson(error.toWire());
+  } catch {
+    // details that do not serialise must not cost the caller its error
+    body = encodeJson({ code: error.code, message: error.message });
+  }
+  return { headers: h, body };
+}
+
+function header(headers: MsgHdrs, lowerName: string): string | undefined {
+  for (const [key, values] of headers) {
+    if (key.toLowerCase() === lowerName) return values[0];
+  }
+  return undefined;
+}
+
+/** True when a reply carries an error (ours or any NATS micro service's). */
+export function isErrorReply(msg: Msg): boolean {
+  const h = msg.headers;
+  if (h === undefined) return false;
+  return header(h, "mesh-error") !== undefined || header(h, "nats-service-error-code") !== undefined;
+}
+
+/**
+ * Rebuilds the typed error of an error reply. Unknown codes (a later protocol version, a plain
+ * NATS micro service) map by status and keep the original in `details.remoteCode`.
+ */
+export function decodeErrorReply(msg: Msg): MeshError {
+  const h = msg.headers as MsgHdrs;
+  const statusText = header(h, "nats-service-error-code");
+  const status = statusText !== undefined && /^\d{3}$/.test(statusText) ? Number(statusText) : 500;
+  const description = header(h, "nats-service-error") ?? "";
+  const retryText = header(h, "mesh-retry-after");
+  const retryAfterMs =
+    retryText !== undefined && /^\d{1,10}$/.test(retryText) ? Number(retryText) : undefined;
+  let remoteCode = header(h, "mesh-error");
+  let message = description;
+  let details: unknown;
+  try {
+    const body = ErrorBody.safeParse(decodeJson(msg.data));
+    if (body.success) {
+      remoteCode ??= body.data.code;
+      message = body.data.message || description;
+      details = body.data.details;
+    }
+  } catch {
+    // a non-JSON error body: the headers alone describe the error
+  }
+  // local-only codes never cross the wire; a peer that sends one is treated like an unknown code
+  const known = isErrorCode(remoteCode) && ErrorCodes[remoteCode].wire ? remoteCode : undefined;
+  const code = known ?? codeForStatus(status);
+  if (known === undefined && remoteCode !== undefined) {
+    details = { remoteCode, remoteDetails: details };
+  }
+  return new MeshError(code, message || code, {
+    ...(details === undefined ? {} : { details }),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}

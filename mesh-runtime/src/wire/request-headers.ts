@@ -1,0 +1,120 @@
+import { type MsgHdrs, MsgHdrsImpl } from "@nats-io/nats-core";
+import { Header, JSON_CONTENT_TYPE, TENANT_PATTERN } from "@switchyard/schemas";
+import { MeshError } from "../errors.js";
+
+/** What a request's headers say, validated. */
+export interface RequestMeta {
+  /** `Mesh-Timeout` in ms; undefined when the sender gave none. */
+  timeoutMs: number | undefined;
+  tenant: string | undefined;
+  caller: string | undefined;
+  attempt: number;
+  idempotencyKey: string | undefined;
+  traceparent: string | undefined;
+  tracestate: string | undefined;
+  baggage: string | undefined;
+}
+
+const DIGITS = /^\d{1,10}$/;
+const SIGNED_DIGITS = /^-\d{1,10}$/;
+const NAME = /^[A-Za-z0-9_-]{1,128}$/;
+const KEY = /^[\x21-\x7e]{1,128}$/;
+const MAX_TRACE_HEADER = 512;
+
+function invalid(header: string, value: string, rule: string): MeshError {
+  return new MeshError("INVALID_ARGUMENT", `header ${header} ${rule}`, {
+    details: { header, value: value.slice(0, 64) },
+  });
+}
+
+/**
+ * Reads and validates request headers in one pass, case-insensitively. Throws
+ * `INVALID_ARGUMENT` naming the header that is wrong.
+ */
+export function readRequestHeaders(headers: MsgHdrs | undefined): RequestMeta {
+  const meta: RequestMeta = {
+    timeoutMs: undefined,
+    tenant: undefined,
+    caller: undefined,
+    attempt: 1,
+    idempotencyKey: undefined,
+    traceparent: undefined,
+    tracestate: undefined,
+    baggage: undefined,
+  };
+  if (headers === undefined) return meta;
+  for (const [key, values] of headers) {
+    const value = values[0] ?? "";
+    switch (key.toLowerCase()) {
+      case "mesh-timeout":
+        // A negative budget is a spent one, not a malformed header.
+        if (DIGITS.test(value)) meta.timeoutMs = Number(value);
+        else if (SIGNED_DIGITS.test(value)) meta.timeoutMs = 0;
+        else throw invalid(Header.Timeout, value, "must be whole milliseconds");
+        break;
+      case "mesh-tenant":
+        if (!TENANT_PATTERN.test(value)) throw invalid(Header.Tenant, value, "is not a tenant id");
+        meta.tenant = value;
+        break;
+      case "mesh-caller":
+        if (!NAME.test(value)) throw invalid(Header.Caller, value, "is not a service name");
+        meta.caller = value;
+        break;
+      case "mesh-attempt": {
+        const n = DIGITS.test(value) ? Number(value) : 0;
+        if (n < 1) throw invalid(Header.Attempt, value, "must be a positive integer");
+        meta.attempt = n;
+        break;
+      }
+      case "idempotency-key":
+        if (!KEY.test(value)) throw invalid(Header.IdempotencyKey, value, "must be 1-128 visible ASCII");
+        meta.idempotencyKey = value;
+        break;
+      case "content-type":
+        if (value !== JSON_CONTENT_TYPE && !value.startsWith(`${JSON_CONTENT_TYPE};`)) {
+          throw invalid(Header.ContentType, value, `must be ${JSON_CONTENT_TYPE}`);
+        }
+        break;
+      case "traceparent":
+        if (value.length <= MAX_TRACE_HEADER) meta.traceparent = value;
+        break;
+      case "tracestate":
+        if (value.length <= MAX_TRACE_HEADER) meta.tracestate = value;
+        break;
+      case "baggage":
+        if (value.length <= MAX_TRACE_HEADER * 16) meta.baggage = value;
+        break;
+    }
+  }
+  return meta;
+}
+
+/** What an outgoing request carries besides its body. */
+export interface OutboundMeta {
+  timeoutMs: number;
+  attempt: number;
+  idempotencyKey: string;
+  caller: string;
+  tenant: string | undefined;
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+  baggage?: string | undefined;
+}
+
+/**
+ * Builds request headers. Values are produced or validated by the runtime, so the map is filled
+ * directly rather than through `set()`, whose per-call key canonicalisation shows in profiles.
+ */
+export function writeRequestHeaders(meta: OutboundMeta): MsgHdrs {
+  const h = new MsgHdrsImpl();
+  const m = h.headers;
+  m.set(Header.Timeout, [String(meta.timeoutMs)]);
+  m.set(Header.Attempt, [String(meta.attempt)]);
+  m.set(Header.IdempotencyKey, [meta.idempotencyKey]);
+  m.set(Header.Caller, [meta.caller]);
+  if (meta.tenant !== undefined) m.set(Header.Tenant, [meta.tenant]);
+  if (meta.traceparent !== undefined) m.set(Header.TraceParent, [meta.traceparent]);
+  if (meta.tracestate !== undefined) m.set(Header.TraceState, [meta.tracestate]);
+  if (meta.baggage !== undefined) m.set(Header.Baggage, [meta.baggage]);
+  return h;
+}

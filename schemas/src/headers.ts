@@ -1,0 +1,31 @@
+/**
+ * Header names of wire protocol v1 (docs/PROTOCOL.md). Receivers read them case-insensitively;
+ * senders use exactly these spellings.
+ */
+export const Header = {
+  /** Remaining budget of the call in whole milliseconds, relative to when the message was sent. */
+  Timeout: "Mesh-Timeout",
+  Tenant: "Mesh-Tenant",
+  /** The calling service; informational, identity is enforced by NATS credentials. */
+  Caller: "Mesh-Caller",
+  /** 1-based attempt number of one logical call. */
+  Attempt: "Mesh-Attempt",
+  /** The same on every attempt of one logical call. */
+  IdempotencyKey: "Idempotency-Key",
+  ContentType: "Content-Type",
+  /** The stable string error code on an error reply. */
+  Error: "Mesh-Error",
+  /** Milliseconds the caller should wait before trying again. */
+  RetryAfter: "Mesh-Retry-After",
+  /** NATS micro (ADR-32) error description. */
+  ServiceError: "Nats-Service-Error",
+  /** NATS micro (ADR-32) numeric, HTTP-like error status. */
+  ServiceErrorCode: "Nats-Service-Error-Code",
+  TraceParent: "traceparent",
+  TraceState: "tracestate",
+  Baggage: "baggage",
+} as const;
+export type Header = (typeof Header)[keyof typeof Header];
+
+/** The only content type of protocol v1; a request without `Content-Type` is JSON. */
+export const JSON_CONTENT_TYPE = "application/json";

@@ -1,0 +1,25 @@
+export type {
+  Contract,
+  EndpointSpec,
+  EndpointSpecs,
+  InputOf,
+  OutputOf,
+} from "./contract.js";
+export { defineContract } from "./contract.js";
+export { ErrorBody } from "./error-body.js";
+export type { ErrorCode, ErrorCodeSpec, Executed, RetryClass } from "./errors.js";
+export { codeForStatus, ErrorCodes, isErrorCode } from "./errors.js";
+export { Header, JSON_CONTENT_TYPE } from "./headers.js";
+export {
+  DEFAULT_PREFIX,
+  EndpointName,
+  endpointSubject,
+  NAME_PATTERN,
+  PREFIX_PATTERN,
+  queueGroup,
+  ServiceName,
+  SubjectPrefix,
+  serviceSubjects,
+  TENANT_PATTERN,
+  TenantId,
+} from "./subjects.js";

@@ -1,0 +1,35 @@
+import { z } from "zod";
+
+/** Service and endpoint names: the NATS micro (ADR-32) name rule. */
+export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
+/** A subject prefix: one or more name tokens joined by dots. */
+export const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+export const ServiceName = z.string().regex(NAME_PATTERN, "must match ^[A-Za-z0-9_-]+$");
+export const EndpointName = ServiceName;
+export const SubjectPrefix = z
+  .string()
+  .regex(PREFIX_PATTERN, "must be dot-separated tokens of [A-Za-z0-9_-]");
+
+export const DEFAULT_PREFIX = "mesh";
+
+/** `<prefix>.svc.<service>.<endpoint>`: where one endpoint's requests are published. */
+export function endpointSubject(prefix: string, service: string, endpoint: string): string {
+  return `${prefix}.svc.${service}.${endpoint}`;
+}
+
+/** Every subject under one service: what its instances subscribe to, in queue group `<service>`. */
+export function serviceSubjects(prefix: string, service: string): string {
+  return `${prefix}.svc.${service}.>`;
+}
+
+/** The queue group every instance of a service joins. */
+export function queueGroup(service: string): string {
+  return service;
+}
+
+/** A tenant id as it travels in `Mesh-Tenant`: safe in Redis keys, metric labels and logs. */
+export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/;
+export const TenantId = z
+  .string()
+  .regex(TENANT_PATTERN, "must be 1-128 characters of [A-Za-z0-9_.:@-], starting alphanumeric");
