@@ -60,6 +60,8 @@ export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: Pip
     const budget = meta.timeoutMs ?? endpoint.defaultTimeoutMs;
     deadlineAt = arrivedAt + Math.min(budget, endpoint.maxTimeoutMs);
     if (budget <= 0) {
+      // answered although late: the refusal costs nothing and tells a raw caller what happened
+      deadlineAt = Number.POSITIVE_INFINITY;
       throw new MeshError("DEADLINE_EXCEEDED", "the request arrived with no budget left");
     }
     const parsed = endpoint.spec.input.safeParse(decodeJson(msg.data));
