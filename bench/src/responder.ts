@@ -1,0 +1,53 @@
+// The far side of the request-reply suite, in its own process (spawned by responder-process.ts):
+// the mesh serving the echo contract with default options, and a raw nats.js echo for the floors.
+import { connect } from "@nats-io/transport-node";
+import { connectMesh } from "@switchyard/runtime";
+import { echoContract, RAW_ECHO_SUBJECT } from "./echo-contract.js";
+import type { ResponderCommand, ResponderEvent } from "./responder-process.js";
+
+function tell(event: ResponderEvent): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.send === undefined) resolve();
+    else process.send(event, undefined, undefined, () => resolve());
+  });
+}
+
+async function main(): Promise<void> {
+  const servers = process.env["NATS_URL"];
+  if (servers === undefined) throw new Error("NATS_URL is not set");
+  // the default logger at the default level "info"; our stdout is the runner's stderr
+  const mesh = await connectMesh({ name: "bench", servers });
+  await mesh.serve(echoContract, { echo: (order) => order });
+
+  const nc = await connect({ servers, name: "bench-raw-responder" });
+  nc.subscribe(RAW_ECHO_SUBJECT, {
+    callback: (_err, msg) => {
+      msg.respond(msg.data);
+    },
+  });
+  await nc.flush();
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    try {
+      await Promise.all([mesh.close(), nc.drain()]);
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on("message", (command: ResponderCommand) => {
+    if (command.type === "stop") void stop();
+  });
+  // the runner is gone (crashed or killed): nobody will ask us to stop
+  process.once("disconnect", () => void stop());
+  await tell({ type: "ready" });
+}
+
+main().catch(async (error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`bench responder: ${message}\n`);
+  await tell({ type: "failed", message });
+  process.exit(1);
+});

@@ -1,0 +1,11 @@
+import type { Suite } from "../suite.js";
+import { requestReply } from "./request-reply.js";
+
+/** Every suite `npm run bench` runs, in order. A new suite is one entry here. */
+export const suites: readonly Suite[] = [
+  {
+    name: "request-reply",
+    description: "a mesh call vs raw nats.js request/reply, responder in another process",
+    run: requestReply,
+  },
+];
