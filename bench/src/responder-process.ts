@@ -2,7 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 /** Responder → runner, over the IPC channel. */
-export type ResponderEvent = { readonly type: "ready" } | { readonly type: "failed"; readonly message: string };
+export type ResponderEvent =
+  | { readonly type: "ready" }
+  | { readonly type: "failed"; readonly message: string };
 /** Runner → responder. */
 export type ResponderCommand = { readonly type: "stop" };
 
@@ -50,7 +52,10 @@ export async function startResponder(natsUrl: string, readyTimeoutMs = 20_000): 
   };
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("the responder did not start in time")), readyTimeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error("the responder did not start in time")),
+        readyTimeoutMs,
+      );
       child.on("message", (event: ResponderEvent) => {
         clearTimeout(timer);
         if (event.type === "ready") resolve();

@@ -1,4 +1,5 @@
 import { type ErrorBody, type ErrorCode, ErrorCodes } from "@switchyard/schemas";
+import { mayRetry } from "./resilience/retry-decision.js";
 
 // A brand, not instanceof: two copies of this package in one process still recognise each other.
 const BRAND = Symbol.for("switchyard.MeshError");
@@ -65,15 +66,16 @@ export function markDownstream(error: MeshError): MeshError {
 /**
  * What a handler's throw becomes on the wire. Unknown throws are `INTERNAL` (their message stays
  * in the log). A downstream error whose code promises the callee did no work (NO_RESPONDERS,
- * OVERLOADED, QUOTA_EXCEEDED...) or a local-only code becomes `UNAVAILABLE`: this handler ran.
+ * OVERLOADED, QUOTA_EXCEEDED with a retry-after...) would be false of this request, since this
+ * handler ran: it becomes `UNAVAILABLE`, as does any local-only code.
  */
 export function toReplyError(thrown: unknown): MeshError {
   if (!isMeshError(thrown)) {
     return new MeshError("INTERNAL", "the handler failed", { cause: thrown });
   }
-  const spec = ErrorCodes[thrown.code];
+  // misleading: a local-only code, or one that would let our caller repeat a non-idempotent call
   const misleading =
-    !spec.wire || (fromDownstream.has(thrown) && spec.executed === "no" && spec.retry !== "no");
+    !ErrorCodes[thrown.code].wire || (fromDownstream.has(thrown) && mayRetry(thrown, false, true));
   if (!misleading) return thrown;
   return new MeshError("UNAVAILABLE", `a dependency failed: ${thrown.message}`, {
     cause: thrown,

@@ -7,6 +7,7 @@ export type { MeshErrorOptions } from "./errors.js";
 export { isMeshError, MeshError } from "./errors.js";
 export type { Handlers, Mesh } from "./mesh.js";
 export { connectMesh } from "./mesh.js";
+export { drainOnSignals } from "./shutdown.js";
 export type { CallOptionsInput as CallOptions, MeshOptionsInput as MeshOptions } from "./options.js";
 export type { HandlerContext } from "./server/context.js";
 export type { Handler } from "./server/request-pipeline.js";

@@ -1,0 +1,14 @@
+// The inventory service process: `node --import tsx services/inventory/src/main.ts`.
+import { connectMesh, drainOnSignals } from "@switchyard/runtime";
+import { inventoryContract } from "./contract.js";
+import { inventoryHandlers } from "./inventory.js";
+
+const mesh = await connectMesh({ name: "inventory" });
+drainOnSignals(mesh);
+await mesh.serve(
+  inventoryContract,
+  inventoryHandlers({
+    stock: { "WIDGET-1": 1_000, "GADGET-2": 500, "GIZMO-3": 5 },
+    latencyMs: Number(process.env["INVENTORY_LATENCY_MS"] ?? 0),
+  }),
+);
