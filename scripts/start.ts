@@ -7,6 +7,7 @@ import { createServer, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectMesh, isMeshError } from "@switchyard/runtime";
+import { inventoryContract } from "@switchyard/service-inventory";
 import { ordersContract } from "@switchyard/service-orders";
 
 const once = process.argv.includes("--once");
@@ -91,14 +92,26 @@ async function stopAll(): Promise<void> {
   }
 }
 
+/** Polls until the service answers at all (NOT_FOUND counts: somebody is listening). */
+async function waitUntilServing(probe: () => Promise<unknown>, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await probe().catch((e: unknown) => e);
+    if (!isMeshError(result) || result.code === "NOT_FOUND") return;
+    if (Date.now() > until) throw result;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function demo(url: string): Promise<void> {
   const mesh = await connectMesh({ name: "demo", servers: url, logLevel: "warn" });
   try {
     const orders = mesh.client(ordersContract);
-    // the services may still be starting: NO_RESPONDERS is retried within the deadline
+    await waitUntilServing(() => orders.get({ orderId: "readiness-probe" }, { timeoutMs: 1_000 }));
+    await waitUntilServing(() => mesh.client(inventoryContract).stock({ sku: "WIDGET-1" }, { timeoutMs: 1_000 }));
     const order = await orders.create(
       { customerId: "c-42", lines: [{ sku: "WIDGET-1", quantity: 2 }] },
-      { tenant: "acme", timeoutMs: 15_000, maxAttempts: 10 },
+      { tenant: "acme" },
     );
     say(`orders.create → ${JSON.stringify(order)}`);
     say(`orders.get → ${JSON.stringify(await orders.get({ orderId: order.orderId }, { tenant: "acme" }))}`);

@@ -1,0 +1,64 @@
+// Issue 2: the example services drain on SIGTERM, and `npm start -- --once` runs the demo.
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { describe, it } from "node:test";
+import { promisify } from "node:util";
+import { isMeshError } from "@switchyard/runtime";
+import { inventoryContract } from "@switchyard/service-inventory";
+import { delay, meshFor } from "./fixtures/mesh.js";
+import { startNats } from "./fixtures/nats-server.js";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+function startInventory(t: { after(fn: () => unknown): void }, natsUrl: string): ChildProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", "services/inventory/src/main.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, NATS_URL: natsUrl, INVENTORY_LATENCY_MS: "200" },
+    stdio: "ignore",
+  });
+  t.after(() => child.kill("SIGKILL"));
+  return child;
+}
+
+describe("example services", () => {
+  it("SIGTERM drains an instance: no call in flight fails", async (t) => {
+    const nats = await startNats(t);
+    const first = startInventory(t, nats.url);
+    const second = startInventory(t, nats.url);
+    const caller = await meshFor(t, nats.url, "caller");
+    const inventory = caller.client(inventoryContract);
+    // both instances up: wait until each has answered (stock is per instance)
+    for (let i = 0; i < 100; i++) {
+      const r = await inventory.stock({ sku: "WIDGET-1" }, { timeoutMs: 500 }).catch((e: unknown) => e);
+      if (!isMeshError(r) && i > 20) break;
+      await delay(50);
+    }
+    const calls = Array.from({ length: 60 }, (_, i) =>
+      inventory
+        .reserve({ orderId: `o-${i}`, lines: [{ sku: "WIDGET-1", quantity: 1 }] }, { timeoutMs: 5_000 })
+        .catch((e: unknown) => e),
+    );
+    await delay(50);
+    const exited = new Promise<number | null>((resolve) => first.once("exit", (code) => resolve(code)));
+    first.kill("SIGTERM");
+    const results = await Promise.all(calls);
+    assert.deepEqual(
+      results.filter(isMeshError).map((e) => e.code),
+      [],
+    );
+    assert.equal(await exited, 0, "the drained instance exits cleanly");
+    assert.equal(second.exitCode, null, "the other instance keeps serving");
+  });
+
+  it("npm start -- --once runs orders → inventory end to end", async (t) => {
+    const nats = await startNats(t);
+    const { stdout } = await promisify(execFile)("npm", ["start", "--", "--once"], {
+      cwd: ROOT,
+      env: { ...process.env, NATS_URL: nats.url },
+      timeout: 60_000,
+    });
+    assert.match(stdout, /orders\.create → \{"orderId"/);
+    assert.match(stdout, /unknown SKU → NOT_FOUND/);
+    assert.match(stdout, /bad input → INVALID_ARGUMENT/);
+  });
+});
