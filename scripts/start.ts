@@ -108,18 +108,21 @@ async function demo(url: string): Promise<void> {
   try {
     const orders = mesh.client(ordersContract);
     await waitUntilServing(() => orders.get({ orderId: "readiness-probe" }, { timeoutMs: 1_000 }));
-    await waitUntilServing(() => mesh.client(inventoryContract).stock({ sku: "WIDGET-1" }, { timeoutMs: 1_000 }));
+    await waitUntilServing(() =>
+      mesh.client(inventoryContract).stock({ sku: "WIDGET-1" }, { timeoutMs: 1_000 }),
+    );
     const order = await orders.create(
       { customerId: "c-42", lines: [{ sku: "WIDGET-1", quantity: 2 }] },
       { tenant: "acme" },
     );
     say(`orders.create → ${JSON.stringify(order)}`);
     say(`orders.get → ${JSON.stringify(await orders.get({ orderId: order.orderId }, { tenant: "acme" }))}`);
-    for (const [what, input] of [
+    const failing: Array<[string, Parameters<typeof orders.create>[0]]> = [
       ["too many GIZMO-3", { customerId: "c-42", lines: [{ sku: "GIZMO-3", quantity: 50 }] }],
       ["an unknown SKU", { customerId: "c-42", lines: [{ sku: "NOPE-0", quantity: 1 }] }],
       ["a bad input", { customerId: "", lines: [] }],
-    ] as const) {
+    ];
+    for (const [what, input] of failing) {
       const error = await orders.create(input, { tenant: "acme" }).catch((e: unknown) => e);
       say(`orders.create with ${what} → ${isMeshError(error) ? `${error.code}: ${error.message}` : "ok?"}`);
     }
@@ -147,8 +150,8 @@ try {
   if (once) {
     await shutdown(0);
   } else {
-    say("\nThe mesh is running: orders → inventory on NATS at " + url);
-    say("Try a raw protocol call (nats CLI): nats req mesh.svc.inventory.stock '{\"sku\":\"WIDGET-1\"}'");
+    say(`\nThe mesh is running: orders → inventory on NATS at ${url}`);
+    say('Try a raw protocol call (nats CLI): nats req mesh.svc.inventory.stock \'{"sku":"WIDGET-1"}\'');
     say("Press Ctrl-C to drain and stop.");
   }
 } catch (error) {

@@ -26,7 +26,10 @@ test("every module docker-compose.yml runs exists", () => {
 test("the environment compose sets is what the code reads", () => {
   const set = new Set([...compose.matchAll(/^\s+([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1] as string));
   const read = new Set<string>();
-  for (const dir of ["mesh-runtime/src", ...readdirSync(join(ROOT, "services")).map((s) => `services/${s}/src`)]) {
+  for (const dir of [
+    "mesh-runtime/src",
+    ...readdirSync(join(ROOT, "services")).map((s) => `services/${s}/src`),
+  ]) {
     for (const file of readdirSync(join(ROOT, dir), { recursive: true }) as string[]) {
       if (!file.endsWith(".ts")) continue;
       const text = readFileSync(join(ROOT, dir, file), "utf8");

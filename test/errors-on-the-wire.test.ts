@@ -123,7 +123,9 @@ describe("losing the NATS server", () => {
     });
     const caller = await meshFor(t, nats.url, "caller", { calls: { retry: { maxAttempts: 1 } } });
     const started = performance.now();
-    const pending = caller.call("slow", "wait", { ms: 3_000 }, { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    const pending = caller
+      .call("slow", "wait", { ms: 3_000 }, { timeoutMs: 10_000 })
+      .catch((e: unknown) => e);
     await delay(50);
     await nats.process.kill();
     const error = await pending;

@@ -51,11 +51,14 @@ function merge(into: Record<string, number>, from: Readonly<Record<string, numbe
   }
 }
 
-async function runSuites(selected: readonly Suite[], env: BenchEnv): Promise<SuiteResult[]> {
-  const results: SuiteResult[] = [];
+async function runSuites(
+  selected: readonly Suite[],
+  env: BenchEnv,
+): Promise<Array<{ suite: Suite; result: SuiteResult }>> {
+  const results: Array<{ suite: Suite; result: SuiteResult }> = [];
   for (const suite of selected) {
     log(`suite ${suite.name}: ${suite.description}`);
-    results.push(await suite.run(env));
+    results.push({ suite, result: await suite.run(env) });
   }
   return results;
 }
@@ -64,25 +67,30 @@ async function main(): Promise<void> {
   const options = parseCommandLine();
   const nats = await benchNats();
   log(`NATS ${nats.url} (${nats.origin}), node ${process.version}, ${availableParallelism()} cores`);
-  let results: SuiteResult[];
+  let results: Array<{ suite: Suite; result: SuiteResult }>;
   try {
-    results = await runSuites(options.selected, { natsUrl: nats.url, ...options, log });
+    results = await runSuites(options.selected, {
+      natsUrl: nats.url,
+      rounds: options.rounds,
+      roundMs: options.roundMs,
+      warmupMs: options.warmupMs,
+      log,
+    });
   } finally {
     await nats.stop();
   }
   const figures: Record<string, number> = {};
   const ratios: Record<string, number> = {};
-  results.forEach((result, i) => {
-    const name = options.selected[i]?.name ?? "?";
-    merge(figures, result.figures, name);
-    merge(ratios, result.ratios, name);
-  });
+  for (const { suite, result } of results) {
+    merge(figures, result.figures, suite.name);
+    merge(ratios, result.ratios, suite.name);
+  }
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ figures, ratios }, null, 2)}\n`);
     return;
   }
   const header = `Switchyard bench: node ${process.version}, ${availableParallelism()} cores, NATS ${nats.origin}`;
-  const sections = [header, ...results.flatMap((r) => r.tables.map(renderTable))];
+  const sections = [header, ...results.flatMap(({ result }) => result.tables.map(renderTable))];
   sections.push(renderValues("ratios (mesh ÷ floor; deltas in µs)", ratios));
   process.stdout.write(`${sections.join("\n\n")}\n`);
 }

@@ -1,4 +1,4 @@
-import type { NatsConnection } from "@nats-io/nats-core";
+import { type NatsConnection, nuid } from "@nats-io/nats-core";
 import { type Contract, endpointSubject, NAME_PATTERN } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { CallPipeline, type CallTarget, type ParentRequest } from "./client/call-pipeline.js";
@@ -13,6 +13,8 @@ import {
   parseMeshOptions,
   type ResolvedMeshOptions,
 } from "./options.js";
+import { PolicyView } from "./policy/policy-view.js";
+import { SettingsCache } from "./policy/settings-cache.js";
 import type { Handler, PipelineHost, ServedEndpoint } from "./server/request-pipeline.js";
 import { type ServiceHandle, ServiceInstance } from "./server/service.js";
 import { createLogger } from "./telemetry/logger.js";
@@ -31,10 +33,13 @@ const MAX_CACHED_TARGETS = 10_000;
 export class Mesh {
   /** This process's service name. */
   readonly name: string;
+  /** Unique per process and connection: the instance id in discovery and policy reports. */
+  readonly instanceId: string;
   readonly options: ResolvedMeshOptions;
   readonly log: Logger;
   readonly #nc: NatsConnection;
   readonly #requester: Requester;
+  readonly #policy: PolicyView;
   readonly #pipeline: CallPipeline;
   readonly #host: PipelineHost;
   readonly #services = new Map<string, ServiceInstance>();
@@ -45,13 +50,17 @@ export class Mesh {
   /** @internal use `connectMesh()` */
   constructor(nc: NatsConnection, options: ResolvedMeshOptions, log: Logger) {
     this.name = options.name;
+    this.instanceId = nuid.next();
     this.options = options;
     this.log = log;
     this.#nc = nc;
     this.#requester = new Requester(nc, options.inboxPrefix);
-    this.#pipeline = new CallPipeline(this.#requester, options, log);
+    this.#policy = new PolicyView(nc, options, log, this.instanceId);
+    const policy = () => this.#policy.current;
+    this.#pipeline = new CallPipeline(this.#requester, options.name, policy, log);
     this.#host = {
       log,
+      policy,
       maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
       callFrom: (parent, service, endpoint, input, opts) =>
         this.#call(service, endpoint, input, opts, parent),
@@ -59,6 +68,24 @@ export class Mesh {
     };
     void this.#watchStatus();
     void nc.closed().then(() => this.#requester.closed());
+  }
+
+  /** The version of the mesh policy this process runs (0 before any). */
+  get policyVersion(): number {
+    return this.#policy.current.version;
+  }
+
+  /**
+   * The underlying NATS connection, for control-plane tools (JetStream, discovery). Publishing on
+   * mesh subjects through it bypasses the runtime's deadlines, retries and error mapping.
+   */
+  get connection(): NatsConnection {
+    return this.#nc;
+  }
+
+  /** Reads the policy and starts following it; part of `connectMesh()`. */
+  async start(): Promise<void> {
+    await this.#policy.start();
   }
 
   /**
@@ -82,7 +109,10 @@ export class Mesh {
         name,
         spec,
         handler: handler as Handler,
-        defaultTimeoutMs: spec.timeoutMs ?? this.options.serveTimeoutMs,
+        settings: new SettingsCache(contract.name, name, {
+          timeoutMs: spec.timeoutMs ?? this.options.serveTimeoutMs,
+          idempotent: spec.idempotent ?? false,
+        }),
         maxTimeoutMs: this.options.maxServeTimeoutMs,
       });
     }
@@ -166,8 +196,7 @@ export class Mesh {
         service,
         endpoint,
         subject: endpointSubject(this.options.prefix, service, endpoint),
-        idempotent: false,
-        timeoutMs: undefined,
+        settings: new SettingsCache(service, endpoint, { timeoutMs: undefined, idempotent: false }),
       };
       if (this.#targets.size >= MAX_CACHED_TARGETS) this.#targets.clear();
       this.#targets.set(key, target);
@@ -185,6 +214,8 @@ export class Mesh {
         case "reconnect":
           this.#requester.reconnected();
           this.log.info({ server: status.server }, "reconnected to NATS");
+          // a push may have been missed while away: KV has the truth
+          void this.#policy.refresh();
           break;
         case "error":
           this.log.error({ err: status.error }, "NATS connection error");
@@ -202,6 +233,7 @@ export class Mesh {
     while (this.#requester.size > 0 && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    this.#policy.stop();
     try {
       if (!this.#nc.isClosed()) await this.#nc.drain();
     } catch (error) {
@@ -220,5 +252,7 @@ export async function connectMesh(options: MeshOptionsInput): Promise<Mesh> {
   const resolved = parseMeshOptions(options);
   const log = resolved.logger ?? createLogger(resolved.name, resolved.logLevel);
   const nc = await openConnection(resolved);
-  return new Mesh(nc, resolved, log);
+  const mesh = new Mesh(nc, resolved, log);
+  await mesh.start();
+  return mesh;
 }

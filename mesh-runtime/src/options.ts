@@ -65,6 +65,17 @@ export const MeshOptions = z.strictObject({
   /** Cap on any inbound `Mesh-Timeout`, so a caller cannot pin a handler for hours. */
   maxServeTimeoutMs: Millis.default(300_000),
   calls: CallDefaults.prefault({}),
+  policy: z
+    .strictObject({
+      /** JetStream KV bucket holding the policy (key `current`). */
+      bucket: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/)
+        .default("mesh-policy"),
+      /** How often KV is re-read (healing a missed push) and a heartbeat is reported. */
+      refreshMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
+    })
+    .prefault({}),
 });
 
 export type MeshOptionsInput = z.input<typeof MeshOptions>;

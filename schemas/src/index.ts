@@ -10,6 +10,29 @@ export { ErrorBody } from "./error-body.js";
 export type { ErrorCode, ErrorCodeSpec, Executed, RetryClass } from "./errors.js";
 export { codeForStatus, ErrorCodes, isErrorCode } from "./errors.js";
 export { Header, JSON_CONTENT_TYPE } from "./headers.js";
+export type { AppliedReport as AppliedReportType, PolicyInput } from "./policy.js";
+export {
+  AccessPolicy,
+  AccessRule,
+  AppliedReport,
+  appliedSubject,
+  BreakerPolicy,
+  CallSettings,
+  ConcurrencyPolicy,
+  configSubject,
+  FaultRule,
+  Plan,
+  POLICY_BUCKET,
+  POLICY_CURRENT_KEY,
+  Policy,
+  PolicySnapshot,
+  policyVersionKey,
+  QuotaRule,
+  RetryPolicy,
+  reportRequestSubject,
+  ServicePolicy,
+  TenantsPolicy,
+} from "./policy.js";
 export {
   DEFAULT_PREFIX,
   EndpointName,

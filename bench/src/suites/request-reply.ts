@@ -80,9 +80,10 @@ export async function requestReply(env: BenchEnv): Promise<SuiteResult> {
         env.log(`request-reply: ${level} in flight, ${env.rounds} rounds of ${env.roundMs} ms per client`);
         for (let r = 0; r < env.rounds; r++) {
           for (const client of CLIENTS) {
-            const round = await runRound(clients.calls[client], level, env.roundMs);
             const key = `${client}@${level}`;
-            rounds.set(key, [...(rounds.get(key) ?? []), round]);
+            const done = rounds.get(key) ?? [];
+            done.push(await runRound(clients.calls[client], level, env.roundMs));
+            rounds.set(key, done);
           }
         }
       }

@@ -2,7 +2,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
 import type { Logger } from "pino";
 import { MeshError, markDownstream } from "../errors.js";
-import type { ResolvedCallOptions, ResolvedMeshOptions } from "../options.js";
+import type { ResolvedCallOptions } from "../options.js";
+import type { CompiledPolicy, EffectiveSettings } from "../policy/effective-settings.js";
+import type { SettingsCache } from "../policy/settings-cache.js";
 import { fullJitterDelayMs } from "../resilience/backoff.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { deriveDeadline, remainingMs } from "../resilience/deadline.js";
@@ -18,9 +20,8 @@ export interface CallTarget {
   readonly service: string;
   readonly endpoint: string;
   readonly subject: string;
-  /** Declared by the contract; call options may also declare it. */
-  readonly idempotent: boolean;
-  readonly timeoutMs: number | undefined;
+  /** Contract declarations overlaid by policy, cached per policy version. */
+  readonly settings: SettingsCache;
 }
 
 /** What a call made inside a handler inherits from the request being handled. */
@@ -48,13 +49,18 @@ export interface ParentRequest {
  */
 export class CallPipeline {
   readonly #requester: Requester;
-  readonly #options: ResolvedMeshOptions;
+  readonly #caller: string;
+  readonly #policy: () => CompiledPolicy;
   readonly #log: Logger;
-  readonly #budgets = new Map<string, RetryBudget>();
+  readonly #budgets = new Map<
+    string,
+    { readonly params: EffectiveSettings["budget"]; readonly budget: RetryBudget }
+  >();
 
-  constructor(requester: Requester, options: ResolvedMeshOptions, log: Logger) {
+  constructor(requester: Requester, caller: string, policy: () => CompiledPolicy, log: Logger) {
     this.#requester = requester;
-    this.#options = options;
+    this.#caller = caller;
+    this.#policy = policy;
     this.#log = log;
   }
 
@@ -64,25 +70,21 @@ export class CallPipeline {
     opts: ResolvedCallOptions,
     parent: ParentRequest | undefined,
   ): Promise<unknown> {
-    const defaults = this.#options.calls;
-    const start = monotonicNow();
-    const deadline = deriveDeadline(
-      start,
-      opts.timeoutMs ?? target.timeoutMs ?? defaults.timeoutMs,
-      parent?.deadlineAt,
-    );
-    const attemptTimeoutMs = opts.attemptTimeoutMs ?? defaults.attemptTimeoutMs;
-    const maxAttempts = opts.maxAttempts ?? defaults.retry.maxAttempts;
-    const idempotent = opts.idempotent ?? target.idempotent;
-    const idempotencyKey = opts.idempotencyKey ?? nuid.next();
     const tenant = opts.tenant ?? parent?.tenant;
+    const policy = this.#policy();
+    const settings = target.settings.get(policy, policy.planOf(tenant));
+    const deadline = deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, parent?.deadlineAt);
+    const attemptTimeoutMs = opts.attemptTimeoutMs ?? settings.attemptTimeoutMs;
+    const maxAttempts = opts.maxAttempts ?? settings.maxAttempts;
+    const idempotent = opts.idempotent ?? settings.idempotent;
+    const idempotencyKey = opts.idempotencyKey ?? nuid.next();
     let payload: Uint8Array;
     try {
       payload = encodeJson(input);
     } catch (cause) {
       throw new MeshError("INVALID_ARGUMENT", "the input is not JSON-serialisable", { cause });
     }
-    const budget = this.#budget(target.service);
+    const budget = this.#budget(target.service, settings.budget);
     budget.recordRequest();
 
     for (let attempt = 1; ; attempt++) {
@@ -97,7 +99,7 @@ export class CallPipeline {
         timeoutMs,
         attempt,
         idempotencyKey,
-        caller: this.#options.name,
+        caller: this.#caller,
         tenant,
         traceparent: parent?.traceparent,
         tracestate: parent?.tracestate,
@@ -115,7 +117,7 @@ export class CallPipeline {
         throw markDownstream(error);
       }
       const delayMs = Math.max(
-        fullJitterDelayMs(attempt, defaults.retry.baseDelayMs, defaults.retry.maxDelayMs),
+        fullJitterDelayMs(attempt, settings.baseDelayMs, settings.maxDelayMs),
         error.retryAfterMs ?? 0,
       );
       if (monotonicNow() + delayMs >= deadline) throw markDownstream(error);
@@ -141,12 +143,19 @@ export class CallPipeline {
     }
   }
 
-  #budget(service: string): RetryBudget {
-    let budget = this.#budgets.get(service);
-    if (budget === undefined) {
-      budget = new RetryBudget(this.#options.calls.retryBudget);
-      this.#budgets.set(service, budget);
+  /** One budget per target service; a policy that changes its parameters starts a new one. */
+  #budget(service: string, params: EffectiveSettings["budget"]): RetryBudget {
+    const held = this.#budgets.get(service);
+    if (
+      held !== undefined &&
+      held.params.ratio === params.ratio &&
+      held.params.minPerSecond === params.minPerSecond &&
+      held.params.windowMs === params.windowMs
+    ) {
+      return held.budget;
     }
+    const budget = new RetryBudget(params);
+    this.#budgets.set(service, { params, budget });
     return budget;
   }
 }

@@ -1,5 +1,6 @@
 import { type Contract, endpointSubject, type InputOf, type OutputOf } from "@switchyard/schemas";
 import type { CallOptionsInput } from "../options.js";
+import { SettingsCache } from "../policy/settings-cache.js";
 import type { CallTarget } from "./call-pipeline.js";
 
 /** A typed caller for a contract: one method per endpoint. */
@@ -24,8 +25,10 @@ export function contractTargets(contract: Contract, prefix: string): Map<string,
       service: contract.name,
       endpoint,
       subject: endpointSubject(prefix, contract.name, endpoint),
-      idempotent: spec.idempotent ?? false,
-      timeoutMs: spec.timeoutMs,
+      settings: new SettingsCache(contract.name, endpoint, {
+        idempotent: spec.idempotent ?? false,
+        timeoutMs: spec.timeoutMs,
+      }),
     });
   }
   return targets;

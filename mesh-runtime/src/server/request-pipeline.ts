@@ -3,6 +3,8 @@ import type { EndpointSpec } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { MeshError, toReplyError } from "../errors.js";
+import type { CompiledPolicy } from "../policy/effective-settings.js";
+import type { SettingsCache } from "../policy/settings-cache.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { encodeErrorReply } from "../wire/error-reply.js";
 import { decodeJson, encodeJson } from "../wire/json-codec.js";
@@ -21,8 +23,8 @@ export interface ServedEndpoint {
   readonly name: string;
   readonly spec: EndpointSpec;
   readonly handler: Handler;
-  /** Budget when a request carries no `Mesh-Timeout`. */
-  readonly defaultTimeoutMs: number;
+  /** Contract declarations overlaid by policy; `timeoutMs` is the budget without `Mesh-Timeout`. */
+  readonly settings: SettingsCache;
   /** Cap on any request's budget. */
   readonly maxTimeoutMs: number;
 }
@@ -31,6 +33,8 @@ export interface ServedEndpoint {
 export interface PipelineHost extends ContextHost {
   /** Largest message the server accepts, in bytes. */
   maxPayload(): number;
+  /** The policy in force. */
+  policy(): CompiledPolicy;
 }
 
 function issues(error: z.ZodError) {
@@ -52,12 +56,13 @@ function issues(error: z.ZodError) {
  */
 export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: PipelineHost): Promise<void> {
   const arrivedAt = monotonicNow();
-  let deadlineAt = arrivedAt + endpoint.defaultTimeoutMs;
+  const defaultTimeoutMs = endpoint.settings.get(host.policy(), undefined).timeoutMs;
+  let deadlineAt = arrivedAt + defaultTimeoutMs;
   let meta: RequestMeta | undefined;
   let ctx: RequestContext | undefined;
   try {
     meta = readRequestHeaders(msg.headers);
-    const budget = meta.timeoutMs ?? endpoint.defaultTimeoutMs;
+    const budget = meta.timeoutMs ?? defaultTimeoutMs;
     deadlineAt = arrivedAt + Math.min(budget, endpoint.maxTimeoutMs);
     if (budget <= 0) {
       // answered although late: the refusal costs nothing and tells a raw caller what happened

@@ -30,7 +30,8 @@ export function inventoryHandlers(options: InventoryOptions): Handlers<typeof in
       if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
       for (const { sku, quantity } of lines) {
         const available = stock.get(sku);
-        if (available === undefined) throw new MeshError("NOT_FOUND", `unknown SKU ${sku}`, { details: { sku } });
+        if (available === undefined)
+          throw new MeshError("NOT_FOUND", `unknown SKU ${sku}`, { details: { sku } });
         if (available < quantity) {
           throw new MeshError("CONFLICT", `only ${available} of ${sku} left`, {
             details: { sku, available, requested: quantity },
@@ -53,7 +54,8 @@ export function inventoryHandlers(options: InventoryOptions): Handlers<typeof in
     },
     stock: ({ sku }) => {
       const available = stock.get(sku);
-      if (available === undefined) throw new MeshError("NOT_FOUND", `unknown SKU ${sku}`, { details: { sku } });
+      if (available === undefined)
+        throw new MeshError("NOT_FOUND", `unknown SKU ${sku}`, { details: { sku } });
       return { sku, available };
     },
   };

@@ -21,7 +21,8 @@ export function ordersHandlers(): Handlers<typeof ordersContract> {
     },
     get: ({ orderId }) => {
       const order = orders.get(orderId);
-      if (order === undefined) throw new MeshError("NOT_FOUND", `no order ${orderId}`, { details: { orderId } });
+      if (order === undefined)
+        throw new MeshError("NOT_FOUND", `no order ${orderId}`, { details: { orderId } });
       return order;
     },
   };

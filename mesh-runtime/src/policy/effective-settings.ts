@@ -1,0 +1,94 @@
+import type { CallSettings, Policy } from "@switchyard/schemas";
+import type { ResolvedMeshOptions } from "../options.js";
+
+/** Everything a call or a served request needs from policy, fully defaulted. */
+export interface EffectiveSettings {
+  readonly timeoutMs: number;
+  readonly attemptTimeoutMs: number | undefined;
+  readonly idempotent: boolean;
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly budget: { readonly ratio: number; readonly minPerSecond: number; readonly windowMs: number };
+}
+
+/** What a contract declares about an endpoint, which policy may override. */
+export interface Declared {
+  readonly timeoutMs: number | undefined;
+  readonly idempotent: boolean;
+}
+
+function overlay(base: EffectiveSettings, s: CallSettings | undefined): EffectiveSettings {
+  if (s === undefined) return base;
+  return {
+    timeoutMs: s.timeoutMs ?? base.timeoutMs,
+    attemptTimeoutMs: s.attemptTimeoutMs ?? base.attemptTimeoutMs,
+    idempotent: s.idempotent ?? base.idempotent,
+    maxAttempts: s.retry?.maxAttempts ?? base.maxAttempts,
+    baseDelayMs: s.retry?.backoff?.baseMs ?? base.baseDelayMs,
+    maxDelayMs: s.retry?.backoff?.maxMs ?? base.maxDelayMs,
+    budget: s.retry?.budget ?? base.budget,
+  };
+}
+
+/** The runtime's own defaults, before any policy: mesh options. */
+export function baseSettings(calls: ResolvedMeshOptions["calls"]): EffectiveSettings {
+  return {
+    timeoutMs: calls.timeoutMs,
+    attemptTimeoutMs: calls.attemptTimeoutMs,
+    idempotent: false,
+    maxAttempts: calls.retry.maxAttempts,
+    baseDelayMs: calls.retry.baseDelayMs,
+    maxDelayMs: calls.retry.maxDelayMs,
+    budget: calls.retryBudget,
+  };
+}
+
+/**
+ * A policy compiled for lookups: defaults → contract → service → endpoint → tenant's plan, the
+ * most specific last. Built once per applied version; each lookup is a few map reads, cached by
+ * the caller per (endpoint, plan).
+ */
+export class CompiledPolicy {
+  readonly version: number;
+  readonly policy: Policy | undefined;
+  readonly #base: EffectiveSettings;
+
+  constructor(version: number, policy: Policy | undefined, calls: ResolvedMeshOptions["calls"]) {
+    this.version = version;
+    this.policy = policy;
+    this.#base = overlay(baseSettings(calls), policy?.defaults);
+  }
+
+  /** The plan a tenant is on, or undefined for none (no policy, or no tenant). */
+  planOf(tenant: string | undefined): string | undefined {
+    const tenants = this.policy?.tenants;
+    if (tenant === undefined || tenants === undefined) return undefined;
+    const known = tenants.tenants[tenant];
+    if (known !== undefined) return known.plan;
+    return tenants.unknownTenants === "deny" ? undefined : tenants.unknownTenants.plan;
+  }
+
+  resolve(
+    service: string,
+    endpoint: string,
+    declared: Declared,
+    plan: string | undefined,
+  ): EffectiveSettings {
+    let settings = this.#base;
+    if (declared.timeoutMs !== undefined || declared.idempotent) {
+      settings = {
+        ...settings,
+        timeoutMs: declared.timeoutMs ?? settings.timeoutMs,
+        idempotent: declared.idempotent,
+      };
+    }
+    const svc = this.policy?.services[service];
+    if (svc !== undefined) {
+      settings = overlay(settings, svc);
+      settings = overlay(settings, svc.endpoints?.[endpoint]);
+    }
+    if (plan !== undefined) settings = overlay(settings, this.policy?.tenants.plans[plan]?.settings);
+    return settings;
+  }
+}

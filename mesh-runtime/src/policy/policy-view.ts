@@ -1,0 +1,188 @@
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import {
+  type AppliedReport,
+  appliedSubject,
+  configSubject,
+  POLICY_CURRENT_KEY,
+  PolicySnapshot,
+  reportRequestSubject,
+} from "@switchyard/schemas";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { ResolvedMeshOptions } from "../options.js";
+import { CompiledPolicy } from "./effective-settings.js";
+
+const VersionOnly = z.object({ version: z.number().int() });
+// a push may arrive before every KV replica has the write: re-read a few times before giving up
+const CONFIRM_TRIES = 10;
+const CONFIRM_DELAY_MS = 50;
+
+/**
+ * This runtime's view of the mesh policy. KV is the source of truth: it is read at start, after
+ * every reconnect and on a slow timer (so a missed push heals), and again whenever a push on the
+ * config subject announces a newer version — a push alone is never applied, so a forged one does
+ * nothing. A snapshot is applied whole or not at all; never an older version than the current one,
+ * never an invalid one (the last good stays, and the rejection is reported on the applied subject).
+ */
+export class PolicyView {
+  readonly #nc: NatsConnection;
+  readonly #options: ResolvedMeshOptions;
+  readonly #log: Logger;
+  readonly #instanceId: string;
+  readonly #subs: Subscription[] = [];
+  #current: CompiledPolicy;
+  #kv: KV | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(nc: NatsConnection, options: ResolvedMeshOptions, log: Logger, instanceId: string) {
+    this.#nc = nc;
+    this.#options = options;
+    this.#log = log;
+    this.#instanceId = instanceId;
+    this.#current = new CompiledPolicy(0, undefined, options.calls);
+  }
+
+  /** The policy in force; replaced whole on apply, so a reader always sees one version. */
+  get current(): CompiledPolicy {
+    return this.#current;
+  }
+
+  /** Subscribes to pushes and report requests, then reads KV once (bounded, never throws). */
+  async start(): Promise<void> {
+    const prefix = this.#options.prefix;
+    this.#subs.push(
+      this.#nc.subscribe(configSubject(prefix), {
+        callback: (_err, msg) => {
+          const pushed = VersionOnly.safeParse(safeJson(msg.data));
+          if (!pushed.success) {
+            this.#report("rejected", { reason: "a push on the config subject is not a policy snapshot" });
+          } else if (pushed.data.version <= this.#current.version) {
+            this.#report("ignored", {
+              about: pushed.data.version,
+              reason: `version ${pushed.data.version} is not newer than ${this.#current.version}`,
+            });
+          } else {
+            void this.refresh(pushed.data.version);
+          }
+        },
+      }),
+      this.#nc.subscribe(reportRequestSubject(prefix), { callback: () => this.#report("heartbeat") }),
+    );
+    await this.refresh();
+    this.#schedule();
+  }
+
+  /** Re-reads KV; with `expected`, keeps re-reading until KV shows at least that version. */
+  refresh(expected?: number): Promise<void> {
+    const run = async () => {
+      try {
+        await this.#refresh(expected);
+      } catch (error) {
+        this.#log.warn({ err: error }, "could not read the policy from KV; keeping the current one");
+      }
+    };
+    // one read at a time; a push during a read chains another, so none is lost
+    const next = (this.#refreshing ?? Promise.resolve()).then(run);
+    this.#refreshing = next;
+    return next;
+  }
+
+  async #refresh(expected: number | undefined): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.#stopped) return;
+      const kv = await this.#bucket();
+      const entry = kv === undefined ? null : await kv.get(POLICY_CURRENT_KEY);
+      const raw = entry === null || entry.operation !== "PUT" ? undefined : safeJson(entry.value);
+      const version = VersionOnly.safeParse(raw).data?.version ?? 0;
+      if (expected === undefined || version >= expected || attempt >= CONFIRM_TRIES) {
+        if (raw !== undefined) this.#apply(raw);
+        if (expected !== undefined && version < expected) {
+          this.#report("rejected", {
+            about: expected,
+            reason: `a push announced version ${expected} but KV holds ${version}`,
+          });
+        }
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, CONFIRM_DELAY_MS));
+    }
+  }
+
+  #apply(raw: unknown): void {
+    const parsed = PolicySnapshot.safeParse(raw);
+    if (!parsed.success) {
+      const about = VersionOnly.safeParse(raw).data?.version;
+      if (about !== undefined && about <= this.#current.version) return;
+      const reason = parsed.error.issues
+        .slice(0, 20)
+        .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+        .join("; ");
+      this.#log.error({ version: about, reason }, "policy rejected: keeping the last good one");
+      this.#report("rejected", { ...(about === undefined ? {} : { about }), reason });
+      return;
+    }
+    const snapshot = parsed.data;
+    if (snapshot.version <= this.#current.version) return;
+    this.#current = new CompiledPolicy(snapshot.version, snapshot.document, this.#options.calls);
+    this.#log.info({ version: snapshot.version, hash: snapshot.hash }, "policy applied");
+    this.#report("applied");
+  }
+
+  async #bucket(): Promise<KV | undefined> {
+    if (this.#kv !== undefined) return this.#kv;
+    try {
+      const kv = await new Kvm(this.#nc).open(this.#options.policy.bucket);
+      await kv.status(); // open() is lazy: a missing bucket only shows here
+      this.#kv = kv;
+      return kv;
+    } catch (error) {
+      this.#log.debug({ err: error }, "no policy bucket yet: running on defaults");
+      return undefined;
+    }
+  }
+
+  #schedule(): void {
+    this.#timer = setInterval(() => {
+      void this.refresh().then(() => this.#report("heartbeat"));
+    }, this.#options.policy.refreshMs);
+    this.#timer.unref();
+  }
+
+  #report(status: AppliedReport["status"], extra: { about?: number; reason?: string } = {}): void {
+    if (this.#nc.isClosed()) return;
+    const report: AppliedReport = {
+      instanceId: this.#instanceId,
+      service: this.#options.name,
+      version: this.#current.version,
+      status,
+      ...extra,
+      at: new Date().toISOString(),
+      heartbeatMs: this.#options.policy.refreshMs,
+    };
+    try {
+      this.#nc.publish(appliedSubject(this.#options.prefix), JSON.stringify(report));
+    } catch (error) {
+      this.#log.debug({ err: error }, "could not publish a policy report");
+    }
+  }
+
+  /** Stops the timer and subscriptions, and tells the controller this instance is gone. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    for (const sub of this.#subs) sub.unsubscribe();
+    this.#report("stopped");
+  }
+}
+
+function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,239 @@
+import { z } from "zod";
+import { EndpointName, NAME_PATTERN, ServiceName, TenantId } from "./subjects.js";
+
+// The policy document (DESIGN §5): strict everywhere (an unknown key is an error, so a typo is
+// never silently ignored) and units in names. docs/POLICY.md is the reference.
+
+const Millis = z.number().int().positive().max(3_600_000);
+const Name = z.string().regex(NAME_PATTERN, "must match ^[A-Za-z0-9_-]+$");
+const Wildcard = z.literal("*");
+
+export const RetryPolicy = z
+  .strictObject({
+    /** Attempts per logical call, the first included. */
+    maxAttempts: z.number().int().min(1).max(10).optional(),
+    backoff: z
+      .strictObject({
+        /** Ceiling of the first retry's full-jitter delay; doubles per retry. */
+        baseMs: z.number().int().min(0).max(60_000),
+        maxMs: z.number().int().min(0).max(60_000),
+      })
+      .refine((b) => b.baseMs <= b.maxMs, { message: "baseMs must not exceed maxMs", path: ["baseMs"] })
+      .optional(),
+    budget: z
+      .strictObject({
+        /** Retries as a share of calls over the window. */
+        ratio: z.number().min(0).max(10),
+        /** Retries always allowed per second. */
+        minPerSecond: z.number().min(0).max(10_000),
+        windowMs: z.number().int().min(1_000).max(600_000),
+      })
+      .optional(),
+  })
+  .describe("Retries of a call; only safe ones happen (see docs/ERRORS.md)");
+
+export const BreakerPolicy = z.strictObject({
+  enabled: z.boolean().optional(),
+  /** Share of failed calls in the window that opens the breaker. */
+  failureRatio: z.number().gt(0).max(1).optional(),
+  /** Calls in the window before the ratio counts. */
+  minimumCalls: z.number().int().min(1).max(100_000).optional(),
+  windowMs: Millis.optional(),
+  /** How long the breaker stays open before letting probes through. */
+  openMs: Millis.optional(),
+  /** Probe calls allowed while half-open. */
+  halfOpenProbes: z.number().int().min(1).max(1_000).optional(),
+});
+
+export const ConcurrencyPolicy = z.strictObject({
+  mode: z.enum(["fixed", "adaptive"]).optional(),
+  /** In-flight requests per instance and endpoint (the start point in adaptive mode). */
+  limit: z.number().int().min(1).max(100_000).optional(),
+  minLimit: z.number().int().min(1).max(100_000).optional(),
+  maxLimit: z.number().int().min(1).max(100_000).optional(),
+});
+
+/** Settings that defaults, services, endpoints and plans can each set; the most specific wins. */
+export const CallSettings = z.strictObject({
+  /** Deadline of a call in ms. */
+  timeoutMs: Millis.optional(),
+  /** Per-attempt limit in ms, so a slow attempt of an idempotent call can be retried. */
+  attemptTimeoutMs: Millis.optional(),
+  /** Safe to run twice: may be retried after a timeout or INTERNAL. */
+  idempotent: z.boolean().optional(),
+  retry: RetryPolicy.optional(),
+  breaker: BreakerPolicy.optional(),
+  concurrency: ConcurrencyPolicy.optional(),
+  /** Largest request body in bytes the endpoint accepts. */
+  maxRequestBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(64 * 1024 * 1024)
+    .optional(),
+});
+export type CallSettings = z.infer<typeof CallSettings>;
+
+export const ServicePolicy = z.strictObject({
+  ...CallSettings.shape,
+  endpoints: z.record(EndpointName, CallSettings).optional(),
+});
+
+export const AccessRule = z.strictObject({
+  /** Calling service, or "*". */
+  from: z.union([ServiceName, Wildcard]),
+  /** Called service, or "*". */
+  to: z.union([ServiceName, Wildcard]),
+  /** Endpoints of `to`; default all. */
+  endpoints: z
+    .array(z.union([EndpointName, Wildcard]))
+    .min(1)
+    .optional(),
+});
+
+export const AccessPolicy = z.strictObject({
+  /** What happens to a call no rule matches. */
+  default: z.enum(["allow", "deny"]),
+  rules: z.array(AccessRule).max(10_000),
+});
+
+export const Plan = z.strictObject({
+  description: z.string().max(500).optional(),
+  /** Overrides for every call made for a tenant on this plan (applied last). */
+  settings: CallSettings.optional(),
+});
+
+export const TenantsPolicy = z.strictObject({
+  /** Plan of a tenant the policy does not list, or "deny" (UNAUTHENTICATED). */
+  unknownTenants: z.union([z.literal("deny"), z.strictObject({ plan: Name })]),
+  plans: z.record(Name, Plan),
+  tenants: z.record(TenantId, z.strictObject({ plan: Name })),
+});
+
+export const QuotaRule = z.strictObject({
+  name: Name,
+  /** Who and what the rule limits; "*" matches anything. Name a tenant or a plan, not both. */
+  match: z.strictObject({
+    tenant: z.union([TenantId, Wildcard]).optional(),
+    plan: Name.optional(),
+    service: z.union([ServiceName, Wildcard]),
+    endpoint: z.union([EndpointName, Wildcard]),
+  }),
+  /** Requests (cost units) allowed per period. */
+  rate: z.number().int().min(1).max(100_000_000),
+  periodMs: Millis,
+  /** Units that may be spent at once above the steady rate. */
+  burst: z.number().int().min(0).max(100_000_000).optional(),
+  /** Units one request costs. */
+  cost: z.number().int().min(1).max(1_000_000).optional(),
+  /** When Redis is unreachable: admit, deny, or enforce a local share of the limit. */
+  onStoreFailure: z.enum(["open", "closed", "local"]),
+  /** Evaluate and count, but always admit. */
+  shadow: z.boolean().optional(),
+  /** Tokens an instance may take per Redis call; 0 (or absent) is one decision per request. */
+  leaseTokens: z.number().int().min(0).max(1_000_000).optional(),
+});
+
+export const FaultRule = z.strictObject({
+  service: ServiceName,
+  endpoint: z.union([EndpointName, Wildcard]).optional(),
+  tenant: TenantId.optional(),
+  delay: z.strictObject({ ms: Millis, fraction: z.number().min(0).max(1) }).optional(),
+  abort: z
+    .strictObject({
+      code: z.enum(["INTERNAL", "UNAVAILABLE", "OVERLOADED", "DEADLINE_EXCEEDED"]),
+      fraction: z.number().min(0).max(1),
+    })
+    .optional(),
+});
+
+/** The whole mesh's policy: one document, versioned by the controller. */
+export const Policy = z
+  .strictObject({
+    /** Editors' JSON Schema reference; ignored by the mesh. */
+    $schema: z.string().optional(),
+    description: z.string().max(2_000).optional(),
+    defaults: CallSettings.default({}),
+    services: z.record(ServiceName, ServicePolicy).default({}),
+    access: AccessPolicy.default({ default: "allow", rules: [] }),
+    tenants: TenantsPolicy.default({
+      unknownTenants: { plan: "default" },
+      plans: { default: {} },
+      tenants: {},
+    }),
+    quotas: z.array(QuotaRule).max(10_000).default([]),
+    faults: z.array(FaultRule).max(1_000).default([]),
+  })
+  .superRefine((policy, ctx) => {
+    const plans = policy.tenants.plans;
+    const planExists = (plan: string, path: PropertyKey[]) => {
+      if (!Object.hasOwn(plans, plan)) {
+        ctx.addIssue({ code: "custom", path, message: `plan "${plan}" is not declared in tenants.plans` });
+      }
+    };
+    const unknown = policy.tenants.unknownTenants;
+    if (unknown !== "deny") planExists(unknown.plan, ["tenants", "unknownTenants", "plan"]);
+    for (const [tenant, { plan }] of Object.entries(policy.tenants.tenants)) {
+      planExists(plan, ["tenants", "tenants", tenant, "plan"]);
+    }
+    const names = new Set<string>();
+    policy.quotas.forEach((rule, i) => {
+      if (names.has(rule.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["quotas", i, "name"],
+          message: `duplicate rule name "${rule.name}"`,
+        });
+      }
+      names.add(rule.name);
+      if (rule.match.tenant !== undefined && rule.match.plan !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["quotas", i, "match"],
+          message: "name a tenant or a plan, not both",
+        });
+      }
+      if (rule.match.plan !== undefined) planExists(rule.match.plan, ["quotas", i, "match", "plan"]);
+    });
+  });
+export type Policy = z.output<typeof Policy>;
+export type PolicyInput = z.input<typeof Policy>;
+
+/** A versioned policy as the controller stores it in KV and publishes it on the config subject. */
+export const PolicySnapshot = z.strictObject({
+  version: z.number().int().min(1),
+  /** sha256 of the document's JSON, hex. */
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: z.iso.datetime(),
+  author: z.string().max(200).optional(),
+  note: z.string().max(2_000).optional(),
+  /** Set when this version restores an older one. */
+  rollbackOf: z.number().int().min(1).optional(),
+  document: Policy,
+});
+export type PolicySnapshot = z.output<typeof PolicySnapshot>;
+
+/** What a runtime reports on the applied subject after each policy decision (and as a heartbeat). */
+export const AppliedReport = z.strictObject({
+  instanceId: z.string().min(1).max(64),
+  service: ServiceName,
+  /** The version the instance runs now (0: none yet). */
+  version: z.number().int().min(0),
+  status: z.enum(["applied", "rejected", "ignored", "heartbeat", "stopped"]),
+  /** The version a rejection or ignore was about, and why. */
+  about: z.number().int().min(0).optional(),
+  reason: z.string().max(4_000).optional(),
+  at: z.iso.datetime(),
+  /** Ms until the next heartbeat; a controller counts an instance gone after three missed. */
+  heartbeatMs: z.number().int().positive(),
+});
+export type AppliedReport = z.output<typeof AppliedReport>;
+
+/** KV bucket and key of the current policy, and the config subjects (below the mesh prefix). */
+export const POLICY_BUCKET = "mesh-policy";
+export const POLICY_CURRENT_KEY = "current";
+export const policyVersionKey = (version: number) => `versions.${version}`;
+export const configSubject = (prefix: string) => `${prefix}.config.policy`;
+export const appliedSubject = (prefix: string) => `${prefix}.config.applied`;
+/** A controller asks every runtime to report now (after it restarts). */
+export const reportRequestSubject = (prefix: string) => `${prefix}.config.report`;
