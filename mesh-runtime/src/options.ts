@@ -4,8 +4,9 @@ import { z } from "zod";
 import { MeshError } from "./errors.js";
 
 // Every default and bound of the runtime lives in this file.
-const MAX_TIMEOUT_MS = 3_600_000;
-const Millis = z.number().int().positive().max(MAX_TIMEOUT_MS);
+/** No call waits longer: a mesh call is a request/reply, not a job (callees cap budgets the same). */
+const MAX_CALL_TIMEOUT_MS = 300_000;
+const Millis = z.number().int().positive().max(MAX_CALL_TIMEOUT_MS);
 
 export const RetryOptions = z.strictObject({
   /** Attempts per logical call, the first included. */
@@ -59,11 +60,11 @@ export const MeshOptions = z.strictObject({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   connectTimeoutMs: Millis.max(60_000).default(5_000),
   /** Bound on `close()`: how long in-flight requests may take to finish. */
-  drainTimeoutMs: Millis.max(600_000).default(30_000),
+  drainTimeoutMs: Millis.default(30_000),
   /** Inbound budget when a request carries no `Mesh-Timeout` and the endpoint declares none. */
   serveTimeoutMs: Millis.default(5_000),
   /** Cap on any inbound `Mesh-Timeout`, so a caller cannot pin a handler for hours. */
-  maxServeTimeoutMs: Millis.default(300_000),
+  maxServeTimeoutMs: Millis.default(MAX_CALL_TIMEOUT_MS),
   calls: CallDefaults.prefault({}),
   policy: z
     .strictObject({

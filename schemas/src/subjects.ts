@@ -5,7 +5,7 @@ export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
 /** A subject prefix: one or more name tokens joined by dots. */
 export const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
-export const ServiceName = z.string().regex(NAME_PATTERN, "must match ^[A-Za-z0-9_-]+$");
+export const ServiceName = z.string().max(128).regex(NAME_PATTERN, "must match ^[A-Za-z0-9_-]+$");
 export const EndpointName = ServiceName;
 export const SubjectPrefix = z
   .string()

@@ -1,5 +1,6 @@
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
+import type { EncodedHeaders } from "../wire/raw-headers.js";
 
 /** Why an attempt got no reply message. `sent` tells whether the request may have arrived. */
 export type SendFailure =
@@ -16,6 +17,9 @@ export type SendResult = Msg | SendFailure;
 const NO_RESPONDERS: SendFailure = { kind: "no-responders", sent: true };
 const TIMEOUT: SendFailure = { kind: "timeout", sent: true };
 const CANCELLED: SendFailure = { kind: "cancelled", sent: true };
+const CANCELLED_UNSENT: SendFailure = { kind: "cancelled", sent: false };
+// headers rarely reach this size; only a payload this close to the limit pays to measure them
+const HEADER_ALLOWANCE = 4_096;
 const DISCONNECTED_SENT: SendFailure = { kind: "disconnected", sent: true };
 const DISCONNECTED_UNSENT: SendFailure = { kind: "disconnected", sent: false };
 const CLOSED_SENT: SendFailure = { kind: "closed", sent: true };
@@ -62,21 +66,27 @@ export class Requester {
   send(
     subject: string,
     payload: Uint8Array,
-    headers: MsgHdrs,
+    headers: EncodedHeaders,
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<SendResult> {
     if (this.#nc.isClosed() || this.#nc.isDraining()) return Promise.resolve(CLOSED_UNSENT);
     if (!this.#connected) return Promise.resolve(DISCONNECTED_UNSENT);
-    if (signal?.aborted) return Promise.resolve(CANCELLED);
+    if (signal?.aborted) return Promise.resolve(CANCELLED_UNSENT);
     const limit = this.#nc.info?.max_payload;
-    if (limit !== undefined && payload.length > limit) {
+    // nats.js counts headers and body against max_payload
+    if (
+      limit !== undefined &&
+      payload.length + HEADER_ALLOWANCE > limit &&
+      payload.length + headers.encode().length > limit
+    ) {
       return Promise.resolve({ kind: "too-large", sent: false, limit });
     }
     const token = (this.#seq++).toString(36);
     const reply = this.#prefix + token;
     try {
-      this.#nc.publish(subject, payload, { reply, headers });
+      // publish() only calls encode() on its headers; EncodedHeaders has exactly that
+      this.#nc.publish(subject, payload, { reply, headers: headers as unknown as MsgHdrs });
     } catch (cause) {
       return Promise.resolve({ kind: "publish-failed", sent: false, cause });
     }

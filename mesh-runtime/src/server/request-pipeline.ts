@@ -61,7 +61,7 @@ export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: Pip
   let meta: RequestMeta | undefined;
   let ctx: RequestContext | undefined;
   try {
-    meta = readRequestHeaders(msg.headers);
+    meta = readRequestHeaders(msg);
     const budget = meta.timeoutMs ?? defaultTimeoutMs;
     deadlineAt = arrivedAt + Math.min(budget, endpoint.maxTimeoutMs);
     if (budget <= 0) {
@@ -85,13 +85,14 @@ export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: Pip
     }
     const body = encodeJson(checked.data);
     if (body.length > host.maxPayload()) {
-      throw new MeshError("PAYLOAD_TOO_LARGE", `the reply exceeds ${host.maxPayload()} bytes`);
+      // the handler ran, so this is not the caller's PAYLOAD_TOO_LARGE: the service broke its limit
+      throw new MeshError("INTERNAL", `the reply (${body.length} bytes) exceeds ${host.maxPayload()} bytes`);
     }
     reply(msg, deadlineAt, host.log, body);
   } catch (thrown) {
     const error = toReplyError(thrown);
     logFailure(host.log, endpoint, meta, error);
-    const { headers, body } = encodeErrorReply(error);
+    const { headers, body } = encodeErrorReply(error, host.maxPayload());
     reply(msg, deadlineAt, host.log, body, headers);
   } finally {
     ctx?.dispose();
@@ -136,9 +137,9 @@ function logFailure(
 }
 
 /** Requests outside any endpoint still get a typed answer. */
-export function refuseRequest(msg: Msg, error: MeshError, log: Logger): void {
+export function refuseRequest(msg: Msg, error: MeshError, log: Logger, maxPayload: number): void {
   log.warn({ subject: msg.subject, code: error.code }, error.message);
-  const { headers, body } = encodeErrorReply(error);
+  const { headers, body } = encodeErrorReply(error, maxPayload);
   try {
     msg.respond(body, { headers });
   } catch (cause) {

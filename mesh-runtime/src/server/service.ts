@@ -71,6 +71,7 @@ export class ServiceInstance implements ServiceHandle {
           details: { endpoints: [...this.#endpoints.keys()] },
         }),
         this.#log,
+        this.#host.maxPayload(),
       );
       return;
     }

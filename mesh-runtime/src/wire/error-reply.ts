@@ -6,8 +6,16 @@ import { decodeJson, encodeJson } from "./json-codec.js";
 const HEADER_UNSAFE = /[\r\n]/g;
 const MAX_HEADER_MESSAGE = 256;
 
-/** An error reply as it goes on the wire: NATS micro error headers, `Mesh-Error`, JSON body. */
-export function encodeErrorReply(error: MeshError): { headers: MsgHdrs; body: Uint8Array } {
+// room for the error headers when checking an error reply against max_payload
+const HEADER_ROOM = 1_024;
+const MAX_FALLBACK_MESSAGE = 1_000;
+
+/**
+ * An error reply as it goes on the wire: NATS micro error headers, `Mesh-Error`, JSON body. A body
+ * that would not fit `maxBytes` (huge details) is cut to code and message, so the error still
+ * arrives.
+ */
+export function encodeErrorReply(error: MeshError, maxBytes: number): { headers: MsgHdrs; body: Uint8Array } {
   const h = new MsgHdrsImpl();
   const m = h.headers;
   m.set(Header.ServiceError, [
@@ -18,12 +26,14 @@ export function encodeErrorReply(error: MeshError): { headers: MsgHdrs; body: Ui
   if (error.retryAfterMs !== undefined) {
     m.set(Header.RetryAfter, [String(Math.max(0, Math.ceil(error.retryAfterMs)))]);
   }
-  let body: Uint8Array;
+  let body: Uint8Array | undefined;
   try {
     body = encodeJson(error.toWire());
   } catch {
     // details that do not serialise must not cost the caller its error
-    body = encodeJson({ code: error.code, message: error.message });
+  }
+  if (body === undefined || body.length + HEADER_ROOM > maxBytes) {
+    body = encodeJson({ code: error.code, message: error.message.slice(0, MAX_FALLBACK_MESSAGE) });
   }
   return { headers: h, body };
 }

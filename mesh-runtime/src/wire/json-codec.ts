@@ -1,13 +1,13 @@
 import { MeshError } from "../errors.js";
 
-const encoder = new TextEncoder();
 // fatal: invalid UTF-8 is an error, not silently replaced characters.
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** JSON-encodes a body. `undefined` (a void handler) travels as an empty body. */
 export function encodeJson(value: unknown): Uint8Array {
   if (value === undefined) return EMPTY;
-  return encoder.encode(JSON.stringify(value));
+  // Buffer.from is several times faster than TextEncoder for short strings
+  return Buffer.from(JSON.stringify(value), "utf8");
 }
 
 /** Decodes a JSON body; an empty body is `undefined`. Throws `INVALID_ARGUMENT` otherwise. */

@@ -1,6 +1,7 @@
-import { type MsgHdrs, MsgHdrsImpl } from "@nats-io/nats-core";
+import type { Msg } from "@nats-io/nats-core";
 import { Header, JSON_CONTENT_TYPE, TENANT_PATTERN } from "@switchyard/schemas";
 import { MeshError } from "../errors.js";
+import { EncodedHeaders, forEachHeader, headerText } from "./raw-headers.js";
 
 /** What a request's headers say, validated. */
 export interface RequestMeta {
@@ -31,7 +32,7 @@ function invalid(header: string, value: string, rule: string): MeshError {
  * Reads and validates request headers in one pass, case-insensitively. Throws
  * `INVALID_ARGUMENT` naming the header that is wrong.
  */
-export function readRequestHeaders(headers: MsgHdrs | undefined): RequestMeta {
+export function readRequestHeaders(msg: Msg): RequestMeta {
   const meta: RequestMeta = {
     timeoutMs: undefined,
     tenant: undefined,
@@ -42,10 +43,10 @@ export function readRequestHeaders(headers: MsgHdrs | undefined): RequestMeta {
     tracestate: undefined,
     baggage: undefined,
   };
-  if (headers === undefined) return meta;
-  for (const [key, values] of headers) {
-    const value = values[0] ?? "";
-    switch (key.toLowerCase()) {
+  const text = headerText(msg);
+  if (text === undefined) return meta;
+  forEachHeader(text, (name, value) => {
+    switch (name) {
       case "mesh-timeout":
         // A negative budget is a spent one, not a malformed header.
         if (DIGITS.test(value)) meta.timeoutMs = Number(value);
@@ -70,11 +71,14 @@ export function readRequestHeaders(headers: MsgHdrs | undefined): RequestMeta {
         if (!KEY.test(value)) throw invalid(Header.IdempotencyKey, value, "must be 1-128 visible ASCII");
         meta.idempotencyKey = value;
         break;
-      case "content-type":
-        if (value !== JSON_CONTENT_TYPE && !value.startsWith(`${JSON_CONTENT_TYPE};`)) {
+      case "content-type": {
+        // media types are case-insensitive; parameters (charset) are allowed
+        const type = value.split(";", 1)[0]?.trim().toLowerCase();
+        if (type !== JSON_CONTENT_TYPE) {
           throw invalid(Header.ContentType, value, `must be ${JSON_CONTENT_TYPE}`);
         }
         break;
+      }
       case "traceparent":
         if (value.length <= MAX_TRACE_HEADER) meta.traceparent = value;
         break;
@@ -85,7 +89,7 @@ export function readRequestHeaders(headers: MsgHdrs | undefined): RequestMeta {
         if (value.length <= MAX_TRACE_HEADER * 16) meta.baggage = value;
         break;
     }
-  }
+  });
   return meta;
 }
 
@@ -102,19 +106,15 @@ export interface OutboundMeta {
 }
 
 /**
- * Builds request headers. Values are produced or validated by the runtime, so the map is filled
- * directly rather than through `set()`, whose per-call key canonicalisation shows in profiles.
+ * Builds request headers as the wire text nats.js sends. Values are produced or validated by the
+ * runtime (no CR/LF can reach them), so they are written directly rather than through MsgHdrsImpl,
+ * whose per-key canonicalisation shows in profiles.
  */
-export function writeRequestHeaders(meta: OutboundMeta): MsgHdrs {
-  const h = new MsgHdrsImpl();
-  const m = h.headers;
-  m.set(Header.Timeout, [String(meta.timeoutMs)]);
-  m.set(Header.Attempt, [String(meta.attempt)]);
-  m.set(Header.IdempotencyKey, [meta.idempotencyKey]);
-  m.set(Header.Caller, [meta.caller]);
-  if (meta.tenant !== undefined) m.set(Header.Tenant, [meta.tenant]);
-  if (meta.traceparent !== undefined) m.set(Header.TraceParent, [meta.traceparent]);
-  if (meta.tracestate !== undefined) m.set(Header.TraceState, [meta.tracestate]);
-  if (meta.baggage !== undefined) m.set(Header.Baggage, [meta.baggage]);
-  return h;
+export function writeRequestHeaders(meta: OutboundMeta): EncodedHeaders {
+  let text = `NATS/1.0\r\n${Header.Timeout}: ${meta.timeoutMs}\r\n${Header.Attempt}: ${meta.attempt}\r\n${Header.IdempotencyKey}: ${meta.idempotencyKey}\r\n${Header.Caller}: ${meta.caller}\r\n`;
+  if (meta.tenant !== undefined) text += `${Header.Tenant}: ${meta.tenant}\r\n`;
+  if (meta.traceparent !== undefined) text += `${Header.TraceParent}: ${meta.traceparent}\r\n`;
+  if (meta.tracestate !== undefined) text += `${Header.TraceState}: ${meta.tracestate}\r\n`;
+  if (meta.baggage !== undefined) text += `${Header.Baggage}: ${meta.baggage}\r\n`;
+  return new EncodedHeaders(`${text}\r\n`);
 }
