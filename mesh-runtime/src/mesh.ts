@@ -1,10 +1,11 @@
 import { type NatsConnection, nuid } from "@nats-io/nats-core";
-import { type Contract, endpointSubject, NAME_PATTERN } from "@switchyard/schemas";
+import { type Contract, endpointSubject, MetadataKey, NAME_PATTERN } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { CallPipeline, type CallTarget, type ParentRequest } from "./client/call-pipeline.js";
 import { Requester } from "./client/requester.js";
 import { type ContractClient, contractTargets, makeClient } from "./client/typed-client.js";
 import { openConnection } from "./connection.js";
+import { EndpointCounters } from "./discovery/responder.js";
 import { MeshError } from "./errors.js";
 import {
   type CallOptionsInput,
@@ -18,6 +19,7 @@ import { SettingsCache } from "./policy/settings-cache.js";
 import type { Handler, PipelineHost, ServedEndpoint } from "./server/request-pipeline.js";
 import { type ServiceHandle, ServiceInstance } from "./server/service.js";
 import { createLogger } from "./telemetry/logger.js";
+import { RUNTIME_VERSION } from "./version.js";
 
 /** A handler for every endpoint of a contract. */
 export type Handlers<C extends Contract> = {
@@ -107,6 +109,8 @@ export class Mesh {
       endpoints.set(name, {
         service: contract.name,
         name,
+        subject: endpointSubject(this.options.prefix, contract.name, name),
+        counters: new EndpointCounters(),
         spec,
         handler: handler as Handler,
         settings: new SettingsCache(contract.name, name, {
@@ -127,6 +131,12 @@ export class Mesh {
       endpoints,
       this.#host,
       this.options.drainTimeoutMs,
+      this.instanceId,
+      () => ({
+        [MetadataKey.Runtime]: RUNTIME_VERSION,
+        [MetadataKey.PolicyVersion]: String(this.policyVersion),
+        [MetadataKey.Caller]: this.name,
+      }),
     );
     this.#services.set(contract.name, service);
     await this.#nc.flush();

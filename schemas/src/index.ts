@@ -6,10 +6,22 @@ export type {
   OutputOf,
 } from "./contract.js";
 export { defineContract } from "./contract.js";
+export type { EndpointStats as EndpointStatsType } from "./discovery.js";
+export {
+  DiscoveryVerb,
+  discoverySubject,
+  EndpointInfo,
+  EndpointStats,
+  InfoResponse,
+  MetadataKey,
+  PingResponse,
+  StatsResponse,
+} from "./discovery.js";
 export { ErrorBody } from "./error-body.js";
 export type { ErrorCode, ErrorCodeSpec, Executed, RetryClass } from "./errors.js";
 export { codeForStatus, ErrorCodes, isErrorCode } from "./errors.js";
 export { Header, JSON_CONTENT_TYPE } from "./headers.js";
+export { parseJsonMessage } from "./json-message.js";
 export type { AppliedReport as AppliedReportType, PolicyInput } from "./policy.js";
 export {
   AccessPolicy,

@@ -6,6 +6,7 @@ import {
   configSubject,
   POLICY_CURRENT_KEY,
   PolicySnapshot,
+  parseJsonMessage,
   reportRequestSubject,
 } from "@switchyard/schemas";
 import type { Logger } from "pino";
@@ -56,7 +57,7 @@ export class PolicyView {
     this.#subs.push(
       this.#nc.subscribe(configSubject(prefix), {
         callback: (_err, msg) => {
-          const pushed = VersionOnly.safeParse(safeJson(msg.data));
+          const pushed = parseJsonMessage(VersionOnly, msg.data);
           if (!pushed.success) {
             this.#report("rejected", { reason: "a push on the config subject is not a policy snapshot" });
           } else if (pushed.data.version <= this.#current.version) {
@@ -95,7 +96,10 @@ export class PolicyView {
       if (this.#stopped) return;
       const kv = await this.#bucket();
       const entry = kv === undefined ? null : await kv.get(POLICY_CURRENT_KEY);
-      const raw = entry === null || entry.operation !== "PUT" ? undefined : safeJson(entry.value);
+      const raw =
+        entry === null || entry.operation !== "PUT"
+          ? undefined
+          : parseJsonMessage(z.unknown(), entry.value).data;
       const version = VersionOnly.safeParse(raw).data?.version ?? 0;
       if (expected === undefined || version >= expected || attempt >= CONFIRM_TRIES) {
         if (raw !== undefined) this.#apply(raw);
@@ -176,13 +180,5 @@ export class PolicyView {
     clearInterval(this.#timer);
     for (const sub of this.#subs) sub.unsubscribe();
     this.#report("stopped");
-  }
-}
-
-function safeJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return undefined;
   }
 }

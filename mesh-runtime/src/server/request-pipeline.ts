@@ -2,6 +2,7 @@ import type { Msg } from "@nats-io/nats-core";
 import type { EndpointSpec } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import type { z } from "zod";
+import type { EndpointCounters } from "../discovery/responder.js";
 import { MeshError, toReplyError } from "../errors.js";
 import type { CompiledPolicy } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
@@ -21,7 +22,10 @@ export type Handler<E extends EndpointSpec = EndpointSpec> = (
 export interface ServedEndpoint {
   readonly service: string;
   readonly name: string;
+  readonly subject: string;
   readonly spec: EndpointSpec;
+  /** For `$SRV.STATS`. */
+  readonly counters: EndpointCounters;
   readonly handler: Handler;
   /** Contract declarations overlaid by policy; `timeoutMs` is the budget without `Mesh-Timeout`. */
   readonly settings: SettingsCache;
@@ -89,8 +93,10 @@ export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: Pip
       throw new MeshError("INTERNAL", `the reply (${body.length} bytes) exceeds ${host.maxPayload()} bytes`);
     }
     reply(msg, deadlineAt, host.log, body);
+    endpoint.counters.record(monotonicNow() - arrivedAt, undefined);
   } catch (thrown) {
     const error = toReplyError(thrown);
+    endpoint.counters.record(monotonicNow() - arrivedAt, `${error.code}: ${error.message}`);
     logFailure(host.log, endpoint, meta, error);
     const { headers, body } = encodeErrorReply(error, host.maxPayload());
     reply(msg, deadlineAt, host.log, body, headers);

@@ -1,6 +1,7 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { type Contract, queueGroup, serviceSubjects } from "@switchyard/schemas";
 import type { Logger } from "pino";
+import { answerDiscovery } from "../discovery/responder.js";
 import { MeshError } from "../errors.js";
 import { type PipelineHost, refuseRequest, type ServedEndpoint, serveRequest } from "./request-pipeline.js";
 
@@ -26,6 +27,7 @@ export class ServiceInstance implements ServiceHandle {
   readonly #subjectPrefixLength: number;
   readonly #drainTimeoutMs: number;
   readonly #sub: Subscription;
+  readonly #discovery: Subscription[];
   #inFlight = 0;
   #idle: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
@@ -37,6 +39,8 @@ export class ServiceInstance implements ServiceHandle {
     endpoints: Map<string, ServedEndpoint>,
     host: PipelineHost,
     drainTimeoutMs: number,
+    instanceId: string,
+    metadata: () => Record<string, string>,
   ) {
     this.name = contract.name;
     this.version = contract.version;
@@ -50,6 +54,24 @@ export class ServiceInstance implements ServiceHandle {
       queue: queueGroup(contract.name),
       callback: (_err, msg) => this.#onRequest(msg),
     });
+    this.#discovery = answerDiscovery(
+      nc,
+      {
+        name: contract.name,
+        version: contract.version,
+        description: contract.description ?? "",
+        queueGroup: queueGroup(contract.name),
+        started: new Date(),
+        endpoints: [...endpoints.values()].map((e) => ({
+          name: e.name,
+          subject: e.subject,
+          counters: e.counters,
+        })),
+        metadata,
+      },
+      instanceId,
+      host.log,
+    );
   }
 
   /** Requests being handled now. */
@@ -94,6 +116,8 @@ export class ServiceInstance implements ServiceHandle {
   }
 
   async #drain(): Promise<void> {
+    // a draining instance no longer advertises itself
+    for (const sub of this.#discovery) sub.unsubscribe();
     // drain() unsubscribes, then delivers what the server had already sent us
     await this.#sub.drain().catch((error: unknown) => {
       this.#log.warn({ err: error, service: this.name }, "subscription drain failed");

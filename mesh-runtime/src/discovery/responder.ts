@@ -1,0 +1,107 @@
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import {
+  DiscoveryVerb,
+  discoverySubject,
+  type InfoResponse,
+  type PingResponse,
+  type StatsResponse,
+} from "@switchyard/schemas";
+import type { Logger } from "pino";
+
+/** Counters one served endpoint keeps for `$SRV.STATS`. */
+export class EndpointCounters {
+  requests = 0;
+  errors = 0;
+  lastError = "";
+  processingNs = 0;
+
+  record(elapsedMs: number, error: string | undefined): void {
+    this.requests++;
+    this.processingNs += Math.round(elapsedMs * 1e6);
+    if (error !== undefined) {
+      this.errors++;
+      this.lastError = error;
+    }
+  }
+}
+
+/** What discovery tells about one served service. */
+export interface DiscoverySource {
+  readonly name: string;
+  readonly version: string;
+  readonly description: string;
+  readonly queueGroup: string;
+  readonly started: Date;
+  readonly endpoints: ReadonlyArray<{
+    readonly name: string;
+    readonly subject: string;
+    readonly counters: EndpointCounters;
+  }>;
+  metadata(): Record<string, string>;
+}
+
+/**
+ * Answers NATS micro (ADR-32) discovery for one service instance: `$SRV.PING|INFO|STATS`, bare,
+ * `.<name>` and `.<name>.<id>`, without a queue group so every instance answers. `nats micro ls`
+ * and any NATS tool see Switchyard services this way.
+ */
+export function answerDiscovery(
+  nc: NatsConnection,
+  source: DiscoverySource,
+  id: string,
+  log: Logger,
+): Subscription[] {
+  const base = { name: source.name, id, version: source.version };
+  const replies: Record<DiscoveryVerb, () => PingResponse | InfoResponse | StatsResponse> = {
+    PING: () => ({ type: "io.nats.micro.v1.ping_response", ...base, metadata: source.metadata() }),
+    INFO: () => ({
+      type: "io.nats.micro.v1.info_response",
+      ...base,
+      description: source.description,
+      metadata: source.metadata(),
+      endpoints: source.endpoints.map((e) => ({
+        name: e.name,
+        subject: e.subject,
+        queue_group: source.queueGroup,
+        metadata: null,
+      })),
+    }),
+    STATS: () => ({
+      type: "io.nats.micro.v1.stats_response",
+      ...base,
+      metadata: source.metadata(),
+      started: source.started.toISOString(),
+      endpoints: source.endpoints.map(({ name, subject, counters: c }) => ({
+        name,
+        subject,
+        queue_group: source.queueGroup,
+        num_requests: c.requests,
+        num_errors: c.errors,
+        last_error: c.lastError,
+        processing_time: c.processingNs,
+        average_processing_time: c.requests === 0 ? 0 : Math.round(c.processingNs / c.requests),
+      })),
+    }),
+  };
+  const subs: Subscription[] = [];
+  for (const verb of Object.values(DiscoveryVerb)) {
+    for (const subject of [
+      discoverySubject(verb),
+      discoverySubject(verb, source.name),
+      discoverySubject(verb, source.name, id),
+    ]) {
+      subs.push(
+        nc.subscribe(subject, {
+          callback: (_err, msg) => {
+            try {
+              msg.respond(JSON.stringify(replies[verb]()));
+            } catch (error) {
+              log.warn({ err: error, subject }, "could not answer discovery");
+            }
+          },
+        }),
+      );
+    }
+  }
+  return subs;
+}

@@ -1,0 +1,130 @@
+import { connectMesh, type Handlers, type Mesh, MeshError, type MeshOptions } from "@switchyard/runtime";
+import {
+  AppliedReport,
+  appliedSubject,
+  configSubject,
+  Policy,
+  type PolicySnapshot,
+  parseJsonMessage,
+  reportRequestSubject,
+} from "@switchyard/schemas";
+import { controllerContract, type PolicyMeta } from "./contract.js";
+import { diffDocuments, renderDiff } from "./policy-diff.js";
+import { PolicyStore } from "./policy-store.js";
+import { RolloutTracker } from "./rollout.js";
+
+export interface ControllerOptions {
+  /** Mesh connection options; `name` defaults to "controller". */
+  readonly mesh?: Partial<MeshOptions>;
+  /** KV replicas of the policy bucket: 1 on a single server, 3 in a cluster. */
+  readonly replicas?: number;
+}
+
+export interface Controller {
+  readonly mesh: Mesh;
+  /** Drains the controller's mesh connection. */
+  close(): Promise<void>;
+}
+
+function meta(s: PolicySnapshot): PolicyMeta {
+  return {
+    version: s.version,
+    hash: s.hash,
+    createdAt: s.createdAt,
+    ...(s.author === undefined ? {} : { author: s.author }),
+    ...(s.note === undefined ? {} : { note: s.note }),
+    ...(s.rollbackOf === undefined ? {} : { rollbackOf: s.rollbackOf }),
+  };
+}
+
+/** Validates a proposed document; INVALID_ARGUMENT lists every issue with its path. */
+function validate(document: unknown): Policy {
+  const parsed = Policy.safeParse(document);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+  throw new MeshError(
+    "INVALID_ARGUMENT",
+    `the policy is invalid: ${issues.map((i) => `${i.path || "(document)"}: ${i.message}`).join("; ")}`,
+    { details: { issues } },
+  );
+}
+
+export function controllerHandlers(
+  store: PolicyStore,
+  tracker: RolloutTracker,
+  publish: (snapshot: PolicySnapshot) => Promise<void>,
+): Handlers<typeof controllerContract> {
+  const commitAndPublish = async (next: Parameters<PolicyStore["commit"]>[0]) => {
+    const snapshot = await store.commit(next);
+    await publish(snapshot);
+    return meta(snapshot);
+  };
+  return {
+    apply: async ({ document, expectedVersion, author, note }, ctx) => {
+      const policy = validate(document);
+      const result = await commitAndPublish({ document: policy, expectedVersion, author, note });
+      ctx.log.info({ version: result.version, author }, "policy applied");
+      return result;
+    },
+    get: async ({ version }) => {
+      if (version !== undefined) return store.version(version);
+      const current = await store.current();
+      if (current === undefined) throw new MeshError("NOT_FOUND", "no policy has been applied yet");
+      return current.snapshot;
+    },
+    history: async ({ limit }) => ({ versions: (await store.history(limit ?? 20)).map(meta) }),
+    diff: async ({ from, to }) => {
+      const [a, b] = await Promise.all([store.version(from), store.version(to)]);
+      const changes = diffDocuments(a.document, b.document);
+      return { from, to, changes, text: renderDiff(changes) };
+    },
+    rollback: async ({ toVersion, expectedVersion, author }, ctx) => {
+      const old = await store.version(toVersion);
+      const result = await commitAndPublish({
+        document: old.document,
+        rollbackOf: toVersion,
+        expectedVersion,
+        author,
+        note: `rollback to version ${toVersion}`,
+      });
+      ctx.log.info({ version: result.version, rollbackOf: toVersion }, "policy rolled back");
+      return result;
+    },
+    status: async () => {
+      const version = (await store.current())?.snapshot.version ?? 0;
+      return { version, instances: tracker.status(version, Date.now()) };
+    },
+  };
+}
+
+/**
+ * Starts a controller: opens (or creates) the policy bucket, follows the applied subject, serves
+ * the controller contract, and asks every runtime to report so `status` is right at once.
+ */
+export async function startController(options: ControllerOptions = {}): Promise<Controller> {
+  const mesh = await connectMesh({ name: "controller", ...options.mesh });
+  try {
+    const nc = mesh.connection;
+    const prefix = mesh.options.prefix;
+    const store = await PolicyStore.open(nc, mesh.options.policy.bucket, options.replicas ?? 1);
+    await store.repair();
+    const tracker = new RolloutTracker();
+    nc.subscribe(appliedSubject(prefix), {
+      callback: (_err, msg) => {
+        const report = parseJsonMessage(AppliedReport, msg.data);
+        if (report.success) tracker.record(report.data, Date.now());
+        else mesh.log.warn({ subject: msg.subject }, "malformed report on the applied subject ignored");
+      },
+    });
+    const publish = async (snapshot: PolicySnapshot) => {
+      nc.publish(configSubject(prefix), JSON.stringify(snapshot));
+      await nc.flush();
+    };
+    await mesh.serve(controllerContract, controllerHandlers(store, tracker, publish));
+    nc.publish(reportRequestSubject(prefix));
+    return { mesh, close: () => mesh.close() };
+  } catch (error) {
+    await mesh.close();
+    throw error;
+  }
+}

@@ -1,0 +1,131 @@
+import { createHash } from "node:crypto";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { MeshError } from "@switchyard/runtime";
+import { POLICY_CURRENT_KEY, type Policy, PolicySnapshot, policyVersionKey } from "@switchyard/schemas";
+
+// JetStream's "wrong last sequence": someone else wrote the key since we read it
+const WRONG_LAST_SEQUENCE = 10071;
+
+export interface StoredCurrent {
+  readonly snapshot: PolicySnapshot;
+  /** KV revision of `current`, for compare-and-set. */
+  readonly revision: number;
+}
+
+export interface NewVersion {
+  readonly document: Policy;
+  readonly author?: string | undefined;
+  readonly note?: string | undefined;
+  readonly rollbackOf?: number | undefined;
+  /** CONFLICT unless the current version is this one. */
+  readonly expectedVersion?: number | undefined;
+}
+
+function sha256(value: unknown): string {
+  return createHash("sha256").update(JSON.stringify(value)).digest("hex");
+}
+
+function isWrongLastSequence(error: unknown): boolean {
+  return (
+    typeof error === "object" && error !== null && (error as { code?: unknown }).code === WRONG_LAST_SEQUENCE
+  );
+}
+
+/**
+ * The policy in JetStream KV. `current` is the commit point, written with compare-and-set on its
+ * revision, so of two concurrent applies exactly one wins and the other gets CONFLICT. Each
+ * version is then also kept under `versions.<n>` for `get`, `history`, `diff` and `rollback`; a
+ * controller that died between the two writes repairs the copy at start (`repair()`).
+ */
+export class PolicyStore {
+  readonly #kv: KV;
+
+  private constructor(kv: KV) {
+    this.#kv = kv;
+  }
+
+  /** Opens the bucket, creating it when missing (`replicas` 3 in a cluster). */
+  static async open(nc: NatsConnection, bucket: string, replicas: number): Promise<PolicyStore> {
+    const kv = await new Kvm(nc).create(bucket, { history: 16, replicas });
+    return new PolicyStore(kv);
+  }
+
+  async current(): Promise<StoredCurrent | undefined> {
+    const entry = await this.#kv.get(POLICY_CURRENT_KEY);
+    if (entry === null || entry.operation !== "PUT") return undefined;
+    return { snapshot: PolicySnapshot.parse(entry.json()), revision: entry.revision };
+  }
+
+  /** A stored version; NOT_FOUND when there is none. */
+  async version(version: number): Promise<PolicySnapshot> {
+    const current = await this.current();
+    if (current?.snapshot.version === version) return current.snapshot;
+    const entry = await this.#kv.get(policyVersionKey(version));
+    if (entry === null || entry.operation !== "PUT") {
+      throw new MeshError("NOT_FOUND", `policy version ${version} does not exist`, {
+        details: { version, current: current?.snapshot.version ?? 0 },
+      });
+    }
+    return PolicySnapshot.parse(entry.json());
+  }
+
+  /** Commits the next version; CONFLICT when another apply got there first. */
+  async commit(next: NewVersion): Promise<PolicySnapshot> {
+    const current = await this.current();
+    const currentVersion = current?.snapshot.version ?? 0;
+    if (next.expectedVersion !== undefined && next.expectedVersion !== currentVersion) {
+      throw new MeshError(
+        "CONFLICT",
+        `the current version is ${currentVersion}, not ${next.expectedVersion}`,
+        {
+          details: { currentVersion, expectedVersion: next.expectedVersion },
+        },
+      );
+    }
+    const snapshot: PolicySnapshot = {
+      version: currentVersion + 1,
+      hash: sha256(next.document),
+      createdAt: new Date().toISOString(),
+      ...(next.author === undefined ? {} : { author: next.author }),
+      ...(next.note === undefined ? {} : { note: next.note }),
+      ...(next.rollbackOf === undefined ? {} : { rollbackOf: next.rollbackOf }),
+      document: next.document,
+    };
+    const data = JSON.stringify(snapshot);
+    try {
+      if (current === undefined) await this.#kv.create(POLICY_CURRENT_KEY, data);
+      else await this.#kv.update(POLICY_CURRENT_KEY, data, current.revision);
+    } catch (error) {
+      if (isWrongLastSequence(error) || (current === undefined && /exists|wrong last/i.test(String(error)))) {
+        throw new MeshError("CONFLICT", "another apply committed first; read the policy again and retry", {
+          cause: error,
+          details: { basedOnVersion: currentVersion },
+        });
+      }
+      throw error;
+    }
+    await this.#kv.put(policyVersionKey(snapshot.version), data);
+    return snapshot;
+  }
+
+  /** Makes sure the current version also has its `versions.<n>` copy. */
+  async repair(): Promise<void> {
+    const current = await this.current();
+    if (current === undefined) return;
+    const key = policyVersionKey(current.snapshot.version);
+    if ((await this.#kv.get(key)) === null) await this.#kv.put(key, JSON.stringify(current.snapshot));
+  }
+
+  /** Stored versions, newest first. */
+  async history(limit: number): Promise<PolicySnapshot[]> {
+    const current = await this.current();
+    const newest = current?.snapshot.version ?? 0;
+    const versions: PolicySnapshot[] = [];
+    for (let v = newest; v >= 1 && versions.length < limit; v--) {
+      const entry = await this.#kv.get(policyVersionKey(v));
+      if (entry !== null && entry.operation === "PUT") versions.push(PolicySnapshot.parse(entry.json()));
+    }
+    return versions;
+  }
+}
