@@ -45,18 +45,25 @@ describe("discovery", () => {
         const bodies: Array<Record<string, unknown>> = [];
         for await (const m of replies) bodies.push(m.json());
         assert.deepEqual(bodies.map((b) => b["id"]).sort(), [...ids].sort(), subject);
-        for (const body of bodies) assert.ok(validate[verb](body), `${subject}: ${JSON.stringify(validate[verb].errors)}`);
+        for (const body of bodies)
+          assert.ok(validate[verb](body), `${subject}: ${JSON.stringify(validate[verb].errors)}`);
       }
       const one = await nc.request(`$SRV.${verb}.echo.${ids[0]}`, "", { timeout: 1_000 });
       assert.ok(validate[verb](one.json()));
     }
-    const stats = (await nc.requestMany("$SRV.STATS.echo", "", { strategy: "timer", maxWait: 300 })) as AsyncIterable<{
+    const stats = (await nc.requestMany("$SRV.STATS.echo", "", {
+      strategy: "timer",
+      maxWait: 300,
+    })) as AsyncIterable<{
       json<T>(): T;
     }>;
     let requests = 0;
     let errors = 0;
     for await (const m of stats) {
-      const body = m.json<{ endpoints: Array<{ name: string; num_requests: number; num_errors: number }>; metadata: Record<string, string> }>();
+      const body = m.json<{
+        endpoints: Array<{ name: string; num_requests: number; num_errors: number }>;
+        metadata: Record<string, string>;
+      }>();
       const say = body.endpoints.find((e) => e.name === "say");
       requests += say?.num_requests ?? 0;
       errors += say?.num_errors ?? 0;

@@ -30,6 +30,7 @@ export async function openConnection(options: ResolvedMeshOptions): Promise<Nats
       timeout: options.connectTimeoutMs,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      ignoreClusterUpdates: options.ignoreClusterUpdates,
       ...(auth === undefined ? {} : { authenticator: auth }),
     });
   } catch (cause) {

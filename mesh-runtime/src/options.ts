@@ -59,6 +59,8 @@ export const MeshOptions = z.strictObject({
   logger: z.custom<Logger>(isLogger, "must be a pino logger").optional(),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   connectTimeoutMs: Millis.max(60_000).default(5_000),
+  /** Connect only to `servers`, never to the cluster peers the server announces. */
+  ignoreClusterUpdates: z.boolean().default(false),
   /** Bound on `close()`: how long in-flight requests may take to finish. */
   drainTimeoutMs: Millis.default(30_000),
   /** Inbound budget when a request carries no `Mesh-Timeout` and the endpoint declares none. */

@@ -45,10 +45,29 @@ export class PolicyStore {
     this.#kv = kv;
   }
 
-  /** Opens the bucket, creating it when missing (`replicas` 3 in a cluster). */
-  static async open(nc: NatsConnection, bucket: string, replicas: number): Promise<PolicyStore> {
-    const kv = await new Kvm(nc).create(bucket, { history: 16, replicas });
-    return new PolicyStore(kv);
+  /**
+   * Opens the bucket, creating it when missing (`replicas` 3 in a cluster). A cluster that has just
+   * started may not have elected its JetStream leader yet, so this retries for up to `waitMs`.
+   */
+  static async open(
+    nc: NatsConnection,
+    bucket: string,
+    replicas: number,
+    waitMs = 30_000,
+  ): Promise<PolicyStore> {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      try {
+        return new PolicyStore(await new Kvm(nc).create(bucket, { history: 16, replicas }));
+      } catch (error) {
+        if (Date.now() > until) {
+          throw new MeshError("UNAVAILABLE", `cannot open the policy bucket ${bucket}: ${String(error)}`, {
+            cause: error,
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
   }
 
   async current(): Promise<StoredCurrent | undefined> {

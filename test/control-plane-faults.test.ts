@@ -1,0 +1,81 @@
+// Issue 3: a controller outage changes nothing for running services, and a runtime that missed a
+// push while its NATS node was down converges once it reconnects.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { controllerContract } from "@switchyard/controller";
+import { echoContract } from "./fixtures/contracts.js";
+import { controllerFor, controllerProcess } from "./fixtures/controller.js";
+import { eventually } from "./fixtures/eventually.js";
+import { delay, meshFor } from "./fixtures/mesh.js";
+import { startNats, startNatsCluster } from "./fixtures/nats-server.js";
+
+const echoHandlers = {
+  say: async ({ text, delayMs }: { text: string; delayMs?: number | undefined }) => {
+    await delay(delayMs ?? 0);
+    return { text };
+  },
+  sayAgain: ({ text }: { text: string }) => ({ text }),
+};
+const sayTimeout = (timeoutMs: number) => ({ services: { echo: { endpoints: { say: { timeoutMs } } } } });
+
+describe("control plane faults", () => {
+  it("the controller is killed: services keep serving; a new instance boots from KV; status recovers", async (t) => {
+    const nats = await startNats(t, { jetstream: true });
+    let controller = controllerProcess(t, nats.url);
+    const first = await meshFor(t, nats.url, "echo");
+    await first.serve(echoContract, echoHandlers);
+    const caller = await meshFor(t, nats.url, "caller");
+    const admin = caller.client(controllerContract);
+    const applied = await eventually(() => admin.apply({ document: sayTimeout(2_500) }), 20_000, 200);
+    await eventually(() => assert.equal(first.policyVersion, applied.version));
+
+    const exited = new Promise((resolve) => controller.once("exit", resolve));
+    controller.kill("SIGKILL");
+    await exited;
+    assert.deepEqual(await caller.client(echoContract).say({ text: "still" }), { text: "still" });
+
+    const second = await meshFor(t, nats.url, "echo");
+    await second.serve(echoContract, echoHandlers);
+    assert.equal(second.policyVersion, applied.version, "booted with the current policy from KV");
+    for (let i = 0; i < 6; i++)
+      assert.deepEqual(await caller.client(echoContract).say({ text: `${i}` }), { text: `${i}` });
+
+    controller = controllerProcess(t, nats.url);
+    await eventually(
+      async () => {
+        const status = await admin.status({}, { timeoutMs: 1_000 });
+        assert.equal(status.version, applied.version);
+        const echoes = status.instances.filter((i) => i.service === "echo");
+        assert.deepEqual(
+          echoes.map((i) => i.instanceId).sort(),
+          [first.instanceId, second.instanceId].sort(),
+        );
+        for (const i of echoes) assert.equal(i.state, "current");
+      },
+      20_000,
+      200,
+    );
+  });
+
+  it("a runtime whose NATS node is down during an apply converges after it reconnects", async (t) => {
+    const cluster = await startNatsCluster(t, 3);
+    const [n1, n2, n3] = cluster.nodes;
+    assert.ok(n1 && n2 && n3);
+    await controllerFor(t, [n1.url, n2.url], 3);
+    const admin = (await meshFor(t, [n1.url, n2.url], "admin")).client(controllerContract);
+    const v1 = await eventually(() => admin.apply({ document: sayTimeout(1_000) }), 20_000, 200);
+
+    // this runtime knows only node 3, so while node 3 is down it is cut off
+    const isolated = await meshFor(t, n3.url, "echo", { ignoreClusterUpdates: true });
+    await isolated.serve(echoContract, echoHandlers);
+    await eventually(() => assert.equal(isolated.policyVersion, v1.version), 10_000);
+
+    await n3.process.kill();
+    const v2 = await admin.apply({ document: sayTimeout(1_500) });
+    await delay(300);
+    assert.equal(isolated.policyVersion, v1.version, "the push could not reach it");
+
+    await n3.restart();
+    await eventually(() => assert.equal(isolated.policyVersion, v2.version), 20_000, 100);
+  });
+});

@@ -1,0 +1,169 @@
+// Issue 3: policy applied by the controller reaches every runtime live; bad and stale policy never does.
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { connect } from "@nats-io/transport-node";
+import { controllerContract } from "@switchyard/controller";
+import { isMeshError, type Mesh } from "@switchyard/runtime";
+import { echoContract } from "./fixtures/contracts.js";
+import { controllerFor } from "./fixtures/controller.js";
+import { eventually } from "./fixtures/eventually.js";
+import { delay, meshFor } from "./fixtures/mesh.js";
+import { type NatsNode, startNats } from "./fixtures/nats-server.js";
+import { type Cleanup, suiteScope } from "./fixtures/processes.js";
+
+const slowEcho = {
+  say: async ({ text, delayMs }: { text: string; delayMs?: number | undefined }) => {
+    await delay(delayMs ?? 0);
+    return { text };
+  },
+  sayAgain: ({ text }: { text: string }) => ({ text }),
+};
+
+async function echoInstances(t: Cleanup, url: string, n: number): Promise<Mesh[]> {
+  const meshes: Mesh[] = [];
+  for (let i = 0; i < n; i++) {
+    const mesh = await meshFor(t, url, "echo");
+    await mesh.serve(echoContract, slowEcho);
+    meshes.push(mesh);
+  }
+  return meshes;
+}
+
+const sayTimeout = (timeoutMs: number) => ({
+  services: { echo: { endpoints: { say: { timeoutMs } } } },
+});
+
+describe("policy rollout", () => {
+  const scope = suiteScope();
+  let nats: NatsNode;
+  before(async () => {
+    nats = await startNats(scope, { jetstream: true });
+  });
+
+  it("apply lowers a timeout: all instances report it within a second and calls now time out", async (t) => {
+    const controller = await controllerFor(t, nats.url);
+    const instances = await echoInstances(t, nats.url, 3);
+    const caller = await meshFor(t, nats.url, "caller");
+    const echo = caller.client(echoContract);
+    const admin = caller.client(controllerContract);
+    assert.deepEqual(await echo.say({ text: "slow", delayMs: 300 }), { text: "slow" });
+
+    const base = (await admin.status({})).version;
+    const applied = await admin.apply({ document: sayTimeout(100), author: "test" });
+    assert.equal(applied.version, base + 1);
+    const started = Date.now();
+    await eventually(async () => {
+      const status = await admin.status({});
+      const echoes = status.instances.filter((i) => i.service === "echo");
+      assert.equal(echoes.length, 3);
+      for (const i of echoes) assert.equal(i.state, "current");
+    }, 1_000);
+    assert.ok(Date.now() - started < 1_000);
+    for (const mesh of [...instances, caller]) assert.equal(mesh.policyVersion, applied.version);
+
+    const error = await echo.say({ text: "slow", delayMs: 300 }).catch((e: unknown) => e);
+    assert.ok(isMeshError(error) && error.code === "DEADLINE_EXCEEDED", String(error));
+    assert.deepEqual(await echo.say({ text: "fast" }), { text: "fast" });
+    await controller.close();
+  });
+
+  it("an invalid document is refused with every path, and nothing changes anywhere", async (t) => {
+    await controllerFor(t, nats.url);
+    const [instance] = await echoInstances(t, nats.url, 1);
+    const caller = await meshFor(t, nats.url, "caller");
+    const admin = caller.client(controllerContract);
+    const before = await admin.apply({ document: sayTimeout(2_000) });
+    await eventually(() => assert.equal(instance?.policyVersion, before.version));
+
+    const invalid = {
+      defaults: { timeoutMs: "fast" },
+      services: { echo: { timeoutMS: 10 } },
+      quotas: [
+        {
+          name: "q",
+          match: { service: "*", endpoint: "*" },
+          rate: -5,
+          periodMs: 1_000,
+          onStoreFailure: "open",
+        },
+      ],
+    };
+    const error = await admin.apply({ document: invalid }).catch((e: unknown) => e);
+    assert.ok(isMeshError(error) && error.code === "INVALID_ARGUMENT");
+    const paths = (error.details as { issues: Array<{ path: string }> }).issues.map((i) => i.path).sort();
+    assert.deepEqual(paths, ["defaults.timeoutMs", "quotas.0.rate", "services.echo"]);
+    assert.equal((await admin.get({})).version, before.version);
+    await delay(200);
+    assert.equal(instance?.policyVersion, before.version);
+    assert.equal(caller.policyVersion, before.version);
+  });
+
+  it("a forged push on the config subject is ignored by every runtime, older or newer", async (t) => {
+    await controllerFor(t, nats.url);
+    const [instance] = await echoInstances(t, nats.url, 1);
+    const caller = await meshFor(t, nats.url, "caller");
+    const admin = caller.client(controllerContract);
+    const real = await admin.apply({ document: sayTimeout(2_000) });
+    await eventually(() => assert.equal(instance?.policyVersion, real.version));
+    const snapshot = await admin.get({});
+
+    const nc = await connect({ servers: nats.url });
+    t.after(() => nc.close());
+    const forge = (version: number) =>
+      nc.publish("mesh.config.policy", JSON.stringify({ ...snapshot, version, document: sayTimeout(1) }));
+    forge(real.version - 1);
+    forge(real.version + 100);
+    await nc.flush();
+    await delay(800); // the runtime re-reads KV several times before giving up on the newer one
+    assert.equal(instance?.policyVersion, real.version);
+    assert.equal(caller.policyVersion, real.version);
+    assert.deepEqual(await caller.client(echoContract).say({ text: "x", delayMs: 50 }), { text: "x" });
+  });
+
+  it("rollback restores the old behaviour as a new version, and history shows both", async (t) => {
+    await controllerFor(t, nats.url);
+    await echoInstances(t, nats.url, 1);
+    const caller = await meshFor(t, nats.url, "caller");
+    const admin = caller.client(controllerContract);
+    const echo = caller.client(echoContract);
+    const generous = await admin.apply({ document: sayTimeout(3_000), note: "generous" });
+    const strict = await admin.apply({ document: sayTimeout(50), note: "strict" });
+    await eventually(() => assert.equal(caller.policyVersion, strict.version));
+    const failed = await echo.say({ text: "x", delayMs: 200 }).catch((e: unknown) => e);
+    assert.ok(isMeshError(failed) && failed.code === "DEADLINE_EXCEEDED");
+
+    const rolled = await admin.rollback({ toVersion: generous.version });
+    assert.equal(rolled.version, strict.version + 1);
+    assert.equal(rolled.rollbackOf, generous.version);
+    await eventually(() => assert.equal(caller.policyVersion, rolled.version));
+    assert.deepEqual(await echo.say({ text: "x", delayMs: 200 }), { text: "x" });
+
+    const { versions } = await admin.history({ limit: 3 });
+    assert.deepEqual(
+      versions.map((v) => v.version),
+      [rolled.version, strict.version, generous.version],
+    );
+    const diff = await admin.diff({ from: strict.version, to: rolled.version });
+    assert.match(diff.text, /services\.echo\.endpoints\.say\.timeoutMs: 50 → 3000/);
+  });
+
+  it("concurrent applies: one wins, the other gets CONFLICT, nothing is half-written", async (t) => {
+    await controllerFor(t, nats.url);
+    const caller = await meshFor(t, nats.url, "caller");
+    const admin = caller.client(controllerContract);
+    const current = (await admin.status({})).version;
+    const results = await Promise.all(
+      [100, 200, 300, 400].map((ms) =>
+        admin.apply({ document: sayTimeout(ms), expectedVersion: current }).catch((e: unknown) => e),
+      ),
+    );
+    const wins = results.filter((r) => !isMeshError(r));
+    const conflicts = results.filter((r) => isMeshError(r) && r.code === "CONFLICT");
+    assert.equal(wins.length, 1);
+    assert.equal(conflicts.length, 3);
+    const got = await admin.get({});
+    assert.equal(got.version, current + 1);
+    const { versions } = await admin.history({ limit: 2 });
+    assert.equal(versions[0]?.version, current + 1);
+  });
+});
