@@ -87,7 +87,7 @@ export class Mesh {
 
   /** Reads the policy and starts following it; part of `connectMesh()`. */
   async start(): Promise<void> {
-    await this.#policy.start();
+    if (this.options.policy.follow) await this.#policy.start();
   }
 
   /**

@@ -70,6 +70,8 @@ export const MeshOptions = z.strictObject({
   calls: CallDefaults.prefault({}),
   policy: z
     .strictObject({
+      /** Follow the mesh policy (KV and the config subject). Tools such as the CLI turn this off. */
+      follow: z.boolean().default(true),
       /** JetStream KV bucket holding the policy (key `current`). */
       bucket: z
         .string()

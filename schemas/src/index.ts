@@ -22,6 +22,7 @@ export type { ErrorCode, ErrorCodeSpec, Executed, RetryClass } from "./errors.js
 export { codeForStatus, ErrorCodes, isErrorCode } from "./errors.js";
 export { Header, JSON_CONTENT_TYPE } from "./headers.js";
 export { parseJsonMessage } from "./json-message.js";
+export { jsonSchemas } from "./json-schemas.js";
 export type { AppliedReport as AppliedReportType, PolicyInput } from "./policy.js";
 export {
   AccessPolicy,

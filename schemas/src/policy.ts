@@ -5,6 +5,8 @@ import { EndpointName, NAME_PATTERN, ServiceName, TenantId } from "./subjects.js
 // never silently ignored) and units in names. docs/POLICY.md is the reference.
 
 const Millis = z.number().int().positive().max(3_600_000);
+/** Call deadlines: a mesh call is a request/reply, and callees cap budgets at 5 minutes. */
+const CallMillis = z.number().int().positive().max(300_000);
 const Name = z.string().regex(NAME_PATTERN, "must match ^[A-Za-z0-9_-]+$");
 const Wildcard = z.literal("*");
 
@@ -56,9 +58,9 @@ export const ConcurrencyPolicy = z.strictObject({
 /** Settings that defaults, services, endpoints and plans can each set; the most specific wins. */
 export const CallSettings = z.strictObject({
   /** Deadline of a call in ms. */
-  timeoutMs: Millis.optional(),
+  timeoutMs: CallMillis.optional(),
   /** Per-attempt limit in ms, so a slow attempt of an idempotent call can be retried. */
-  attemptTimeoutMs: Millis.optional(),
+  attemptTimeoutMs: CallMillis.optional(),
   /** Safe to run twice: may be retried after a timeout or INTERNAL. */
   idempotent: z.boolean().optional(),
   retry: RetryPolicy.optional(),

@@ -36,6 +36,7 @@ export class PolicyView {
   #kv: KV | undefined;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
+  #started = false;
   #stopped = false;
 
   constructor(nc: NatsConnection, options: ResolvedMeshOptions, log: Logger, instanceId: string) {
@@ -53,6 +54,7 @@ export class PolicyView {
 
   /** Subscribes to pushes and report requests, then reads KV once (bounded, never throws). */
   async start(): Promise<void> {
+    this.#started = true;
     const prefix = this.#options.prefix;
     this.#subs.push(
       this.#nc.subscribe(configSubject(prefix), {
@@ -175,7 +177,7 @@ export class PolicyView {
 
   /** Stops the timer and subscriptions, and tells the controller this instance is gone. */
   stop(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !this.#started) return;
     this.#stopped = true;
     clearInterval(this.#timer);
     for (const sub of this.#subs) sub.unsubscribe();

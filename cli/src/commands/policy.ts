@@ -1,0 +1,145 @@
+import { controllerContract, type InstanceStatus } from "@switchyard/controller";
+import type { Mesh } from "@switchyard/runtime";
+import { type CommandContext, flagInt, flagString, positional } from "../context.js";
+import { CliError, ExitCode } from "../exit-codes.js";
+import { print, table } from "../output.js";
+import { readPolicyFile } from "../policy-file.js";
+
+const admin = async (ctx: CommandContext) => (await ctx.mesh()).client(controllerContract);
+
+function statusTable(instances: readonly InstanceStatus[]): string {
+  if (instances.length === 0) return "no live instances";
+  return table(
+    ["SERVICE", "INSTANCE", "VERSION", "STATE", "REPORTED", "REASON"],
+    instances.map((i) => [i.service, i.instanceId, i.version, i.state, i.at, i.reason]),
+  );
+}
+
+/**
+ * Polls `status` until every live instance runs `version`. An instance that rejected it, or the
+ * time running out, is NotConverged, naming the instances concerned.
+ */
+async function waitFor(mesh: Mesh, version: number, timeoutMs: number): Promise<InstanceStatus[]> {
+  const client = mesh.client(controllerContract);
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const { instances } = await client.status({});
+    const rejected = instances.filter((i) => i.state === "rejected");
+    if (rejected.length > 0) {
+      throw new CliError(ExitCode.NotConverged, `rejected by ${rejected.length} instance(s)`, {
+        instances: rejected,
+      });
+    }
+    const laggards = instances.filter((i) => i.state !== "current");
+    if (laggards.length === 0) return instances;
+    if (Date.now() > until) {
+      throw new CliError(
+        ExitCode.NotConverged,
+        `not applied within ${timeoutMs} ms by: ${laggards.map((l) => `${l.service}/${l.instanceId} (at v${l.version})`).join(", ")}`,
+        { laggards },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function publishAndMaybeWait(ctx: CommandContext, result: { version: number }, verb: string) {
+  const waitMs = ctx.flags["wait"] ? (flagInt(ctx, "wait-timeout", 1) ?? 10_000) : undefined;
+  const instances =
+    waitMs === undefined ? undefined : await waitFor(await ctx.mesh(), result.version, waitMs);
+  print(ctx.json, { ...result, ...(instances ? { instances } : {}) }, () =>
+    [
+      `${verb} version ${result.version}`,
+      ...(instances ? [`applied by all ${instances.length} live instance(s)`, statusTable(instances)] : []),
+    ].join("\n"),
+  );
+}
+
+export const policyCommands = {
+  "policy apply": {
+    usage: "policy apply -f FILE [--wait] [--wait-timeout MS] [--expected-version N] [--author A] [--note N]",
+    summary: "validate a YAML/JSON policy and publish it as the next version",
+    run: async (ctx: CommandContext) => {
+      const file = flagString(ctx, "file");
+      if (file === undefined) throw new CliError(ExitCode.Usage, "policy apply needs -f FILE");
+      const document = readPolicyFile(file);
+      const expectedVersion = flagInt(ctx, "expected-version");
+      const author = flagString(ctx, "author") ?? process.env["USER"];
+      const note = flagString(ctx, "note");
+      const result = await (await admin(ctx)).apply({
+        document,
+        ...(expectedVersion === undefined ? {} : { expectedVersion }),
+        ...(author === undefined ? {} : { author }),
+        ...(note === undefined ? {} : { note }),
+      });
+      await publishAndMaybeWait(ctx, result, "applied");
+    },
+  },
+  "policy get": {
+    usage: "policy get [--version N]",
+    summary: "print the current policy (or a given version)",
+    run: async (ctx: CommandContext) => {
+      const version = flagInt(ctx, "version", 1);
+      const snapshot = await (await admin(ctx)).get(version === undefined ? {} : { version });
+      print(
+        ctx.json,
+        snapshot,
+        () =>
+          `# version ${snapshot.version} (${snapshot.createdAt})\n${JSON.stringify(snapshot.document, null, 2)}`,
+      );
+    },
+  },
+  "policy history": {
+    usage: "policy history [--limit N]",
+    summary: "versions, newest first",
+    run: async (ctx: CommandContext) => {
+      const limit = flagInt(ctx, "limit", 1);
+      const { versions } = await (await admin(ctx)).history(limit === undefined ? {} : { limit });
+      print(ctx.json, versions, () =>
+        table(
+          ["VERSION", "CREATED", "AUTHOR", "NOTE"],
+          versions.map((v) => [
+            v.version,
+            v.createdAt,
+            v.author,
+            v.rollbackOf ? `rollback to ${v.rollbackOf}` : v.note,
+          ]),
+        ),
+      );
+    },
+  },
+  "policy diff": {
+    usage: "policy diff FROM TO",
+    summary: "what changed between two versions",
+    run: async (ctx: CommandContext) => {
+      const [from, to] = [positional(ctx, 0, "FROM"), positional(ctx, 1, "TO")].map(Number);
+      if (!Number.isInteger(from) || !Number.isInteger(to))
+        throw new CliError(ExitCode.Usage, "FROM and TO are versions");
+      const diff = await (await admin(ctx)).diff({ from: from as number, to: to as number });
+      print(ctx.json, diff, () => diff.text);
+    },
+  },
+  "policy rollback": {
+    usage: "policy rollback VERSION [--wait] [--wait-timeout MS]",
+    summary: "publish an older version's document as a new version",
+    run: async (ctx: CommandContext) => {
+      const toVersion = Number(positional(ctx, 0, "VERSION"));
+      if (!Number.isInteger(toVersion) || toVersion < 1)
+        throw new CliError(ExitCode.Usage, "VERSION is a version number");
+      const author = flagString(ctx, "author") ?? process.env["USER"];
+      const result = await (await admin(ctx)).rollback({
+        toVersion,
+        ...(author === undefined ? {} : { author }),
+      });
+      await publishAndMaybeWait(ctx, result, `rolled back to ${toVersion} as`);
+    },
+  },
+  "policy status": {
+    usage: "policy status",
+    summary: "each live instance: the version it runs, or why it rejected one",
+    run: async (ctx: CommandContext) => {
+      const status = await (await admin(ctx)).status({});
+      print(ctx.json, status, () => `current version ${status.version}\n${statusTable(status.instances)}`);
+    },
+  },
+};

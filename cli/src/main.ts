@@ -1,0 +1,105 @@
+// `switchyard`: the operator's command line. Exit codes are in exit-codes.ts and docs/CLI.md.
+import { parseArgs } from "node:util";
+import { isMeshError, type Mesh } from "@switchyard/runtime";
+import { callCommands } from "./commands/call.js";
+import { policyCommands } from "./commands/policy.js";
+import { servicesCommands } from "./commands/services.js";
+import { type CommandContext, connectTool } from "./context.js";
+import { CliError, ExitCode } from "./exit-codes.js";
+
+interface Command {
+  readonly usage: string;
+  readonly summary: string;
+  run(ctx: CommandContext): Promise<void>;
+}
+
+const commands: Record<string, Command> = { ...policyCommands, ...servicesCommands, ...callCommands };
+
+const GLOBAL = `Global options:
+  -s, --server URL   NATS server (repeatable; default NATS_URL, else nats://127.0.0.1:4222)
+      --json         machine-readable output
+  -h, --help         help for any command`;
+
+function help(prefix: string): string {
+  const matching = Object.entries(commands).filter(([name]) => name.startsWith(prefix));
+  const lines = matching.map(([, c]) => `  switchyard ${c.usage}\n      ${c.summary}`);
+  return `Usage:\n${lines.join("\n")}\n\n${GLOBAL}\n\nExit codes: 0 ok, 1 the mesh answered with an error, 2 usage, 3 not converged, 4 unreachable`;
+}
+
+// codes that mean the mesh (or controller) could not be reached rather than that it said no
+const UNREACHABLE = new Set(["NO_RESPONDERS", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RETRY_BUDGET_EXHAUSTED"]);
+
+async function main(argv: string[]): Promise<number> {
+  let mesh: Mesh | undefined;
+  let json = argv.includes("--json");
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        server: { type: "string", short: "s", multiple: true },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        file: { type: "string", short: "f" },
+        wait: { type: "boolean" },
+        "wait-timeout": { type: "string" },
+        "expected-version": { type: "string" },
+        version: { type: "string" },
+        limit: { type: "string" },
+        author: { type: "string" },
+        note: { type: "string" },
+        tenant: { type: "string" },
+        timeout: { type: "string" },
+      },
+    });
+    json = values.json ?? false;
+    const two = positionals.slice(0, 2).join(" ");
+    const name = commands[two]
+      ? two
+      : commands[positionals[0] ?? ""]
+        ? (positionals[0] as string)
+        : undefined;
+    if (values.help || name === undefined) {
+      process.stdout.write(`${help(positionals.slice(0, 2).join(" "))}\n`);
+      return values.help ? ExitCode.Ok : ExitCode.Usage;
+    }
+    const command = commands[name] as Command;
+    const servers = values.server?.flatMap((s) => s.split(","));
+    const ctx: CommandContext = {
+      args: positionals.slice(name.split(" ").length),
+      flags: values,
+      json,
+      mesh: async () => {
+        mesh ??= await connectTool(servers);
+        return mesh;
+      },
+    };
+    await command.run(ctx);
+    return ExitCode.Ok;
+  } catch (error) {
+    const [code, message, details] =
+      error instanceof CliError
+        ? [error.exitCode, error.message, error.details]
+        : isMeshError(error)
+          ? [
+              UNREACHABLE.has(error.code) ? ExitCode.Unavailable : ExitCode.Failed,
+              `${error.code}: ${error.message}`,
+              error.details,
+            ]
+          : error instanceof TypeError &&
+              /parseArgs|option|argument/i.test(String((error as { code?: string }).code ?? error.message))
+            ? [ExitCode.Usage, error.message, undefined]
+            : [ExitCode.Failed, String(error), undefined];
+    if (json)
+      process.stdout.write(`${JSON.stringify({ error: { message, exitCode: code, details } }, null, 2)}\n`);
+    else
+      process.stderr.write(
+        `switchyard: ${message}\n${details === undefined ? "" : `${JSON.stringify(details, null, 2)}\n`}`,
+      );
+    return code;
+  } finally {
+    await mesh?.close();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
