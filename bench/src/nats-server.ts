@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** The NATS a bench run uses. */
@@ -43,13 +44,16 @@ function assertLoopback(urls: string): void {
  * bound to 127.0.0.1 and stopped by `stop()`.
  */
 async function startPrivate(): Promise<BenchNats> {
-  const child = spawn(natsServerBinary(), ["-a", "127.0.0.1", "-p", "-1"], {
+  // JetStream on: the policy-propagation suite keeps the policy in KV
+  const store = mkdtempSync(join(tmpdir(), "switchyard-bench-js-"));
+  const child = spawn(natsServerBinary(), ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   live.add(child);
   const exited = new Promise<void>((resolve) => {
     child.once("exit", () => {
       live.delete(child);
+      rmSync(store, { recursive: true, force: true });
       resolve();
     });
   });

@@ -1,4 +1,5 @@
 import type { Suite } from "../suite.js";
+import { policyPropagation } from "./policy-propagation.js";
 import { requestReply } from "./request-reply.js";
 
 /** Every suite `npm run bench` runs, in order. A new suite is one entry here. */
@@ -7,5 +8,10 @@ export const suites: readonly Suite[] = [
     name: "request-reply",
     description: "a mesh call vs raw nats.js request/reply, responder in another process",
     run: requestReply,
+  },
+  {
+    name: "policy-propagation",
+    description: "apply → every one of 20 runtimes reporting the new version",
+    run: policyPropagation,
   },
 ];

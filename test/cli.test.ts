@@ -1,0 +1,161 @@
+// Issue 3: the switchyard CLI against a real mesh: policy, services, call; --json; exit codes.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { connect } from "@nats-io/transport-node";
+import { echoContract } from "./fixtures/contracts.js";
+import { controllerFor } from "./fixtures/controller.js";
+import { meshFor } from "./fixtures/mesh.js";
+import { type NatsNode, startNats } from "./fixtures/nats-server.js";
+import { scratchDir, suiteScope } from "./fixtures/processes.js";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(natsUrl: string, ...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(ROOT, "cli/bin/switchyard.mjs"), ...args],
+      { cwd: ROOT, env: { ...process.env, NATS_URL: natsUrl }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe("switchyard CLI", () => {
+  const scope = suiteScope();
+  let nats: NatsNode;
+  let dir: string;
+  before(async () => {
+    nats = await startNats(scope, { jetstream: true });
+    await controllerFor(scope, nats.url);
+    for (let i = 0; i < 2; i++) {
+      const mesh = await meshFor(scope, nats.url, "echo");
+      await mesh.serve(echoContract, { say: ({ text }) => ({ text }), sayAgain: ({ text }) => ({ text }) });
+    }
+    dir = scratchDir(scope, "cli");
+  });
+
+  it("policy apply -f YAML --wait applies and waits for every instance; --json reports it", async () => {
+    const file = join(dir, "policy.yaml");
+    writeFileSync(file, "# comment\nservices:\n  echo:\n    timeoutMs: 1500\n");
+    const run = await cli(nats.url, "policy", "apply", "-f", file, "--wait", "--json");
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout) as {
+      version: number;
+      instances: Array<{ service: string; state: string }>;
+    };
+    assert.ok(out.version >= 1);
+    const echoes = out.instances.filter((i) => i.service === "echo");
+    assert.equal(echoes.length, 2);
+    for (const i of echoes) assert.equal(i.state, "current");
+
+    const json = join(dir, "policy.json");
+    writeFileSync(json, JSON.stringify({ services: { echo: { timeoutMs: 2000 } } }));
+    const second = await cli(nats.url, "policy", "apply", "-f", json);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, new RegExp(`applied version ${out.version + 1}`));
+
+    const history = await cli(nats.url, "policy", "history", "--json");
+    const versions = (JSON.parse(history.stdout) as Array<{ version: number }>).map((v) => v.version);
+    assert.deepEqual(versions.slice(0, 2), [out.version + 1, out.version]);
+    const diff = await cli(nats.url, "policy", "diff", String(out.version), String(out.version + 1));
+    assert.match(diff.stdout, /~ services\.echo\.timeoutMs: 1500 → 2000/);
+    const rollback = await cli(nats.url, "policy", "rollback", String(out.version), "--wait");
+    assert.equal(rollback.code, 0, rollback.stderr);
+    const got = JSON.parse((await cli(nats.url, "policy", "get", "--json")).stdout) as {
+      version: number;
+      rollbackOf: number;
+      document: { services: { echo: { timeoutMs: number } } };
+    };
+    assert.equal(got.rollbackOf, out.version);
+    assert.equal(got.document.services.echo.timeoutMs, 1500);
+    const status = await cli(nats.url, "policy", "status");
+    assert.match(status.stdout, new RegExp(`current version ${got.version}`));
+  });
+
+  it("an invalid policy exits 1 and lists every path", async () => {
+    const file = join(dir, "bad.yaml");
+    writeFileSync(file, "defaults:\n  timeoutMs: -1\nbogus: true\n");
+    const run = await cli(nats.url, "policy", "apply", "-f", file, "--json");
+    assert.equal(run.code, 1);
+    const { error } = JSON.parse(run.stdout) as { error: { details: { issues: Array<{ path: string }> } } };
+    assert.deepEqual(error.details.issues.map((i) => i.path).sort(), ["", "defaults.timeoutMs"]);
+  });
+
+  it("--wait names the laggards and exits 3 when an instance does not catch up", async (t) => {
+    // an instance that reports but never applies anything
+    const nc = await connect({ servers: nats.url });
+    t.after(() => nc.close());
+    const report = (status: string) =>
+      nc.publish(
+        "mesh.config.applied",
+        JSON.stringify({
+          instanceId: "stuck-1",
+          service: "legacy",
+          version: 0,
+          status,
+          at: new Date().toISOString(),
+          heartbeatMs: 60_000,
+        }),
+      );
+    report("heartbeat");
+    await nc.flush();
+    const file = join(dir, "p.yaml");
+    writeFileSync(file, "services:\n  echo:\n    timeoutMs: 1000\n");
+    const run = await cli(nats.url, "policy", "apply", "-f", file, "--wait", "--wait-timeout", "700");
+    assert.equal(run.code, 3);
+    assert.match(run.stderr, /legacy\/stuck-1 \(at v0\)/);
+    report("stopped");
+    await nc.flush();
+  });
+
+  it("services ls|info|stats read discovery; call prints replies and typed errors", async () => {
+    const ls = JSON.parse((await cli(nats.url, "services", "ls", "echo", "--json")).stdout) as Array<{
+      name: string;
+    }>;
+    assert.deepEqual(
+      ls.map((p) => p.name),
+      ["echo", "echo"],
+    );
+    const info = await cli(nats.url, "services", "info", "echo");
+    assert.match(info.stdout, /say {2}mesh\.svc\.echo\.say {2}queue echo/);
+    const call = await cli(nats.url, "call", "echo", "say", '{"text":"hi"}', "--tenant", "acme", "--json");
+    assert.equal(call.code, 0, call.stderr);
+    assert.deepEqual(JSON.parse(call.stdout), { text: "hi" });
+    const stats = JSON.parse((await cli(nats.url, "services", "stats", "echo", "--json")).stdout) as Array<{
+      endpoints: Array<{ name: string; num_requests: number }>;
+    }>;
+    const requests = stats.flatMap((s) => s.endpoints).filter((e) => e.name === "say");
+    assert.equal(
+      requests.reduce((n, e) => n + e.num_requests, 0),
+      1,
+    );
+    const bad = await cli(nats.url, "call", "echo", "say", '{"text":1}');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /INVALID_ARGUMENT/);
+    const nobody = await cli(nats.url, "call", "nobody", "x", "{}", "--timeout", "300");
+    assert.equal(nobody.code, 4);
+  });
+
+  it("usage errors exit 2 and --help exits 0", async () => {
+    assert.equal((await cli(nats.url, "policy", "apply")).code, 2);
+    assert.equal((await cli(nats.url, "frobnicate")).code, 2);
+    assert.equal((await cli(nats.url, "call", "echo", "say", "{not json")).code, 2);
+    assert.equal((await cli(nats.url, "--bogus-flag")).code, 2);
+    const help = await cli(nats.url, "policy", "--help");
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /policy apply -f FILE/);
+  });
+});
