@@ -85,7 +85,7 @@ export class Mesh {
     return this.#nc;
   }
 
-  /** Reads the policy and starts following it; part of `connectMesh()`. */
+  /** Reads the policy and starts following it; `connectMesh()` does this, a second call nothing. */
   async start(): Promise<void> {
     if (this.options.policy.follow) await this.#policy.start();
   }

@@ -54,6 +54,7 @@ export class PolicyView {
 
   /** Subscribes to pushes and report requests, then reads KV once (bounded, never throws). */
   async start(): Promise<void> {
+    if (this.#started) return;
     this.#started = true;
     const prefix = this.#options.prefix;
     this.#subs.push(
