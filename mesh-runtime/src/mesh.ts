@@ -16,6 +16,9 @@ import {
 } from "./options.js";
 import { PolicyView } from "./policy/policy-view.js";
 import { SettingsCache } from "./policy/settings-cache.js";
+import { InstanceCount } from "./quota/instance-count.js";
+import { QuotaGate } from "./quota/quota-gate.js";
+import { QuotaStore } from "./quota/quota-store.js";
 import type { Handler, PipelineHost, ServedEndpoint } from "./server/request-pipeline.js";
 import { type ServiceHandle, ServiceInstance } from "./server/service.js";
 import { createLogger } from "./telemetry/logger.js";
@@ -44,6 +47,9 @@ export class Mesh {
   readonly #policy: PolicyView;
   readonly #pipeline: CallPipeline;
   readonly #host: PipelineHost;
+  readonly #instances: InstanceCount;
+  readonly #quota: QuotaGate;
+  #quotaStore: QuotaStore | undefined;
   readonly #services = new Map<string, ServiceInstance>();
   readonly #targets = new Map<string, CallTarget>();
   readonly #contractTargets = new WeakMap<Contract, Map<string, CallTarget>>();
@@ -60,9 +66,16 @@ export class Mesh {
     this.#policy = new PolicyView(nc, options, log, this.instanceId);
     const policy = () => this.#policy.current;
     this.#pipeline = new CallPipeline(this.#requester, options.name, policy, log);
+    this.#instances = new InstanceCount(nc);
+    this.#quota = new QuotaGate(() => this.#store(), this.#instances);
+    // connect to Redis as soon as the policy has quotas, not on the first request that needs it
+    this.#policy.onApplied((applied) => {
+      if (!applied.quotas.empty && this.#services.size > 0) this.#store();
+    });
     this.#host = {
       log,
       policy,
+      admitQuota: (rules, service, tenant) => this.#quota.admit(rules, service, tenant),
       maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
       callFrom: (parent, service, endpoint, input, opts) =>
         this.#call(service, endpoint, input, opts, parent),
@@ -195,6 +208,19 @@ export class Mesh {
     });
   }
 
+  /** The Redis quota store, connected on first need; none without `redis.url`/`REDIS_URL`. */
+  #store(): QuotaStore | undefined {
+    const redis = this.options.redis;
+    if (
+      this.#quotaStore === undefined &&
+      !this.#closing &&
+      (redis.url !== undefined || redis.clusterNodes !== undefined)
+    ) {
+      this.#quotaStore = new QuotaStore(redis, this.log);
+    }
+    return this.#quotaStore;
+  }
+
   #target(service: string, endpoint: string): CallTarget {
     const key = `${service}.${endpoint}`;
     let target = this.#targets.get(key);
@@ -244,6 +270,8 @@ export class Mesh {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     this.#policy.stop();
+    this.#instances.stop();
+    await this.#quotaStore?.close();
     try {
       if (!this.#nc.isClosed()) await this.#nc.drain();
     } catch (error) {

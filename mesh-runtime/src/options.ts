@@ -68,6 +68,20 @@ export const MeshOptions = z.strictObject({
   /** Cap on any inbound `Mesh-Timeout`, so a caller cannot pin a handler for hours. */
   maxServeTimeoutMs: Millis.default(MAX_CALL_TIMEOUT_MS),
   calls: CallDefaults.prefault({}),
+  /** The quota store; used only when the policy has quota rules. */
+  redis: z
+    .strictObject({
+      /** `redis://host:port` of one server; default `REDIS_URL` from the environment. */
+      url: z.string().min(1).optional(),
+      /** Startup nodes of a Redis Cluster, instead of `url`. */
+      clusterNodes: z.array(z.string().min(1)).min(1).optional(),
+      /** Slower than this is a failure: the rules' store-failure modes decide. */
+      commandTimeoutMs: z.number().int().min(1).max(10_000).default(100),
+      /** Failures in a row after which Redis is skipped for `cooldownMs`. */
+      failureThreshold: z.number().int().min(1).max(1_000).default(3),
+      cooldownMs: z.number().int().min(10).max(600_000).default(1_000),
+    })
+    .prefault({}),
   policy: z
     .strictObject({
       /** Follow the mesh policy (KV and the config subject). Tools such as the CLI turn this off. */
@@ -131,8 +145,10 @@ export function parseMeshOptions(input: MeshOptionsInput): ResolvedMeshOptions {
   if (!parsed.success) throw invalidOptions("mesh options", parsed.error);
   const { logger, ...rest } = parsed.data;
   const servers = rest.servers ?? process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
+  const redisUrl = rest.redis.url ?? process.env["REDIS_URL"];
   const resolved = deepFreeze({
     ...rest,
+    redis: { ...rest.redis, ...(redisUrl === undefined ? {} : { url: redisUrl }) },
     servers: typeof servers === "string" ? servers.split(",").map((s) => s.trim()) : [...servers],
     inboxPrefix: rest.inboxPrefix ?? `_INBOX.${rest.name}`,
   });

@@ -1,5 +1,6 @@
 import type { CallSettings, Policy } from "@switchyard/schemas";
 import type { ResolvedMeshOptions } from "../options.js";
+import { QuotaRules } from "../quota/quota-rules.js";
 
 /** Everything a call or a served request needs from policy, fully defaulted. */
 export interface EffectiveSettings {
@@ -52,12 +53,21 @@ export function baseSettings(calls: ResolvedMeshOptions["calls"]): EffectiveSett
 export class CompiledPolicy {
   readonly version: number;
   readonly policy: Policy | undefined;
+  readonly quotas: QuotaRules;
   readonly #base: EffectiveSettings;
 
   constructor(version: number, policy: Policy | undefined, calls: ResolvedMeshOptions["calls"]) {
     this.version = version;
     this.policy = policy;
+    this.quotas = new QuotaRules(policy);
     this.#base = overlay(baseSettings(calls), policy?.defaults);
+  }
+
+  /** False for a tenant the policy does not list when unknown tenants are denied. */
+  admitsTenant(tenant: string | undefined): boolean {
+    const tenants = this.policy?.tenants;
+    if (tenant === undefined || tenants === undefined || tenants.unknownTenants !== "deny") return true;
+    return Object.hasOwn(tenants.tenants, tenant);
   }
 
   /** The plan a tenant is on, or undefined for none (no policy, or no tenant). */

@@ -38,6 +38,7 @@ export class PolicyView {
   #refreshing: Promise<void> | undefined;
   #started = false;
   #stopped = false;
+  #listener: ((policy: CompiledPolicy) => void) | undefined;
 
   constructor(nc: NatsConnection, options: ResolvedMeshOptions, log: Logger, instanceId: string) {
     this.#nc = nc;
@@ -50,6 +51,11 @@ export class PolicyView {
   /** The policy in force; replaced whole on apply, so a reader always sees one version. */
   get current(): CompiledPolicy {
     return this.#current;
+  }
+
+  /** Called with each newly applied policy. */
+  onApplied(listener: (policy: CompiledPolicy) => void): void {
+    this.#listener = listener;
   }
 
   /** Subscribes to pushes and report requests, then reads KV once (bounded, never throws). */
@@ -136,6 +142,7 @@ export class PolicyView {
     this.#current = new CompiledPolicy(snapshot.version, snapshot.document, this.#options.calls);
     this.#log.info({ version: snapshot.version, hash: snapshot.hash }, "policy applied");
     this.#report("applied");
+    this.#listener?.(this.#current);
   }
 
   async #bucket(): Promise<KV | undefined> {

@@ -6,6 +6,7 @@ import type { EndpointCounters } from "../discovery/responder.js";
 import { MeshError, toReplyError } from "../errors.js";
 import type { CompiledPolicy } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
+import type { QuotaRule } from "../quota/quota-rules.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { encodeErrorReply } from "../wire/error-reply.js";
 import { decodeJson, encodeJson } from "../wire/json-codec.js";
@@ -39,6 +40,8 @@ export interface PipelineHost extends ContextHost {
   maxPayload(): number;
   /** The policy in force. */
   policy(): CompiledPolicy;
+  /** The quota step: resolves to admit, rejects with QUOTA_EXCEEDED or UNAVAILABLE. */
+  admitQuota(rules: readonly QuotaRule[], service: string, tenant: string | undefined): Promise<void>;
 }
 
 function issues(error: z.ZodError) {
@@ -73,6 +76,19 @@ export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: Pip
       deadlineAt = Number.POSITIVE_INFINITY;
       throw new MeshError("DEADLINE_EXCEEDED", "the request arrived with no budget left");
     }
+    const policy = host.policy();
+    if (!policy.admitsTenant(meta.tenant)) {
+      throw new MeshError("UNAUTHENTICATED", `unknown tenant ${meta.tenant}`, {
+        details: { tenant: meta.tenant },
+      });
+    }
+    const rules = policy.quotas.match(
+      endpoint.service,
+      endpoint.name,
+      meta.tenant,
+      policy.planOf(meta.tenant),
+    );
+    if (rules.length > 0) await host.admitQuota(rules, endpoint.service, meta.tenant);
     const parsed = endpoint.spec.input.safeParse(decodeJson(msg.data));
     if (!parsed.success) {
       throw new MeshError("INVALID_ARGUMENT", "input does not match the endpoint's schema", {

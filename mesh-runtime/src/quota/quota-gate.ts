@@ -1,0 +1,198 @@
+import { MeshError } from "../errors.js";
+import { gcra } from "./gcra.js";
+import { quotaKey } from "./gcra-script.js";
+import type { InstanceCount } from "./instance-count.js";
+import type { QuotaRule } from "./quota-rules.js";
+import { type QuotaStore, type RuleRequest, StoreUnavailable } from "./quota-store.js";
+
+/** What happened to requests under one rule, for one tenant. */
+export interface QuotaCounters {
+  admitted: number;
+  denied: number;
+  shadowDenied: number;
+  failOpen: number;
+  failClosed: number;
+  local: number;
+}
+
+interface Lease {
+  tokens: number;
+  expiresAt: number;
+}
+
+const MAX_ENTRIES = 10_000;
+// leased tokens are spent within this long, or dropped: it bounds how stale a lease can be
+const LEASE_TTL_MS = 1_000;
+const ANONYMOUS = "-";
+
+/**
+ * The quota step of the server pipeline (after deadline and access, before concurrency). Every
+ * rule that applies must pass. Exact rules cost one Redis call per request; lease rules take
+ * `leaseTokens` at a time and spend them here, so a hot tenant costs a Redis call per lease, and
+ * at most `leaseTokens × instances` requests are admitted beyond the exact allowance. When Redis
+ * cannot answer, each rule's `onStoreFailure` decides: admit (open), refuse with UNAVAILABLE
+ * (closed), or a local bucket at rate ÷ live instances (local).
+ */
+export class QuotaGate {
+  readonly #store: () => QuotaStore | undefined;
+  readonly #instances: InstanceCount;
+  readonly #leases = new Map<string, Lease>();
+  readonly #local = new Map<string, number>();
+  readonly #counters = new Map<string, QuotaCounters>();
+
+  /** `store` is asked for lazily: a process whose policy has no quota never connects to Redis. */
+  constructor(store: () => QuotaStore | undefined, instances: InstanceCount) {
+    this.#store = store;
+    this.#instances = instances;
+  }
+
+  /** Counters by `rule/tenant`. */
+  counters(): ReadonlyMap<string, Readonly<QuotaCounters>> {
+    return this.#counters;
+  }
+
+  /** Resolves when the request may proceed; rejects with QUOTA_EXCEEDED or UNAVAILABLE. */
+  async admit(rules: readonly QuotaRule[], service: string, tenant: string | undefined): Promise<void> {
+    const who = tenant ?? ANONYMOUS;
+    const now = Date.now();
+    if (rules.some((r) => r.onStoreFailure === "local")) this.#instances.watch(service);
+    const spentLocally: Array<{ lease: Lease; cost: number }> = [];
+    const pending: QuotaRule[] = [];
+    for (const rule of rules) {
+      const lease = rule.leaseTokens > 0 ? this.#leases.get(`${rule.name}/${who}`) : undefined;
+      if (lease !== undefined && lease.expiresAt > now && lease.tokens >= rule.cost) {
+        lease.tokens -= rule.cost;
+        spentLocally.push({ lease, cost: rule.cost });
+        this.#count(rule, who).admitted++;
+      } else {
+        pending.push(rule);
+      }
+    }
+    if (pending.length === 0) return;
+
+    let decision: Awaited<ReturnType<QuotaStore["decide"]>>;
+    try {
+      const store = this.#store();
+      if (store === undefined)
+        throw new StoreUnavailable("no quota store is configured (redis.url or REDIS_URL)");
+      decision = await store.decide(pending.map((rule) => request(rule, who)));
+    } catch (error) {
+      if (!(error instanceof StoreUnavailable)) throw error;
+      this.#onStoreFailure(pending, service, who, error, spentLocally);
+      return;
+    }
+    const { ok, outcomes } = decision;
+    pending.forEach((rule, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined) return;
+      if (outcome.granted === 0 && rule.shadow) this.#count(rule, who).shadowDenied++;
+      if (!ok) return;
+      if (outcome.granted > 0) this.#count(rule, who).admitted++;
+      if (outcome.granted > rule.cost) {
+        this.#setLease(`${rule.name}/${who}`, {
+          tokens: outcome.granted - rule.cost,
+          expiresAt: now + LEASE_TTL_MS,
+        });
+      }
+    });
+    if (ok) return;
+    refund(spentLocally);
+    const index = pending.findIndex((rule, i) => !rule.shadow && outcomes[i]?.granted === 0);
+    const rule = pending[index] as QuotaRule;
+    const outcome = outcomes[index];
+    this.#count(rule, who).denied++;
+    throw new MeshError("QUOTA_EXCEEDED", `tenant ${who} is over quota ${rule.name}`, {
+      retryAfterMs: Math.max(1, Math.ceil((outcome?.retryAfterUs ?? 0) / 1_000)),
+      details: {
+        rule: rule.name,
+        tenant: who,
+        remaining: outcome?.remaining ?? 0,
+        rate: rule.rate,
+        periodMs: rule.periodMs,
+      },
+    });
+  }
+
+  #onStoreFailure(
+    rules: readonly QuotaRule[],
+    service: string,
+    who: string,
+    error: StoreUnavailable,
+    spentLocally: Array<{ lease: Lease; cost: number }>,
+  ): void {
+    const closed = rules.find((r) => r.onStoreFailure === "closed" && !r.shadow);
+    if (closed !== undefined) {
+      refund(spentLocally);
+      this.#count(closed, who).failClosed++;
+      throw new MeshError("UNAVAILABLE", `quota store unavailable and rule ${closed.name} fails closed`, {
+        cause: error,
+        details: { rule: closed.name },
+        retryAfterMs: 1_000,
+      });
+    }
+    const nowUs = Date.now() * 1_000;
+    const instances = this.#instances.of(service);
+    for (const rule of rules) {
+      if (rule.onStoreFailure === "open" || rule.shadow) {
+        this.#count(rule, who).failOpen++;
+        continue;
+      }
+      // local: this instance's share of the rule, rate ÷ instances
+      const key = `${rule.name}/${who}`;
+      const share = {
+        intervalUs: rule.intervalUs * instances,
+        depth: Math.max(1, Math.floor(rule.depth / instances)),
+      };
+      const d = gcra(this.#local.get(key), nowUs, rule.cost, share);
+      if (!d.allowed) {
+        refund(spentLocally);
+        this.#count(rule, who).denied++;
+        throw new MeshError("QUOTA_EXCEEDED", `tenant ${who} is over quota ${rule.name} (local share)`, {
+          retryAfterMs: Math.max(1, Math.ceil(d.retryAfterUs / 1_000)),
+          details: {
+            rule: rule.name,
+            tenant: who,
+            remaining: d.remaining,
+            rate: rule.rate,
+            periodMs: rule.periodMs,
+            local: true,
+          },
+        });
+      }
+      if (this.#local.size >= MAX_ENTRIES) this.#local.clear();
+      this.#local.set(key, d.tat);
+      this.#count(rule, who).local++;
+    }
+  }
+
+  #setLease(key: string, lease: Lease): void {
+    if (this.#leases.size >= MAX_ENTRIES) this.#leases.clear();
+    this.#leases.set(key, lease);
+  }
+
+  #count(rule: QuotaRule, who: string): QuotaCounters {
+    const key = `${rule.name}/${who}`;
+    let c = this.#counters.get(key);
+    if (c === undefined) {
+      if (this.#counters.size >= MAX_ENTRIES) this.#counters.clear();
+      c = { admitted: 0, denied: 0, shadowDenied: 0, failOpen: 0, failClosed: 0, local: 0 };
+      this.#counters.set(key, c);
+    }
+    return c;
+  }
+}
+
+function request(rule: QuotaRule, who: string): RuleRequest {
+  return {
+    key: quotaKey(who, rule.name),
+    want: Math.max(rule.cost, rule.leaseTokens),
+    min: rule.cost,
+    intervalUs: rule.intervalUs,
+    depth: rule.depth,
+    shadow: rule.shadow,
+  };
+}
+
+function refund(spent: ReadonlyArray<{ lease: Lease; cost: number }>): void {
+  for (const { lease, cost } of spent) lease.tokens += cost;
+}
