@@ -29,10 +29,14 @@ export interface ResponderProcess {
  * Spawns `node --import tsx bench/src/responder.ts` against `natsUrl` and resolves once it serves.
  * Its stdout and stderr go to the runner's stderr.
  */
-export async function startResponder(natsUrl: string, readyTimeoutMs = 20_000): Promise<ResponderProcess> {
+export async function startResponder(
+  natsUrl: string,
+  extraEnv: Readonly<Record<string, string>> = {},
+  readyTimeoutMs = 20_000,
+): Promise<ResponderProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", ENTRY], {
     cwd: REPO_ROOT,
-    env: { ...process.env, NATS_URL: natsUrl },
+    env: { ...process.env, ...extraEnv, NATS_URL: natsUrl },
     stdio: ["ignore", 2, 2, "ipc"],
   });
   live.add(child);

@@ -27,7 +27,7 @@ function help(prefix: string): string {
 }
 
 // codes that mean the mesh (or controller) could not be reached rather than that it said no
-const UNREACHABLE = new Set(["NO_RESPONDERS", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RETRY_BUDGET_EXHAUSTED"]);
+const UNREACHABLE = new Set(["NO_RESPONDERS", "UNAVAILABLE", "RETRY_BUDGET_EXHAUSTED"]);
 
 async function main(argv: string[]): Promise<number> {
   let mesh: Mesh | undefined;

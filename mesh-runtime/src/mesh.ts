@@ -127,8 +127,8 @@ export class Mesh {
         spec,
         handler: handler as Handler,
         settings: new SettingsCache(contract.name, name, {
-          timeoutMs: spec.timeoutMs ?? this.options.serveTimeoutMs,
-          idempotent: spec.idempotent ?? false,
+          timeoutMs: spec.timeoutMs,
+          idempotent: spec.idempotent,
         }),
         maxTimeoutMs: this.options.maxServeTimeoutMs,
       });
@@ -232,7 +232,7 @@ export class Mesh {
         service,
         endpoint,
         subject: endpointSubject(this.options.prefix, service, endpoint),
-        settings: new SettingsCache(service, endpoint, { timeoutMs: undefined, idempotent: false }),
+        settings: new SettingsCache(service, endpoint, { timeoutMs: undefined, idempotent: undefined }),
       };
       if (this.#targets.size >= MAX_CACHED_TARGETS) this.#targets.clear();
       this.#targets.set(key, target);

@@ -63,8 +63,6 @@ export const MeshOptions = z.strictObject({
   ignoreClusterUpdates: z.boolean().default(false),
   /** Bound on `close()`: how long in-flight requests may take to finish. */
   drainTimeoutMs: Millis.default(30_000),
-  /** Inbound budget when a request carries no `Mesh-Timeout` and the endpoint declares none. */
-  serveTimeoutMs: Millis.default(5_000),
   /** Cap on any inbound `Mesh-Timeout`, so a caller cannot pin a handler for hours. */
   maxServeTimeoutMs: Millis.default(MAX_CALL_TIMEOUT_MS),
   calls: CallDefaults.prefault({}),

@@ -1,5 +1,6 @@
 import type { Suite } from "../suite.js";
 import { policyPropagation } from "./policy-propagation.js";
+import { quota } from "./quota.js";
 import { requestReply } from "./request-reply.js";
 
 /** Every suite `npm run bench` runs, in order. A new suite is one entry here. */
@@ -13,5 +14,10 @@ export const suites: readonly Suite[] = [
     name: "policy-propagation",
     description: "apply → every one of 20 runtimes reporting the new version",
     run: policyPropagation,
+  },
+  {
+    name: "quota",
+    description: "the quota step: no rule vs lease mode vs exact mode, against redis-server",
+    run: quota,
   },
 ];

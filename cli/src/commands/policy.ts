@@ -120,7 +120,7 @@ export const policyCommands = {
     },
   },
   "policy rollback": {
-    usage: "policy rollback VERSION [--wait] [--wait-timeout MS]",
+    usage: "policy rollback VERSION [--wait] [--wait-timeout MS] [--expected-version N] [--author A]",
     summary: "publish an older version's document as a new version",
     run: async (ctx: CommandContext) => {
       const toVersion = Number(positional(ctx, 0, "VERSION"));

@@ -52,10 +52,7 @@ export class CallPipeline {
   readonly #caller: string;
   readonly #policy: () => CompiledPolicy;
   readonly #log: Logger;
-  readonly #budgets = new Map<
-    string,
-    { readonly params: EffectiveSettings["budget"]; readonly budget: RetryBudget }
-  >();
+  readonly #budgets = new Map<string, RetryBudget>();
 
   constructor(requester: Requester, caller: string, policy: () => CompiledPolicy, log: Logger) {
     this.#requester = requester;
@@ -143,19 +140,17 @@ export class CallPipeline {
     }
   }
 
-  /** One budget per target service; a policy that changes its parameters starts a new one. */
+  /**
+   * One budget per target service and parameters: endpoints or plans with their own budget
+   * parameters get their own, instead of resetting a shared one on every switch.
+   */
   #budget(service: string, params: EffectiveSettings["budget"]): RetryBudget {
-    const held = this.#budgets.get(service);
-    if (
-      held !== undefined &&
-      held.params.ratio === params.ratio &&
-      held.params.minPerSecond === params.minPerSecond &&
-      held.params.windowMs === params.windowMs
-    ) {
-      return held.budget;
+    const key = `${service}|${params.ratio}|${params.minPerSecond}|${params.windowMs}`;
+    let budget = this.#budgets.get(key);
+    if (budget === undefined) {
+      budget = new RetryBudget(params);
+      this.#budgets.set(key, budget);
     }
-    const budget = new RetryBudget(params);
-    this.#budgets.set(service, { params, budget });
     return budget;
   }
 }

@@ -26,7 +26,7 @@ export function contractTargets(contract: Contract, prefix: string): Map<string,
       endpoint,
       subject: endpointSubject(prefix, contract.name, endpoint),
       settings: new SettingsCache(contract.name, endpoint, {
-        idempotent: spec.idempotent ?? false,
+        idempotent: spec.idempotent,
         timeoutMs: spec.timeoutMs,
       }),
     });

@@ -13,10 +13,10 @@ export interface EffectiveSettings {
   readonly budget: { readonly ratio: number; readonly minPerSecond: number; readonly windowMs: number };
 }
 
-/** What a contract declares about an endpoint, which policy may override. */
+/** What a contract declares about an endpoint, which policy may override; absent is "not said". */
 export interface Declared {
   readonly timeoutMs: number | undefined;
-  readonly idempotent: boolean;
+  readonly idempotent: boolean | undefined;
 }
 
 function overlay(base: EffectiveSettings, s: CallSettings | undefined): EffectiveSettings {
@@ -86,11 +86,11 @@ export class CompiledPolicy {
     plan: string | undefined,
   ): EffectiveSettings {
     let settings = this.#base;
-    if (declared.timeoutMs !== undefined || declared.idempotent) {
+    if (declared.timeoutMs !== undefined || declared.idempotent !== undefined) {
       settings = {
         ...settings,
         timeoutMs: declared.timeoutMs ?? settings.timeoutMs,
-        idempotent: declared.idempotent,
+        idempotent: declared.idempotent ?? settings.idempotent,
       };
     }
     const svc = this.policy?.services[service];

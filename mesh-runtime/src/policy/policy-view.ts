@@ -87,6 +87,7 @@ export class PolicyView {
 
   /** Re-reads KV; with `expected`, keeps re-reading until KV shows at least that version. */
   refresh(expected?: number): Promise<void> {
+    if (!this.#started) return Promise.resolve();
     const run = async () => {
       try {
         await this.#refresh(expected);
