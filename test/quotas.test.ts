@@ -1,6 +1,7 @@
 // Issue 4: per-tenant quotas in Redis — exact GCRA, global across instances, leases within their
 // bound, explicit behaviour when Redis is down — on one Redis server and on a Redis Cluster.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { before, describe, it } from "node:test";
 import { controllerContract } from "@switchyard/controller";
 import { isMeshError, type Mesh, type MeshOptions } from "@switchyard/runtime";
@@ -15,6 +16,8 @@ import { startRedis, startRedisCluster } from "./fixtures/redis-server.js";
 
 interface Store {
   redis: MeshOptions["redis"];
+  /** What `switchyard quota status --redis` takes. */
+  cliUrl: string;
   kill(): Promise<void>;
   restart(): Promise<void>;
 }
@@ -57,6 +60,19 @@ async function saturate(mesh: Mesh, tenant: string, ms: number, workers = 8) {
   return { ok: counts.get("OK") ?? 0, counts, slowest, windowMs };
 }
 
+function execFileText(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { env: { ...process.env, NATS_URL: currentNats }, timeout: 60_000 },
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+    );
+  });
+}
+
+const currentNats = "";
+
 function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
   describe(`quotas on ${kind}`, () => {
     const scope = suiteScope();
@@ -66,11 +82,27 @@ function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
     let caller: Mesh;
     let version = 0;
 
-    async function apply(quotas: Rule[]): Promise<void> {
+    /**
+     * Applies the rules and waits until every instance runs them. With `warm`, also until Redis
+     * decides (a fresh store connects when the policy arrives; until then the rules' failure
+     * modes answer, which would blur an exact count).
+     */
+    async function apply(quotas: Rule[], warm = false): Promise<void> {
       const admin = caller.client(controllerContract);
       version = (await admin.apply({ document: { quotas } })).version;
-      for (const mesh of [...instances, caller])
+      for (const mesh of [...instances, caller]) {
         await eventually(() => assert.equal(mesh.policyVersion, version));
+      }
+      if (!warm) return;
+      await eventually(
+        async () => {
+          const probe = await saturate(caller, `warm-${Date.now()}`, 400, 6);
+          assert.ok((probe.counts.get("QUOTA_EXCEEDED") ?? 0) > 0, "redis is not deciding yet");
+        },
+        15_000,
+        0,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
 
     before(async () => {
@@ -87,7 +119,7 @@ function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
     });
 
     it("50/s with burst 10 admits the exact GCRA allowance over 3 s; another tenant is unaffected", async () => {
-      await apply([rule({ name: `exact-${version}` })]);
+      await apply([rule({ name: `exact-${version}` })], true);
       const [hot, calm] = await Promise.all([
         saturate(caller, "hot-tenant", 3_000),
         saturate(caller, "calm-tenant", 3_000, 1).then(() => undefined),
@@ -106,11 +138,32 @@ function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
 
     it("lease mode stays within the documented bound: allowance + leaseTokens × instances", async () => {
       const leaseTokens = 5;
-      await apply([rule({ name: `lease-${version}`, leaseTokens })]);
+      await apply([rule({ name: `lease-${version}`, leaseTokens })], true);
       const run = await saturate(caller, "leasing-tenant", 3_000);
       const allowance = 10 + 50 * 3;
       assert.ok(run.ok <= allowance + leaseTokens * instances.length, `admitted ${run.ok}`);
       assert.ok(run.ok >= allowance - leaseTokens * instances.length - 2, `admitted ${run.ok}`);
+    });
+
+    it("switchyard quota status shows each rule's remaining allowance and the decisions made", async () => {
+      await apply([rule({ name: `visible-${version}`, rate: 100, burst: 20 })], true);
+      const run = await saturate(caller, "visible-tenant", 100, 1);
+      const out = await execFileText(process.execPath, [
+        new URL("../cli/bin/switchyard.mjs", import.meta.url).pathname,
+        "quota",
+        "status",
+        "visible-tenant",
+        "--redis",
+        store.cliUrl,
+        "-s",
+        nats.url,
+        "--json",
+      ]);
+      const [row] = (JSON.parse(out) as { rules: Array<Record<string, number | string>> }).rules;
+      assert.equal(row?.["rule"], `visible-${version - 1}`);
+      assert.equal(row?.["admitted"], run.ok);
+      assert.equal(row?.["denied"], run.counts.get("QUOTA_EXCEEDED") ?? 0);
+      assert.ok(typeof row?.["remaining"] === "number" && row["remaining"] >= 0 && row["remaining"] <= 20);
     });
 
     it("shadow rules count but always admit", async () => {
@@ -197,13 +250,19 @@ function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
 
 quotaSuite("one redis-server", async (t) => {
   const redis = await startRedis(t);
-  return { redis: { url: redis.url }, kill: () => redis.process.kill(), restart: () => redis.restart() };
+  return {
+    redis: { url: redis.url },
+    cliUrl: redis.url,
+    kill: () => redis.process.kill(),
+    restart: () => redis.restart(),
+  };
 });
 
 quotaSuite("a 3-master Redis Cluster", async (t) => {
   const cluster = await startRedisCluster(t, 3);
   return {
     redis: { clusterNodes: [...cluster.urls] },
+    cliUrl: cluster.urls.join(","),
     kill: () => cluster.killAll(),
     restart: () => cluster.restartAll(),
   };

@@ -48,7 +48,12 @@ export async function benchRedis(): Promise<{ url: string; stop(): Promise<void>
     },
   );
   live.add(child);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => (live.delete(child), resolve())));
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      live.delete(child);
+      resolve();
+    }),
+  );
   for (let i = 0; i < 200 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 25));
   return {
     url: `redis://127.0.0.1:${port}`,

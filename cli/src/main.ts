@@ -1,22 +1,13 @@
 // `switchyard`: the operator's command line. Exit codes are in exit-codes.ts and docs/CLI.md.
 import { parseArgs } from "node:util";
 import { isMeshError, type Mesh } from "@switchyard/runtime";
-import { callCommands } from "./commands/call.js";
-import { policyCommands } from "./commands/policy.js";
-import { servicesCommands } from "./commands/services.js";
+import { type Command, commands } from "./commands/index.js";
 import { type CommandContext, connectTool } from "./context.js";
 import { CliError, ExitCode } from "./exit-codes.js";
 
-interface Command {
-  readonly usage: string;
-  readonly summary: string;
-  run(ctx: CommandContext): Promise<void>;
-}
-
-const commands: Record<string, Command> = { ...policyCommands, ...servicesCommands, ...callCommands };
-
 const GLOBAL = `Global options:
   -s, --server URL   NATS server (repeatable; default NATS_URL, else nats://127.0.0.1:4222)
+      --redis URL    Redis of the quotas (default REDIS_URL, else redis://127.0.0.1:6379)
       --json         machine-readable output
   -h, --help         help for any command`;
 
@@ -50,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
         note: { type: "string" },
         tenant: { type: "string" },
         timeout: { type: "string" },
+        redis: { type: "string" },
       },
     });
     json = values.json ?? false;

@@ -75,7 +75,7 @@ export class Mesh {
     this.#host = {
       log,
       policy,
-      admitQuota: (rules, service, tenant) => this.#quota.admit(rules, service, tenant),
+      admitQuota: (rules, service, endpoint, tenant) => this.#quota.admit(rules, service, endpoint, tenant),
       maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
       callFrom: (parent, service, endpoint, input, opts) =>
         this.#call(service, endpoint, input, opts, parent),
@@ -145,6 +145,10 @@ export class Mesh {
       this.#host,
       this.options.drainTimeoutMs,
       this.instanceId,
+      (endpoint) => {
+        const quota = this.#quota.counters(contract.name, endpoint);
+        return quota === undefined ? undefined : { quota };
+      },
       () => ({
         [MetadataKey.Runtime]: RUNTIME_VERSION,
         [MetadataKey.PolicyVersion]: String(this.policyVersion),

@@ -46,6 +46,7 @@ export {
   ServicePolicy,
   TenantsPolicy,
 } from "./policy.js";
+export { ANONYMOUS_TENANT, quotaBucket, quotaKey } from "./quota.js";
 export {
   DEFAULT_PREFIX,
   EndpointName,

@@ -51,7 +51,13 @@ export async function policyPropagation(env: BenchEnv): Promise<SuiteResult> {
         const timer = setTimeout(() => reject(new Error(`apply ${i} did not converge`)), CONVERGE_TIMEOUT_MS);
         void client.apply({ document }).then((meta) => {
           version = meta.version;
-          waiter = { version, resolve: () => (clearTimeout(timer), resolve()) };
+          waiter = {
+            version,
+            resolve: () => {
+              clearTimeout(timer);
+              resolve();
+            },
+          };
           if ((seen.get(version)?.size ?? 0) >= RUNTIMES) waiter.resolve();
         }, reject);
       });

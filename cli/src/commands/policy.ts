@@ -24,13 +24,16 @@ async function waitFor(mesh: Mesh, version: number, timeoutMs: number): Promise<
   const until = Date.now() + timeoutMs;
   for (;;) {
     const { instances } = await client.status({});
-    const rejected = instances.filter((i) => i.state === "rejected");
+    // judged against the version we published, even if a newer one has landed since
+    const rejected = instances.filter(
+      (i) => i.version < version && i.about === version && i.state === "rejected",
+    );
     if (rejected.length > 0) {
       throw new CliError(ExitCode.NotConverged, `rejected by ${rejected.length} instance(s)`, {
         instances: rejected,
       });
     }
-    const laggards = instances.filter((i) => i.state !== "current");
+    const laggards = instances.filter((i) => i.version < version);
     if (laggards.length === 0) return instances;
     if (Date.now() > until) {
       throw new CliError(

@@ -14,13 +14,15 @@ import { print, table } from "../output.js";
 // discovery replies come from every instance; this is how long we listen for them
 const GATHER_MS = 500;
 
-async function gather<T extends z.ZodType<{ name: string; id: string }>>(
+/** Every instance's reply to a discovery verb, of one service or (undefined) of all. */
+export async function gather<T extends z.ZodType<{ name: string; id: string }>>(
   ctx: CommandContext,
   verb: DiscoveryVerb,
   schema: T,
+  service: string | undefined,
 ): Promise<Array<z.output<T>>> {
   const nc = (await ctx.mesh()).connection;
-  const name = ctx.args[0];
+  const name = service;
   const replies = await nc.requestMany(discoverySubject(verb, name), "", {
     strategy: "timer",
     maxWait: GATHER_MS,
@@ -45,7 +47,7 @@ export const servicesCommands = {
     usage: "services ls [SERVICE]",
     summary: "every running instance ($SRV.PING)",
     run: async (ctx: CommandContext) => {
-      const pings = await gather(ctx, "PING", PingResponse);
+      const pings = await gather(ctx, "PING", PingResponse, ctx.args[0]);
       print(ctx.json, pings, () =>
         table(
           ["SERVICE", "INSTANCE", "VERSION", "POLICY", "RUNTIME"],
@@ -64,7 +66,7 @@ export const servicesCommands = {
     usage: "services info [SERVICE]",
     summary: "instances with their endpoints ($SRV.INFO)",
     run: async (ctx: CommandContext) => {
-      const infos = await gather(ctx, "INFO", InfoResponse);
+      const infos = await gather(ctx, "INFO", InfoResponse, ctx.args[0]);
       print(
         ctx.json,
         infos,
@@ -84,7 +86,7 @@ export const servicesCommands = {
     usage: "services stats [SERVICE]",
     summary: "request and error counts, processing times ($SRV.STATS)",
     run: async (ctx: CommandContext) => {
-      const stats = await gather(ctx, "STATS", StatsResponse);
+      const stats = await gather(ctx, "STATS", StatsResponse, ctx.args[0]);
       print(ctx.json, stats, () =>
         table(
           ["SERVICE", "INSTANCE", "ENDPOINT", "REQUESTS", "ERRORS", "AVG MS", "LAST ERROR"],

@@ -36,6 +36,8 @@ export interface DiscoverySource {
     readonly name: string;
     readonly subject: string;
     readonly counters: EndpointCounters;
+    /** Extra statistics (quota decisions), in the reply's `data`. */
+    readonly data?: () => unknown;
   }>;
   metadata(): Record<string, string>;
 }
@@ -71,7 +73,7 @@ export function answerDiscovery(
       ...base,
       metadata: source.metadata(),
       started: source.started.toISOString(),
-      endpoints: source.endpoints.map(({ name, subject, counters: c }) => ({
+      endpoints: source.endpoints.map(({ name, subject, counters: c, data }) => ({
         name,
         subject,
         queue_group: source.queueGroup,
@@ -80,6 +82,7 @@ export function answerDiscovery(
         last_error: c.lastError,
         processing_time: c.processingNs,
         average_processing_time: c.requests === 0 ? 0 : Math.round(c.processingNs / c.requests),
+        ...optionalData(data?.()),
       })),
     }),
   };
@@ -104,4 +107,8 @@ export function answerDiscovery(
     }
   }
   return subs;
+}
+
+function optionalData(data: unknown): { data?: unknown } {
+  return data === undefined ? {} : { data };
 }

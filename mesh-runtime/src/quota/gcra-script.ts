@@ -55,18 +55,3 @@ end
 table.insert(out, 1, ok)
 return out
 `;
-
-/** Read-only: each key's TAT and Redis's clock, for `switchyard quota status`. */
-export const TAT_READ_SCRIPT = `
-local t = redis.call('TIME')
-local out = { tonumber(t[1]) * 1000000 + tonumber(t[2]) }
-for i = 1, #KEYS do
-  out[#out + 1] = redis.call('GET', KEYS[i]) or '0'
-end
-return out
-`;
-
-/** The Redis key of one rule's bucket for one tenant; `{tenant}` is the Cluster hash tag. */
-export function quotaKey(tenant: string, rule: string): string {
-  return `mesh:quota:{${tenant}}:${rule}`;
-}

@@ -1,6 +1,6 @@
+import { ANONYMOUS_TENANT, quotaKey } from "@switchyard/schemas";
 import { MeshError } from "../errors.js";
 import { gcra } from "./gcra.js";
-import { quotaKey } from "./gcra-script.js";
 import type { InstanceCount } from "./instance-count.js";
 import type { QuotaRule } from "./quota-rules.js";
 import { type QuotaStore, type RuleRequest, StoreUnavailable } from "./quota-store.js";
@@ -23,7 +23,6 @@ interface Lease {
 const MAX_ENTRIES = 10_000;
 // leased tokens are spent within this long, or dropped: it bounds how stale a lease can be
 const LEASE_TTL_MS = 1_000;
-const ANONYMOUS = "-";
 
 /**
  * The quota step of the server pipeline (after deadline and access, before concurrency). Every
@@ -38,7 +37,8 @@ export class QuotaGate {
   readonly #instances: InstanceCount;
   readonly #leases = new Map<string, Lease>();
   readonly #local = new Map<string, number>();
-  readonly #counters = new Map<string, QuotaCounters>();
+  // by "service.endpoint", then by "rule/tenant"
+  readonly #counters = new Map<string, Map<string, QuotaCounters>>();
 
   /** `store` is asked for lazily: a process whose policy has no quota never connects to Redis. */
   constructor(store: () => QuotaStore | undefined, instances: InstanceCount) {
@@ -46,14 +46,21 @@ export class QuotaGate {
     this.#instances = instances;
   }
 
-  /** Counters by `rule/tenant`. */
-  counters(): ReadonlyMap<string, Readonly<QuotaCounters>> {
-    return this.#counters;
+  /** One endpoint's counters by `rule/tenant`, for `$SRV.STATS`. */
+  counters(service: string, endpoint: string): Readonly<Record<string, Readonly<QuotaCounters>>> | undefined {
+    const found = this.#counters.get(`${service}.${endpoint}`);
+    return found === undefined ? undefined : Object.fromEntries(found);
   }
 
   /** Resolves when the request may proceed; rejects with QUOTA_EXCEEDED or UNAVAILABLE. */
-  async admit(rules: readonly QuotaRule[], service: string, tenant: string | undefined): Promise<void> {
-    const who = tenant ?? ANONYMOUS;
+  async admit(
+    rules: readonly QuotaRule[],
+    service: string,
+    endpoint: string,
+    tenant: string | undefined,
+  ): Promise<void> {
+    const who = tenant ?? ANONYMOUS_TENANT;
+    const count = (rule: QuotaRule) => this.#count(`${service}.${endpoint}`, rule, who);
     const now = Date.now();
     if (rules.some((r) => r.onStoreFailure === "local")) this.#instances.watch(service);
     const spentLocally: Array<{ lease: Lease; cost: number }> = [];
@@ -63,7 +70,7 @@ export class QuotaGate {
       if (lease !== undefined && lease.expiresAt > now && lease.tokens >= rule.cost) {
         lease.tokens -= rule.cost;
         spentLocally.push({ lease, cost: rule.cost });
-        this.#count(rule, who).admitted++;
+        count(rule).admitted++;
       } else {
         pending.push(rule);
       }
@@ -78,16 +85,16 @@ export class QuotaGate {
       decision = await store.decide(pending.map((rule) => request(rule, who)));
     } catch (error) {
       if (!(error instanceof StoreUnavailable)) throw error;
-      this.#onStoreFailure(pending, service, who, error, spentLocally);
+      this.#onStoreFailure(pending, service, who, error, spentLocally, count);
       return;
     }
     const { ok, outcomes } = decision;
     pending.forEach((rule, i) => {
       const outcome = outcomes[i];
       if (outcome === undefined) return;
-      if (outcome.granted === 0 && rule.shadow) this.#count(rule, who).shadowDenied++;
+      if (outcome.granted === 0 && rule.shadow) count(rule).shadowDenied++;
       if (!ok) return;
-      if (outcome.granted > 0) this.#count(rule, who).admitted++;
+      if (outcome.granted > 0) count(rule).admitted++;
       if (outcome.granted > rule.cost) {
         this.#setLease(`${rule.name}/${who}`, {
           tokens: outcome.granted - rule.cost,
@@ -100,7 +107,7 @@ export class QuotaGate {
     const index = pending.findIndex((rule, i) => !rule.shadow && outcomes[i]?.granted === 0);
     const rule = pending[index] as QuotaRule;
     const outcome = outcomes[index];
-    this.#count(rule, who).denied++;
+    count(rule).denied++;
     throw new MeshError("QUOTA_EXCEEDED", `tenant ${who} is over quota ${rule.name}`, {
       retryAfterMs: Math.max(1, Math.ceil((outcome?.retryAfterUs ?? 0) / 1_000)),
       details: {
@@ -119,11 +126,12 @@ export class QuotaGate {
     who: string,
     error: StoreUnavailable,
     spentLocally: Array<{ lease: Lease; cost: number }>,
+    count: (rule: QuotaRule) => QuotaCounters,
   ): void {
     const closed = rules.find((r) => r.onStoreFailure === "closed" && !r.shadow);
     if (closed !== undefined) {
       refund(spentLocally);
-      this.#count(closed, who).failClosed++;
+      count(closed).failClosed++;
       throw new MeshError("UNAVAILABLE", `quota store unavailable and rule ${closed.name} fails closed`, {
         cause: error,
         details: { rule: closed.name },
@@ -134,7 +142,7 @@ export class QuotaGate {
     const instances = this.#instances.of(service);
     for (const rule of rules) {
       if (rule.onStoreFailure === "open" || rule.shadow) {
-        this.#count(rule, who).failOpen++;
+        count(rule).failOpen++;
         continue;
       }
       // local: this instance's share of the rule, rate ÷ instances
@@ -146,7 +154,7 @@ export class QuotaGate {
       const d = gcra(this.#local.get(key), nowUs, rule.cost, share);
       if (!d.allowed) {
         refund(spentLocally);
-        this.#count(rule, who).denied++;
+        count(rule).denied++;
         throw new MeshError("QUOTA_EXCEEDED", `tenant ${who} is over quota ${rule.name} (local share)`, {
           retryAfterMs: Math.max(1, Math.ceil(d.retryAfterUs / 1_000)),
           details: {
@@ -161,7 +169,7 @@ export class QuotaGate {
       }
       if (this.#local.size >= MAX_ENTRIES) this.#local.clear();
       this.#local.set(key, d.tat);
-      this.#count(rule, who).local++;
+      count(rule).local++;
     }
   }
 
@@ -170,13 +178,19 @@ export class QuotaGate {
     this.#leases.set(key, lease);
   }
 
-  #count(rule: QuotaRule, who: string): QuotaCounters {
+  #count(scope: string, rule: QuotaRule, who: string): QuotaCounters {
+    let byRule = this.#counters.get(scope);
+    if (byRule === undefined) {
+      byRule = new Map();
+      this.#counters.set(scope, byRule);
+    }
     const key = `${rule.name}/${who}`;
-    let c = this.#counters.get(key);
+    let c = byRule.get(key);
     if (c === undefined) {
-      if (this.#counters.size >= MAX_ENTRIES) this.#counters.clear();
+      // bounded: a flood of tenant names must not grow memory without end
+      if (byRule.size >= MAX_ENTRIES) byRule.clear();
       c = { admitted: 0, denied: 0, shadowDenied: 0, failOpen: 0, failClosed: 0, local: 0 };
-      this.#counters.set(key, c);
+      byRule.set(key, c);
     }
     return c;
   }

@@ -1,4 +1,4 @@
-import type { Policy } from "@switchyard/schemas";
+import { type Policy, quotaBucket } from "@switchyard/schemas";
 import type { GcraParams } from "./gcra.js";
 
 type PolicyRule = Policy["quotas"][number];
@@ -23,10 +23,7 @@ function compile(rule: PolicyRule): QuotaRule {
     name: rule.name,
     rate: rule.rate,
     periodMs: rule.periodMs,
-    intervalUs: (rule.periodMs * 1_000) / rule.rate,
-    // burst defaults to one period's worth: an idle tenant may spend its whole rate at once
-    depth: rule.burst ?? rule.rate,
-    cost: rule.cost ?? 1,
+    ...quotaBucket(rule),
     onStoreFailure: rule.onStoreFailure,
     shadow: rule.shadow ?? false,
     leaseTokens: rule.leaseTokens ?? 0,

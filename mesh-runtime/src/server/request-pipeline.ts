@@ -41,7 +41,12 @@ export interface PipelineHost extends ContextHost {
   /** The policy in force. */
   policy(): CompiledPolicy;
   /** The quota step: resolves to admit, rejects with QUOTA_EXCEEDED or UNAVAILABLE. */
-  admitQuota(rules: readonly QuotaRule[], service: string, tenant: string | undefined): Promise<void>;
+  admitQuota(
+    rules: readonly QuotaRule[],
+    service: string,
+    endpoint: string,
+    tenant: string | undefined,
+  ): Promise<void>;
 }
 
 function issues(error: z.ZodError) {
@@ -88,7 +93,7 @@ export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: Pip
       meta.tenant,
       policy.planOf(meta.tenant),
     );
-    if (rules.length > 0) await host.admitQuota(rules, endpoint.service, meta.tenant);
+    if (rules.length > 0) await host.admitQuota(rules, endpoint.service, endpoint.name, meta.tenant);
     const parsed = endpoint.spec.input.safeParse(decodeJson(msg.data));
     if (!parsed.success) {
       throw new MeshError("INVALID_ARGUMENT", "input does not match the endpoint's schema", {

@@ -40,6 +40,7 @@ export class ServiceInstance implements ServiceHandle {
     host: PipelineHost,
     drainTimeoutMs: number,
     instanceId: string,
+    statsData: (endpoint: string) => unknown,
     metadata: () => Record<string, string>,
   ) {
     this.name = contract.name;
@@ -66,6 +67,7 @@ export class ServiceInstance implements ServiceHandle {
           name: e.name,
           subject: e.subject,
           counters: e.counters,
+          data: () => statsData(e.name),
         })),
         metadata,
       },

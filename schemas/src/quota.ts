@@ -1,0 +1,23 @@
+import type { Policy } from "./policy.js";
+
+type QuotaRule = Policy["quotas"][number];
+
+/** The Redis key of one rule's bucket for one tenant; `{tenant}` is the Redis Cluster hash tag. */
+export function quotaKey(tenant: string, rule: string): string {
+  return `mesh:quota:{${tenant}}:${rule}`;
+}
+
+/** The tenant name a request without `Mesh-Tenant` counts as. */
+export const ANONYMOUS_TENANT = "-";
+
+/**
+ * A rule's GCRA bucket: a token every `intervalUs`, `depth` at most at once (burst, by default one
+ * period's worth), `cost` per request.
+ */
+export function quotaBucket(rule: QuotaRule): { intervalUs: number; depth: number; cost: number } {
+  return {
+    intervalUs: (rule.periodMs * 1_000) / rule.rate,
+    depth: rule.burst ?? rule.rate,
+    cost: rule.cost ?? 1,
+  };
+}
