@@ -7,6 +7,7 @@ import { isMeshError } from "@switchyard/runtime";
 import { inventoryContract } from "@switchyard/service-inventory";
 import { delay, meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
+import { startRedis } from "./fixtures/redis-server.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -50,13 +51,20 @@ describe("example services", () => {
     assert.equal(second.exitCode, null, "the other instance keeps serving");
   });
 
-  it("npm start -- --once runs orders → inventory end to end", async (t) => {
-    const nats = await startNats(t);
+  it("npm start -- --once: controller, example policy, orders → inventory, quotas", async (t) => {
+    const nats = await startNats(t, { jetstream: true });
+    const redis = await startRedis(t);
     const { stdout } = await promisify(execFile)("npm", ["start", "--", "--once"], {
       cwd: ROOT,
-      env: { ...process.env, NATS_URL: nats.url },
-      timeout: 60_000,
+      env: { ...process.env, NATS_URL: nats.url, REDIS_URL: redis.url },
+      timeout: 90_000,
     });
+    assert.match(stdout, /applied examples\/policy\.yaml as policy version 1/);
+    // the free plan's quota: 5 orders at once (burst), then 10 a minute
+    assert.match(
+      stdout,
+      /7 orders for globex \(free plan\) → ok, ok, ok, ok, ok, QUOTA_EXCEEDED, QUOTA_EXCEEDED/,
+    );
     assert.match(stdout, /orders\.create → \{"orderId"/);
     assert.match(stdout, /unknown SKU → NOT_FOUND/);
     assert.match(stdout, /bad input → INVALID_ARGUMENT/);
