@@ -1,10 +1,17 @@
 import { type NatsConnection, nuid } from "@nats-io/nats-core";
-import { type Contract, endpointSubject, MetadataKey, NAME_PATTERN } from "@switchyard/schemas";
+import {
+  type Contract,
+  cancelSubject,
+  endpointSubject,
+  MetadataKey,
+  NAME_PATTERN,
+} from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { CallPipeline, type CallTarget, type ParentRequest } from "./client/call-pipeline.js";
 import { Requester } from "./client/requester.js";
 import { type ContractClient, contractTargets, makeClient } from "./client/typed-client.js";
 import { openConnection } from "./connection.js";
+import { DedupeStore } from "./dedupe/dedupe-store.js";
 import { EndpointCounters } from "./discovery/responder.js";
 import { MeshError } from "./errors.js";
 import {
@@ -19,6 +26,7 @@ import { SettingsCache } from "./policy/settings-cache.js";
 import { InstanceCount } from "./quota/instance-count.js";
 import { QuotaGate } from "./quota/quota-gate.js";
 import { QuotaStore } from "./quota/quota-store.js";
+import { EndpointLimit } from "./server/endpoint-limit.js";
 import type { Handler, PipelineHost, ServedEndpoint } from "./server/request-pipeline.js";
 import { type ServiceHandle, ServiceInstance } from "./server/service.js";
 import { createLogger } from "./telemetry/logger.js";
@@ -30,6 +38,7 @@ export type Handlers<C extends Contract> = {
 };
 
 const MAX_CACHED_TARGETS = 10_000;
+const DEFAULT_DEDUPE_TTL_MS = 600_000;
 
 /**
  * A process's place in the mesh: one NATS connection, the services it serves and the calls it
@@ -50,6 +59,7 @@ export class Mesh {
   readonly #instances: InstanceCount;
   readonly #quota: QuotaGate;
   #quotaStore: QuotaStore | undefined;
+  #dedupeStore: DedupeStore | undefined;
   readonly #services = new Map<string, ServiceInstance>();
   readonly #targets = new Map<string, CallTarget>();
   readonly #contractTargets = new WeakMap<Contract, Map<string, CallTarget>>();
@@ -65,7 +75,13 @@ export class Mesh {
     this.#requester = new Requester(nc, options.inboxPrefix);
     this.#policy = new PolicyView(nc, options, log, this.instanceId);
     const policy = () => this.#policy.current;
-    this.#pipeline = new CallPipeline(this.#requester, options.name, policy, log);
+    this.#pipeline = new CallPipeline(this.#requester, options.name, policy, log, (service, reply) => {
+      try {
+        nc.publish(cancelSubject(options.prefix, service), JSON.stringify({ reply }));
+      } catch {
+        // best effort: the callee's own deadline still ends the work
+      }
+    });
     this.#instances = new InstanceCount(nc);
     this.#quota = new QuotaGate(() => this.#store(), this.#instances);
     // connect to Redis as soon as the policy has quotas, not on the first request that needs it
@@ -75,6 +91,11 @@ export class Mesh {
     this.#host = {
       log,
       policy,
+      dedupe: () => {
+        const store = this.#store();
+        if (store !== undefined) this.#dedupeStore ??= new DedupeStore(store);
+        return this.#dedupeStore;
+      },
       admitQuota: (rules, service, endpoint, tenant) => this.#quota.admit(rules, service, endpoint, tenant),
       maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
       callFrom: (parent, service, endpoint, input, opts) =>
@@ -128,9 +149,17 @@ export class Mesh {
         handler: handler as Handler,
         settings: new SettingsCache(contract.name, name, {
           timeoutMs: spec.timeoutMs,
-          idempotent: spec.idempotent,
+          // a deduplicated endpoint is safe to retry: its callee replays the first reply
+          idempotent: spec.idempotent ?? (spec.dedupe ? true : undefined),
         }),
         maxTimeoutMs: this.options.maxServeTimeoutMs,
+        limit: new EndpointLimit(),
+        dedupeTtlMs:
+          spec.dedupe === undefined || spec.dedupe === false
+            ? undefined
+            : spec.dedupe === true
+              ? DEFAULT_DEDUPE_TTL_MS
+              : spec.dedupe.ttlMs,
       });
     }
     const extra = Object.keys(given).filter((k) => !endpoints.has(k));

@@ -24,6 +24,26 @@ export const RetryBudgetOptions = z.strictObject({
   windowMs: z.number().int().min(1_000).max(600_000).default(10_000),
 });
 
+export const BreakerDefaults = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Share of failed calls (callee unwell) in the window that opens it. */
+  failureRatio: z.number().gt(0).max(1).default(0.5),
+  /** Calls in the window before the ratio counts. */
+  minimumCalls: z.number().int().min(1).max(100_000).default(20),
+  windowMs: z.number().int().min(100).max(3_600_000).default(10_000),
+  /** Fail fast this long before letting probes through. */
+  openMs: z.number().int().min(1).max(3_600_000).default(5_000),
+  halfOpenProbes: z.number().int().min(1).max(1_000).default(3),
+});
+
+export const ConcurrencyDefaults = z.strictObject({
+  mode: z.enum(["fixed", "adaptive"]).default("fixed"),
+  /** In-flight requests per instance and endpoint before shedding with OVERLOADED. */
+  limit: z.number().int().min(1).max(100_000).default(1_000),
+  minLimit: z.number().int().min(1).max(100_000).default(1),
+  maxLimit: z.number().int().min(1).max(100_000).default(10_000),
+});
+
 export const CallDefaults = z.strictObject({
   /** Deadline of a call when neither the caller nor the contract gives one. */
   timeoutMs: Millis.default(5_000),
@@ -31,6 +51,10 @@ export const CallDefaults = z.strictObject({
   attemptTimeoutMs: Millis.optional(),
   retry: RetryOptions.prefault({}),
   retryBudget: RetryBudgetOptions.prefault({}),
+  /** The caller's circuit breaker per (service, endpoint). */
+  breaker: BreakerDefaults.prefault({}),
+  /** The callee's concurrency limit per endpoint. */
+  concurrency: ConcurrencyDefaults.prefault({}),
 });
 
 const Auth = z.union([

@@ -9,6 +9,11 @@ export interface EndpointSpec<I extends z.ZodType = z.ZodType, O extends z.ZodTy
   readonly idempotent?: boolean;
   /** The endpoint's default deadline in ms when the caller gives none. */
   readonly timeoutMs?: number;
+  /**
+   * Not naturally idempotent, but made safe to retry: the callee keeps each logical call's reply
+   * (by `Idempotency-Key`, for `ttlMs`, default 10 minutes) in Redis and answers repeats with it.
+   */
+  readonly dedupe?: boolean | { readonly ttlMs: number };
   readonly description?: string;
 }
 
@@ -40,7 +45,19 @@ const ContractMeta = z.strictObject({
         input: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema"),
         output: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema"),
         idempotent: z.boolean().optional(),
-        timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+        timeoutMs: z.number().int().positive().max(300_000).optional(),
+        dedupe: z
+          .union([
+            z.boolean(),
+            z.strictObject({
+              ttlMs: z
+                .number()
+                .int()
+                .min(1_000)
+                .max(7 * 86_400_000),
+            }),
+          ])
+          .optional(),
         description: z.string().optional(),
       }),
     )

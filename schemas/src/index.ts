@@ -48,6 +48,8 @@ export {
 } from "./policy.js";
 export { ANONYMOUS_TENANT, quotaBucket, quotaKey } from "./quota.js";
 export {
+  CancelMessage,
+  cancelSubject,
   DEFAULT_PREFIX,
   EndpointName,
   endpointSubject,

@@ -33,3 +33,11 @@ export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/;
 export const TenantId = z
   .string()
   .regex(TENANT_PATTERN, "must be 1-128 characters of [A-Za-z0-9_.:@-], starting alphanumeric");
+
+/** Where a caller that gave up says so; every instance of the service hears it (docs/PROTOCOL.md). */
+export function cancelSubject(prefix: string, service: string): string {
+  return `${prefix}.cancel.${service}`;
+}
+
+/** The body of a cancel message: the reply subject of the abandoned attempt. */
+export const CancelMessage = z.object({ reply: z.string().min(1).max(512) });

@@ -8,6 +8,8 @@ export class AttemptFailed {
   constructor(
     readonly error: MeshError,
     readonly sent: boolean,
+    /** The reply subject of an attempt the caller gave up on after sending it. */
+    readonly abandonedReply?: string,
   ) {}
 }
 
@@ -18,6 +20,7 @@ function failureError(failure: SendFailure, subject: string, timeoutMs: number):
     case "timeout":
       return new MeshError("DEADLINE_EXCEEDED", `no reply on ${subject} within ${timeoutMs} ms`);
     case "cancelled":
+    case "abandoned":
       return new MeshError("CANCELLED", `the call to ${subject} was aborted`);
     case "disconnected":
       return new MeshError("UNAVAILABLE", `disconnected from NATS while calling ${subject}`);
@@ -42,7 +45,11 @@ export function settleAttempt(
   timeoutMs: number,
 ): unknown | AttemptFailed {
   if (isSendFailure(result)) {
-    return new AttemptFailed(failureError(result, subject, timeoutMs), result.sent);
+    return new AttemptFailed(
+      failureError(result, subject, timeoutMs),
+      result.sent,
+      result.kind === "abandoned" ? result.reply : undefined,
+    );
   }
   if (isErrorReply(result)) return new AttemptFailed(decodeErrorReply(result), true);
   try {

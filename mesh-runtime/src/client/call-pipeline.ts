@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
+import type { ErrorCode } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { MeshError, markDownstream } from "../errors.js";
 import type { ResolvedCallOptions } from "../options.js";
 import type { CompiledPolicy, EffectiveSettings } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
 import { fullJitterDelayMs } from "../resilience/backoff.js";
+import { CircuitBreaker } from "../resilience/circuit-breaker.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { deriveDeadline, remainingMs } from "../resilience/deadline.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
@@ -14,6 +16,15 @@ import { encodeJson } from "../wire/json-codec.js";
 import { writeRequestHeaders } from "../wire/request-headers.js";
 import { AttemptFailed, settleAttempt } from "./attempt.js";
 import type { Requester } from "./requester.js";
+
+/** Failures that say the callee is unwell: only these count against its circuit breaker. */
+const UNWELL: ReadonlySet<ErrorCode> = new Set([
+  "DEADLINE_EXCEEDED",
+  "UNAVAILABLE",
+  "OVERLOADED",
+  "INTERNAL",
+  "NO_RESPONDERS",
+]);
 
 /** The endpoint a call goes to, resolved once per (service, endpoint). */
 export interface CallTarget {
@@ -32,16 +43,20 @@ export interface ParentRequest {
   readonly traceparent: string | undefined;
   readonly tracestate: string | undefined;
   readonly baggage: string | undefined;
+  /** Aborts when the parent request is cancelled or past its deadline; child calls follow it. */
+  readonly signal: AbortSignal;
 }
 
 /**
  * The client pipeline. The order, and why:
  * 1. deadline: the smaller of this call's timeout and the parent's remaining budget, fixed once,
  *    so retries share it instead of each getting a fresh one;
- * 2. circuit breaker (lands with flow control): fail fast before spending budget or backoff;
- * 3. retry loop: only retryable codes, only when safe (idempotent, or provably not executed),
+ * 2. retry loop: only retryable codes, only when safe (idempotent, or provably not executed),
  *    full-jitter backoff that never sleeps past the deadline, `Mesh-Retry-After` honoured, and a
  *    retry budget per target service so retries stay a bounded share of traffic;
+ * 3. circuit breaker, per attempt: fail fast with CIRCUIT_OPEN while the endpoint is known to be
+ *    unwell, before spending any budget on it; every attempt is evidence of the callee's health, and
+ *    a retry must not slip past an open breaker;
  * 4. one attempt: headers (same Idempotency-Key, increasing Mesh-Attempt, remaining budget),
  *    publish on the multiplexed inbox, map NATS failures to codes.
  * Errors are created and thrown in this async function, after its awaits, so V8's async stack
@@ -53,9 +68,20 @@ export class CallPipeline {
   readonly #policy: () => CompiledPolicy;
   readonly #log: Logger;
   readonly #budgets = new Map<string, RetryBudget>();
+  readonly #breakers = new Map<string, CircuitBreaker>();
 
-  constructor(requester: Requester, caller: string, policy: () => CompiledPolicy, log: Logger) {
+  readonly #abandon: (service: string, reply: string) => void;
+
+  /** `abandon` tells a callee that nobody waits for its reply any more (the cancel subject). */
+  constructor(
+    requester: Requester,
+    caller: string,
+    policy: () => CompiledPolicy,
+    log: Logger,
+    abandon: (service: string, reply: string) => void,
+  ) {
     this.#requester = requester;
+    this.#abandon = abandon;
     this.#caller = caller;
     this.#policy = policy;
     this.#log = log;
@@ -75,6 +101,8 @@ export class CallPipeline {
     const maxAttempts = opts.maxAttempts ?? settings.maxAttempts;
     const idempotent = opts.idempotent ?? settings.idempotent;
     const idempotencyKey = opts.idempotencyKey ?? nuid.next();
+    // a call made inside a handler is abandoned when that handler's own caller gives up
+    const signal = opts.signal ?? parent?.signal;
     let payload: Uint8Array;
     try {
       payload = encodeJson(input);
@@ -84,6 +112,8 @@ export class CallPipeline {
     const budget = this.#budget(target.service, settings.budget);
     budget.recordRequest();
 
+    const breaker = settings.breaker.enabled ? this.#breaker(target, settings.breaker) : undefined;
+    let lastError: MeshError | undefined;
     for (let attempt = 1; ; attempt++) {
       const left = remainingMs(deadline);
       if (left < 1) {
@@ -102,14 +132,28 @@ export class CallPipeline {
         tracestate: parent?.tracestate,
         baggage: parent?.baggage,
       });
+      const permit = breaker?.acquire() ?? "pass";
+      if (permit === "reject") {
+        throw markDownstream(
+          new MeshError("CIRCUIT_OPEN", `the circuit to ${target.service}.${target.endpoint} is open`, {
+            ...(lastError === undefined ? {} : { cause: lastError }),
+            details: { service: target.service, endpoint: target.endpoint },
+          }),
+        );
+      }
       const result = settleAttempt(
-        await this.#requester.send(target.subject, payload, headers, timeoutMs, opts.signal),
+        await this.#requester.send(target.subject, payload, headers, timeoutMs, signal),
         target.subject,
         timeoutMs,
       );
+      breaker?.record(permit, result instanceof AttemptFailed && UNWELL.has(result.error.code));
+      if (result instanceof AttemptFailed && result.abandonedReply !== undefined) {
+        this.#abandon(target.service, result.abandonedReply);
+      }
       if (!(result instanceof AttemptFailed)) return result;
 
       const { error } = result;
+      lastError = error;
       if (attempt >= maxAttempts || !mayRetry(error, idempotent, result.sent)) {
         throw markDownstream(error);
       }
@@ -132,12 +176,25 @@ export class CallPipeline {
       );
       if (delayMs > 0) {
         try {
-          await sleep(delayMs, undefined, opts.signal ? { signal: opts.signal } : undefined);
+          await sleep(delayMs, undefined, signal ? { signal } : undefined);
         } catch {
           throw markDownstream(new MeshError("CANCELLED", `the call to ${target.subject} was aborted`));
         }
       }
     }
+  }
+
+  /** One breaker per endpoint and parameters (a policy change starts a fresh one). */
+  #breaker(target: CallTarget, o: EffectiveSettings["breaker"]): CircuitBreaker {
+    const key = `${target.service}.${target.endpoint}|${o.failureRatio}|${o.minimumCalls}|${o.windowMs}|${o.openMs}|${o.halfOpenProbes}`;
+    let breaker = this.#breakers.get(key);
+    if (breaker === undefined) {
+      breaker = new CircuitBreaker(o, (state) =>
+        this.#log.warn({ service: target.service, endpoint: target.endpoint, state }, `circuit ${state}`),
+      );
+      this.#breakers.set(key, breaker);
+    }
+    return breaker;
   }
 
   /**

@@ -1,12 +1,15 @@
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
+import { isMeshError } from "../errors.js";
 import type { EncodedHeaders } from "../wire/raw-headers.js";
 
 /** Why an attempt got no reply message. `sent` tells whether the request may have arrived. */
 export type SendFailure =
   | { readonly kind: "no-responders"; readonly sent: true }
   | { readonly kind: "timeout"; readonly sent: true }
-  | { readonly kind: "cancelled"; readonly sent: boolean }
+  | { readonly kind: "cancelled"; readonly sent: false }
+  /** Given up after sending: `reply` names the attempt, so the callee can be told. */
+  | { readonly kind: "abandoned"; readonly sent: true; readonly reply: string }
   | { readonly kind: "disconnected"; readonly sent: boolean }
   | { readonly kind: "closed"; readonly sent: boolean }
   | { readonly kind: "too-large"; readonly sent: false; readonly limit: number }
@@ -16,7 +19,6 @@ export type SendResult = Msg | SendFailure;
 
 const NO_RESPONDERS: SendFailure = { kind: "no-responders", sent: true };
 const TIMEOUT: SendFailure = { kind: "timeout", sent: true };
-const CANCELLED: SendFailure = { kind: "cancelled", sent: true };
 const CANCELLED_UNSENT: SendFailure = { kind: "cancelled", sent: false };
 // headers rarely reach this size; only a payload this close to the limit pays to measure them
 const HEADER_ALLOWANCE = 4_096;
@@ -94,7 +96,14 @@ export class Requester {
       const timer = setTimeout(() => this.#settle(token, TIMEOUT), timeoutMs);
       this.#pending.set(token, { resolve, timer });
       if (signal !== undefined) {
-        const onAbort = () => this.#settle(token, CANCELLED);
+        // a parent's deadline is this call's deadline too: a timeout, and the callee times out itself
+        const onAbort = () =>
+          this.#settle(
+            token,
+            isMeshError(signal.reason) && signal.reason.code === "DEADLINE_EXCEEDED"
+              ? TIMEOUT
+              : { kind: "abandoned", sent: true, reply },
+          );
         signal.addEventListener("abort", onAbort, { once: true });
         // the listener must not outlive the request on a long-lived signal
         const entry = this.#pending.get(token) as Pending;

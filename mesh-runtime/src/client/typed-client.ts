@@ -26,7 +26,8 @@ export function contractTargets(contract: Contract, prefix: string): Map<string,
       endpoint,
       subject: endpointSubject(prefix, contract.name, endpoint),
       settings: new SettingsCache(contract.name, endpoint, {
-        idempotent: spec.idempotent,
+        // a deduplicated endpoint is safe to retry: its callee replays the first reply
+        idempotent: spec.idempotent ?? (spec.dedupe ? true : undefined),
         timeoutMs: spec.timeoutMs,
       }),
     });

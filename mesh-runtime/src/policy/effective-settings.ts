@@ -11,6 +11,16 @@ export interface EffectiveSettings {
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
   readonly budget: { readonly ratio: number; readonly minPerSecond: number; readonly windowMs: number };
+  readonly breaker: Readonly<ResolvedMeshOptions["calls"]["breaker"]>;
+  readonly concurrency: Readonly<ResolvedMeshOptions["calls"]["concurrency"]>;
+}
+
+/** `base` with the fields `over` sets; absent fields keep the base's value. */
+function merge<T extends object>(base: T, over: Partial<T> | undefined): T {
+  if (over === undefined) return base;
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
 }
 
 /** What a contract declares about an endpoint, which policy may override; absent is "not said". */
@@ -29,6 +39,8 @@ function overlay(base: EffectiveSettings, s: CallSettings | undefined): Effectiv
     baseDelayMs: s.retry?.backoff?.baseMs ?? base.baseDelayMs,
     maxDelayMs: s.retry?.backoff?.maxMs ?? base.maxDelayMs,
     budget: s.retry?.budget ?? base.budget,
+    breaker: merge(base.breaker, s.breaker),
+    concurrency: merge(base.concurrency, s.concurrency),
   };
 }
 
@@ -42,6 +54,8 @@ export function baseSettings(calls: ResolvedMeshOptions["calls"]): EffectiveSett
     baseDelayMs: calls.retry.baseDelayMs,
     maxDelayMs: calls.retry.maxDelayMs,
     budget: calls.retryBudget,
+    breaker: calls.breaker,
+    concurrency: calls.concurrency,
   };
 }
 
@@ -50,10 +64,14 @@ export function baseSettings(calls: ResolvedMeshOptions["calls"]): EffectiveSett
  * most specific last. Built once per applied version; each lookup is a few map reads, cached by
  * the caller per (endpoint, plan).
  */
+type FaultRule = Policy["faults"][number];
+const NO_FAULTS: readonly FaultRule[] = Object.freeze([]);
+
 export class CompiledPolicy {
   readonly version: number;
   readonly policy: Policy | undefined;
   readonly quotas: QuotaRules;
+  readonly #faults = new Map<string, readonly FaultRule[]>();
   readonly #base: EffectiveSettings;
 
   constructor(version: number, policy: Policy | undefined, calls: ResolvedMeshOptions["calls"]) {
@@ -68,6 +86,25 @@ export class CompiledPolicy {
     const tenants = this.policy?.tenants;
     if (tenant === undefined || tenants === undefined || tenants.unknownTenants !== "deny") return true;
     return Object.hasOwn(tenants.tenants, tenant);
+  }
+
+  /** Fault rules (resilience drills) for a request; usually none. */
+  faults(service: string, endpoint: string, tenant: string | undefined): readonly FaultRule[] {
+    const all = this.policy?.faults;
+    if (all === undefined || all.length === 0) return NO_FAULTS;
+    const key = `${service}.${endpoint}|${tenant ?? ""}`;
+    let found = this.#faults.get(key);
+    if (found === undefined) {
+      found = all.filter(
+        (f) =>
+          f.service === service &&
+          (f.endpoint === undefined || f.endpoint === "*" || f.endpoint === endpoint) &&
+          (f.tenant === undefined || f.tenant === tenant),
+      );
+      if (this.#faults.size >= 10_000) this.#faults.clear();
+      this.#faults.set(key, found);
+    }
+    return found;
   }
 
   /** The plan a tenant is on, or undefined for none (no policy, or no tenant). */

@@ -34,7 +34,7 @@ export class StoreUnavailable extends Error {
   override readonly name = "StoreUnavailable";
 }
 
-type Client = (Redis | Cluster) & {
+export type Client = (Redis | Cluster) & {
   meshQuota(numberOfKeys: number, ...args: Array<string | number>): Promise<number[]>;
 };
 
@@ -89,28 +89,38 @@ export class QuotaStore {
     this.#client = client as Client;
   }
 
-  /** One atomic decision over `rules`; throws StoreUnavailable when Redis cannot answer. */
-  async decide(rules: readonly RuleRequest[]): Promise<{ ok: boolean; outcomes: RuleOutcome[] }> {
+  /**
+   * Runs Redis commands behind the store's breaker; any failure (timeout, no connection) is a
+   * StoreUnavailable, so callers apply their declared failure behaviour.
+   */
+  async command<T>(run: (client: Client) => Promise<T>): Promise<T> {
     if (Date.now() < this.#openUntil) throw new StoreUnavailable("redis skipped after repeated failures");
     if (!this.#everReady) {
       // the first connection may still be under way: wait for it as long as for a command
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         this.#ready,
-        new Promise((resolve) => (timer = setTimeout(resolve, this.#options.commandTimeoutMs))),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, this.#options.commandTimeoutMs);
+        }),
       ]);
       clearTimeout(timer);
     }
-    const args: Array<string | number> = rules.map((r) => r.key);
-    for (const r of rules) args.push(r.want, r.min, r.intervalUs, r.depth, r.shadow ? 1 : 0);
-    let reply: number[];
     try {
-      reply = await this.#client.meshQuota(rules.length, ...args);
+      const result = await run(this.#client);
+      this.#failures = 0;
+      return result;
     } catch (error) {
       this.#failed(error);
       throw new StoreUnavailable(`redis: ${(error as Error).message}`, { cause: error });
     }
-    this.#failures = 0;
+  }
+
+  /** One atomic decision over `rules`; throws StoreUnavailable when Redis cannot answer. */
+  async decide(rules: readonly RuleRequest[]): Promise<{ ok: boolean; outcomes: RuleOutcome[] }> {
+    const args: Array<string | number> = rules.map((r) => r.key);
+    for (const r of rules) args.push(r.want, r.min, r.intervalUs, r.depth, r.shadow ? 1 : 0);
+    const reply = await this.command((client) => client.meshQuota(rules.length, ...args));
     const outcomes: RuleOutcome[] = [];
     for (let i = 0; i < rules.length; i++) {
       outcomes.push({

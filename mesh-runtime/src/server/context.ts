@@ -24,7 +24,7 @@ export interface HandlerContext {
   readonly deadline: number;
   /** Ms left until the deadline, never negative. */
   remainingMs(): number;
-  /** Aborts at the deadline, with a `DEADLINE_EXCEEDED` MeshError as its reason. */
+  /** Aborts at the deadline (`DEADLINE_EXCEEDED` reason) or when the caller cancels (`CANCELLED`). */
   readonly signal: AbortSignal;
   /** A pino child bound to service, endpoint, tenant and caller. */
   readonly log: Logger;
@@ -100,6 +100,18 @@ export class RequestContext implements HandlerContext, ParentRequest {
   }
 
   get signal(): AbortSignal {
+    return this.#abortController().signal;
+  }
+
+  /** The caller gave up: abort the signal with CANCELLED (downstream calls made with it follow). */
+  cancel(): void {
+    const controller = this.#abortController();
+    if (!controller.signal.aborted) {
+      controller.abort(new MeshError("CANCELLED", `the caller of ${this.service}.${this.endpoint} gave up`));
+    }
+  }
+
+  #abortController(): AbortController {
     if (this.#controller === undefined) {
       const controller = new AbortController();
       this.#controller = controller;
@@ -111,7 +123,7 @@ export class RequestContext implements HandlerContext, ParentRequest {
       if (left <= 0) abort();
       else this.#timer = setTimeout(abort, left);
     }
-    return this.#controller.signal;
+    return this.#controller;
   }
 
   get log(): Logger {

@@ -1,17 +1,21 @@
 import type { Msg } from "@nats-io/nats-core";
-import type { EndpointSpec } from "@switchyard/schemas";
+import { type EndpointSpec, isErrorCode, type Policy } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import type { z } from "zod";
+import { type DedupeStore, dedupeKey, type StoredReply } from "../dedupe/dedupe-store.js";
 import type { EndpointCounters } from "../discovery/responder.js";
 import { MeshError, toReplyError } from "../errors.js";
 import type { CompiledPolicy } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
 import type { QuotaRule } from "../quota/quota-rules.js";
+import { StoreUnavailable } from "../quota/quota-store.js";
 import { monotonicNow } from "../resilience/clock.js";
+import type { ConcurrencyLimit } from "../resilience/concurrency-limit.js";
 import { encodeErrorReply } from "../wire/error-reply.js";
 import { decodeJson, encodeJson } from "../wire/json-codec.js";
 import { type RequestMeta, readRequestHeaders } from "../wire/request-headers.js";
 import { type ContextHost, type HandlerContext, RequestContext } from "./context.js";
+import type { EndpointLimit } from "./endpoint-limit.js";
 
 /** A handler: the validated input in, a value of the output schema's input type out. */
 export type Handler<E extends EndpointSpec = EndpointSpec> = (
@@ -30,6 +34,9 @@ export interface ServedEndpoint {
   readonly handler: Handler;
   /** Contract declarations overlaid by policy; `timeoutMs` is the budget without `Mesh-Timeout`. */
   readonly settings: SettingsCache;
+  readonly limit: EndpointLimit;
+  /** How long replies are kept for repeats; undefined when the endpoint does not deduplicate. */
+  readonly dedupeTtlMs: number | undefined;
   /** Cap on any request's budget. */
   readonly maxTimeoutMs: number;
 }
@@ -47,7 +54,12 @@ export interface PipelineHost extends ContextHost {
     endpoint: string,
     tenant: string | undefined,
   ): Promise<void>;
+  /** The replay store of deduplicated endpoints; undefined without Redis. */
+  dedupe(): DedupeStore | undefined;
 }
+
+/** Requests being handled, by reply subject, so a caller's cancel can find them. */
+export type InFlight = Map<string, RequestContext>;
 
 function issues(error: z.ZodError) {
   return error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
@@ -56,32 +68,41 @@ function issues(error: z.ZodError) {
 /**
  * The server pipeline. The order, and why:
  * 1. headers and deadline: malformed headers and spent budgets are refused before any work;
- * 2. access rule (identity and access): who may call is checked before anything is spent on them;
+ * 2. tenant and access: an unknown tenant (when the policy denies them) or caller is refused
+ *    before anything is spent on it (access rules land with identity and access);
  * 3. quota (Redis): a tenant over its quota costs no concurrency slot;
  * 4. concurrency limit: shed with OVERLOADED before work, so the caller's retry goes elsewhere;
- * 5. input decoding and validation: the handler only ever sees input its schema accepts;
- * 6. the handler, with a context whose signal aborts at the deadline;
- * 7. output validation: a handler that breaks its contract is an INTERNAL error, not a bad reply.
- * Steps 2-4 arrive with their issues and slot in here, in this order.
+ * 5. injected faults (policy drills): they act like a failing handler, so after the limit;
+ * 6. input decoding and validation: the handler only ever sees input its schema accepts;
+ * 7. idempotent replay (dedupe endpoints): a repeat gets the first reply, never a second run;
+ * 8. the handler, with a context whose signal aborts at the deadline or when the caller cancels;
+ * 9. output validation: a handler that breaks its contract is an INTERNAL error, not a bad reply.
  * Every request gets exactly one reply, or none once its deadline has passed (nobody waits).
  * A throw of any kind becomes a typed error reply at this one boundary.
  */
-export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: PipelineHost): Promise<void> {
+export async function serveRequest(
+  msg: Msg,
+  endpoint: ServedEndpoint,
+  host: PipelineHost,
+  inFlight: InFlight,
+): Promise<void> {
   const arrivedAt = monotonicNow();
-  const defaultTimeoutMs = endpoint.settings.get(host.policy(), undefined).timeoutMs;
-  let deadlineAt = arrivedAt + defaultTimeoutMs;
+  const policy = host.policy();
+  const settings = endpoint.settings.get(policy, undefined);
+  let deadlineAt = arrivedAt + settings.timeoutMs;
   let meta: RequestMeta | undefined;
   let ctx: RequestContext | undefined;
+  let slot: ConcurrencyLimit | undefined;
+  let succeeded = false;
   try {
     meta = readRequestHeaders(msg);
-    const budget = meta.timeoutMs ?? defaultTimeoutMs;
+    const budget = meta.timeoutMs ?? settings.timeoutMs;
     deadlineAt = arrivedAt + Math.min(budget, endpoint.maxTimeoutMs);
     if (budget <= 0) {
       // answered although late: the refusal costs nothing and tells a raw caller what happened
       deadlineAt = Number.POSITIVE_INFINITY;
       throw new MeshError("DEADLINE_EXCEEDED", "the request arrived with no budget left");
     }
-    const policy = host.policy();
     if (!policy.admitsTenant(meta.tenant)) {
       throw new MeshError("UNAUTHENTICATED", `unknown tenant ${meta.tenant}`, {
         details: { tenant: meta.tenant },
@@ -94,6 +115,15 @@ export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: Pip
       policy.planOf(meta.tenant),
     );
     if (rules.length > 0) await host.admitQuota(rules, endpoint.service, endpoint.name, meta.tenant);
+    const limit = endpoint.limit.get(settings.concurrency);
+    if (!limit.tryAcquire()) {
+      throw new MeshError("OVERLOADED", `${endpoint.service}.${endpoint.name} is at its concurrency limit`, {
+        details: { limit: limit.limit },
+      });
+    }
+    slot = limit;
+    const faults = policy.faults(endpoint.service, endpoint.name, meta.tenant);
+    if (faults.length > 0) await injectFaults(faults, deadlineAt);
     const parsed = endpoint.spec.input.safeParse(decodeJson(msg.data));
     if (!parsed.success) {
       throw new MeshError("INVALID_ARGUMENT", "input does not match the endpoint's schema", {
@@ -101,19 +131,26 @@ export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: Pip
       });
     }
     ctx = new RequestContext(endpoint.service, endpoint.name, meta, deadlineAt, host);
-    const output = await endpoint.handler(parsed.data, ctx);
-    const checked = endpoint.spec.output.safeParse(output);
-    if (!checked.success) {
-      throw new MeshError("INTERNAL", "the handler's output does not match its contract", {
-        cause: { issues: issues(checked.error) },
-      });
-    }
-    const body = encodeJson(checked.data);
+    inFlight.set(msg.reply as string, ctx);
+    const run = async (handlerCtx: RequestContext) => {
+      const checked = endpoint.spec.output.safeParse(await endpoint.handler(parsed.data, handlerCtx));
+      if (!checked.success) {
+        throw new MeshError("INTERNAL", "the handler's output does not match its contract", {
+          cause: { issues: issues(checked.error) },
+        });
+      }
+      return encodeJson(checked.data);
+    };
+    const body =
+      endpoint.dedupeTtlMs !== undefined && meta.idempotencyKey !== undefined
+        ? await replayOrRun(endpoint, meta, host, endpoint.dedupeTtlMs, () => run(ctx as RequestContext))
+        : await run(ctx);
     if (body.length > host.maxPayload()) {
       // the handler ran, so this is not the caller's PAYLOAD_TOO_LARGE: the service broke its limit
       throw new MeshError("INTERNAL", `the reply (${body.length} bytes) exceeds ${host.maxPayload()} bytes`);
     }
     reply(msg, deadlineAt, host.log, body);
+    succeeded = true;
     endpoint.counters.record(monotonicNow() - arrivedAt, undefined);
   } catch (thrown) {
     const error = toReplyError(thrown);
@@ -122,8 +159,96 @@ export async function serveRequest(msg: Msg, endpoint: ServedEndpoint, host: Pip
     const { headers, body } = encodeErrorReply(error, host.maxPayload());
     reply(msg, deadlineAt, host.log, body, headers);
   } finally {
-    ctx?.dispose();
+    if (ctx !== undefined) {
+      inFlight.delete(msg.reply as string);
+      ctx.dispose();
+    }
+    // only successes teach the adaptive limit what latency this instance has
+    slot?.release(monotonicNow() - arrivedAt, succeeded);
   }
+}
+
+/** Resilience drills from the policy: abort as a failing handler would, or add latency. */
+async function injectFaults(
+  faults: ReadonlyArray<Policy["faults"][number]>,
+  deadlineAt: number,
+): Promise<void> {
+  for (const fault of faults) {
+    if (fault.abort !== undefined && Math.random() < fault.abort.fraction) {
+      throw new MeshError(fault.abort.code, "injected fault", { details: { injected: true } });
+    }
+    if (fault.delay !== undefined && Math.random() < fault.delay.fraction) {
+      const ms = Math.min(fault.delay.ms, Math.max(0, deadlineAt - monotonicNow()));
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    }
+  }
+}
+
+/**
+ * Idempotent replay: the first attempt of a logical call runs the handler and keeps its reply;
+ * a repeat gets that reply (or CONFLICT while the first still runs). Without Redis the request is
+ * refused with UNAVAILABLE rather than risk running twice.
+ */
+async function replayOrRun(
+  endpoint: ServedEndpoint,
+  meta: RequestMeta,
+  host: PipelineHost,
+  ttlMs: number,
+  run: () => Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  const store = host.dedupe();
+  const key = dedupeKey(
+    meta.tenant,
+    endpoint.service,
+    endpoint.name,
+    meta.caller,
+    meta.idempotencyKey as string,
+  );
+  let begun: Awaited<ReturnType<DedupeStore["begin"]>>;
+  try {
+    if (store === undefined) throw new StoreUnavailable("no store is configured (redis.url or REDIS_URL)");
+    begun = await store.begin(key, ttlMs);
+  } catch (error) {
+    throw new MeshError("UNAVAILABLE", "the replay store is unavailable; not running the call twice", {
+      cause: error,
+    });
+  }
+  if (begun.state === "running") {
+    throw new MeshError("CONFLICT", "the first attempt of this call is still running", {
+      retryAfterMs: 100,
+      details: { idempotencyKey: meta.idempotencyKey },
+    });
+  }
+  if (begun.state === "done") {
+    const stored = begun.reply;
+    if (stored.ok) return Buffer.from(stored.body, "utf8");
+    throw replayedError(stored);
+  }
+  let outcome: StoredReply;
+  try {
+    const body = await run();
+    outcome = { ok: true, body: Buffer.from(body).toString("utf8") };
+  } catch (thrown) {
+    const error = toReplyError(thrown);
+    outcome = {
+      ok: false,
+      error: error.toWire(),
+      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    };
+    await (store as DedupeStore).finish(key, outcome, ttlMs).catch(() => undefined);
+    throw error;
+  }
+  // a lost write only means a repeat runs the handler again: the reply itself is not held back
+  await (store as DedupeStore).finish(key, outcome, ttlMs).catch(() => undefined);
+  return Buffer.from(outcome.body, "utf8");
+}
+
+function replayedError(stored: Extract<StoredReply, { ok: false }>): MeshError {
+  const code = isErrorCode(stored.error.code) ? stored.error.code : "INTERNAL";
+  return new MeshError(code, stored.error.message, {
+    ...(stored.error.details === undefined ? {} : { details: stored.error.details }),
+    ...(stored.retryAfterMs === undefined ? {} : { retryAfterMs: stored.retryAfterMs }),
+  });
 }
 
 function reply(

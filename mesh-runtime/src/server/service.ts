@@ -1,9 +1,22 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
-import { type Contract, queueGroup, serviceSubjects } from "@switchyard/schemas";
+import {
+  CancelMessage,
+  type Contract,
+  cancelSubject,
+  parseJsonMessage,
+  queueGroup,
+  serviceSubjects,
+} from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { answerDiscovery } from "../discovery/responder.js";
 import { MeshError } from "../errors.js";
-import { type PipelineHost, refuseRequest, type ServedEndpoint, serveRequest } from "./request-pipeline.js";
+import {
+  type InFlight,
+  type PipelineHost,
+  refuseRequest,
+  type ServedEndpoint,
+  serveRequest,
+} from "./request-pipeline.js";
 
 /** A running service instance, as `serve()` returns it. */
 export interface ServiceHandle {
@@ -28,6 +41,8 @@ export class ServiceInstance implements ServiceHandle {
   readonly #drainTimeoutMs: number;
   readonly #sub: Subscription;
   readonly #discovery: Subscription[];
+  readonly #cancels: Subscription;
+  readonly #requests: InFlight = new Map();
   #inFlight = 0;
   #idle: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
@@ -54,6 +69,13 @@ export class ServiceInstance implements ServiceHandle {
     this.#sub = nc.subscribe(wildcard, {
       queue: queueGroup(contract.name),
       callback: (_err, msg) => this.#onRequest(msg),
+    });
+    // a caller that gave up says so to every instance; the one handling it aborts ctx.signal
+    this.#cancels = nc.subscribe(cancelSubject(prefix, contract.name), {
+      callback: (_err, msg) => {
+        const cancel = parseJsonMessage(CancelMessage, msg.data);
+        if (cancel.success) this.#requests.get(cancel.data.reply)?.cancel();
+      },
     });
     this.#discovery = answerDiscovery(
       nc,
@@ -105,7 +127,7 @@ export class ServiceInstance implements ServiceHandle {
   async #handle(msg: Msg, endpoint: ServedEndpoint): Promise<void> {
     this.#inFlight++;
     try {
-      await serveRequest(msg, endpoint, this.#host);
+      await serveRequest(msg, endpoint, this.#host, this.#requests);
     } finally {
       this.#inFlight--;
       if (this.#inFlight === 0) this.#idle?.();
@@ -124,7 +146,10 @@ export class ServiceInstance implements ServiceHandle {
     await this.#sub.drain().catch((error: unknown) => {
       this.#log.warn({ err: error, service: this.name }, "subscription drain failed");
     });
-    if (this.#inFlight === 0) return;
+    if (this.#inFlight === 0) {
+      this.#cancels.unsubscribe();
+      return;
+    }
     const idle = new Promise<void>((resolve) => {
       this.#idle = resolve;
     });
@@ -140,5 +165,6 @@ export class ServiceInstance implements ServiceHandle {
         "drain timed out with requests still in flight",
       );
     }
+    this.#cancels.unsubscribe();
   }
 }

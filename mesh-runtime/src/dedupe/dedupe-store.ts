@@ -1,0 +1,52 @@
+import { ANONYMOUS_TENANT, type ErrorBody } from "@switchyard/schemas";
+import type { QuotaStore } from "../quota/quota-store.js";
+
+/** What a deduplicated endpoint answered, kept for repeats of the same logical call. */
+export type StoredReply =
+  | { readonly ok: true; readonly body: string }
+  | { readonly ok: false; readonly error: ErrorBody; readonly retryAfterMs?: number };
+
+export type Begin =
+  | { readonly state: "claimed" }
+  | { readonly state: "running" }
+  | { readonly state: "done"; readonly reply: StoredReply };
+
+const RUNNING = '{"state":"running"}';
+
+/** The key of one logical call: scoped by tenant and caller, so nobody can replay another's. */
+export function dedupeKey(
+  tenant: string | undefined,
+  service: string,
+  endpoint: string,
+  caller: string | undefined,
+  idempotencyKey: string,
+): string {
+  return `mesh:dedupe:{${tenant ?? ANONYMOUS_TENANT}}:${service}.${endpoint}:${caller ?? "-"}:${idempotencyKey}`;
+}
+
+/**
+ * Idempotent replay in Redis: the first attempt of a logical call claims its key (SET NX), later
+ * attempts find it running (CONFLICT for the caller, retry later) or done (the stored reply,
+ * without running the handler again). Redis failures throw StoreUnavailable.
+ */
+export class DedupeStore {
+  readonly #store: QuotaStore;
+
+  constructor(store: QuotaStore) {
+    this.#store = store;
+  }
+
+  async begin(key: string, ttlMs: number): Promise<Begin> {
+    return this.#store.command(async (redis) => {
+      if ((await redis.set(key, RUNNING, "PX", ttlMs, "NX")) === "OK") return { state: "claimed" };
+      const held = await redis.get(key);
+      if (held === null || held === RUNNING)
+        return held === null ? { state: "claimed" } : { state: "running" };
+      return { state: "done", reply: JSON.parse(held) as StoredReply };
+    });
+  }
+
+  async finish(key: string, reply: StoredReply, ttlMs: number): Promise<void> {
+    await this.#store.command((redis) => redis.set(key, JSON.stringify(reply), "PX", ttlMs));
+  }
+}
