@@ -78,6 +78,8 @@ export class Mesh {
     this.#pipeline = new CallPipeline(this.#requester, options.name, policy, log, (service, reply) => {
       try {
         nc.publish(cancelSubject(options.prefix, service), JSON.stringify({ reply }));
+        // push it out now: the callee is doing work for nobody until it arrives
+        nc.flush().catch(() => undefined);
       } catch {
         // best effort: the callee's own deadline still ends the work
       }
@@ -176,7 +178,11 @@ export class Mesh {
       this.instanceId,
       (endpoint) => {
         const quota = this.#quota.counters(contract.name, endpoint);
-        return quota === undefined ? undefined : { quota };
+        const limit = endpoints.get(endpoint)?.limit.current;
+        return {
+          ...(quota === undefined ? {} : { quota }),
+          ...(limit === undefined ? {} : { concurrency: { limit: limit.limit, inFlight: limit.inFlight } }),
+        };
       },
       () => ({
         [MetadataKey.Runtime]: RUNTIME_VERSION,

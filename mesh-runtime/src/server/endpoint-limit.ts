@@ -9,6 +9,11 @@ export class EndpointLimit {
   #params: EffectiveSettings["concurrency"] | undefined;
   #limit: ConcurrencyLimit | undefined;
 
+  /** The limiter in use, if a request has been served yet. */
+  get current(): ConcurrencyLimit | undefined {
+    return this.#limit;
+  }
+
   get(params: EffectiveSettings["concurrency"]): ConcurrencyLimit {
     if (this.#limit === undefined || this.#params !== params) {
       const same =
