@@ -119,7 +119,7 @@ describe("flow control", () => {
     const served = new Map<string, number>();
     const until = performance.now() + 3_000;
     await Promise.all(
-      Array.from({ length: 16 }, async () => {
+      Array.from({ length: 32 }, async () => {
         while (performance.now() < until) {
           const started = performance.now();
           try {
