@@ -20,6 +20,20 @@ export const echoContract = defineContract({
   },
 });
 
+/** The same endpoint served with the breaker and the concurrency limiter off: the "core" call. */
+export const coreContract = defineContract({
+  name: "bench-core",
+  version: "1.0.0",
+  endpoints: {
+    echo: { input: Order, output: Order },
+  },
+});
+
+/** Mesh options that turn flow control off, on both sides of the core call. */
+export const WITHOUT_FLOW_CONTROL = {
+  calls: { breaker: { enabled: false }, concurrency: { enabled: false } },
+} as const;
+
 /** The raw responder for the floors: `msg.respond(msg.data)`, nothing else. */
 export const RAW_ECHO_SUBJECT = "bench.raw.echo";
 

@@ -2,7 +2,7 @@
 // the mesh serving the echo contract with default options, and a raw nats.js echo for the floors.
 import { connect } from "@nats-io/transport-node";
 import { connectMesh } from "@switchyard/runtime";
-import { echoContract, RAW_ECHO_SUBJECT } from "./echo-contract.js";
+import { coreContract, echoContract, RAW_ECHO_SUBJECT, WITHOUT_FLOW_CONTROL } from "./echo-contract.js";
 import type { ResponderCommand, ResponderEvent } from "./responder-process.js";
 
 function tell(event: ResponderEvent): Promise<void> {
@@ -18,6 +18,8 @@ async function main(): Promise<void> {
   // the default logger at the default level "info"; our stdout is the runner's stderr
   const mesh = await connectMesh({ name: "bench", servers });
   await mesh.serve(echoContract, { echo: (order) => order });
+  const core = await connectMesh({ name: "bench-core", servers, ...WITHOUT_FLOW_CONTROL });
+  await core.serve(coreContract, { echo: (order) => order });
 
   const nc = await connect({ servers, name: "bench-raw-responder" });
   nc.subscribe(RAW_ECHO_SUBJECT, {
@@ -32,7 +34,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     try {
-      await Promise.all([mesh.close(), nc.drain()]);
+      await Promise.all([mesh.close(), core.close(), nc.drain()]);
     } finally {
       process.exit(0);
     }

@@ -37,6 +37,8 @@ export const BreakerDefaults = z.strictObject({
 });
 
 export const ConcurrencyDefaults = z.strictObject({
+  /** Off only to measure what the limiter costs (the bench); a limit of some kind always helps. */
+  enabled: z.boolean().default(true),
   mode: z.enum(["fixed", "adaptive"]).default("fixed"),
   /** In-flight requests per instance and endpoint before shedding with OVERLOADED. */
   limit: z.number().int().min(1).max(100_000).default(1_000),

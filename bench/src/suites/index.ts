@@ -2,6 +2,7 @@ import type { Suite } from "../suite.js";
 import { policyPropagation } from "./policy-propagation.js";
 import { quota } from "./quota.js";
 import { requestReply } from "./request-reply.js";
+import { resilience } from "./resilience.js";
 
 /** Every suite `npm run bench` runs, in order. A new suite is one entry here. */
 export const suites: readonly Suite[] = [
@@ -19,5 +20,10 @@ export const suites: readonly Suite[] = [
     name: "quota",
     description: "the quota step: no rule vs lease mode vs exact mode, against redis-server",
     run: quota,
+  },
+  {
+    name: "resilience",
+    description: "the circuit breaker and concurrency limiter on the hot path vs the core call",
+    run: resilience,
   },
 ];

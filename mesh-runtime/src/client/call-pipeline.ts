@@ -160,7 +160,9 @@ export class CallPipeline {
       // a shed is one instance's quick "no": the queue group hands the retry to another instance,
       // so it goes at once (as Finagle requeues a nack); maxAttempts and the budget bound it
       const backoffMs =
-        error.code === "OVERLOADED" ? 0 : fullJitterDelayMs(attempt, settings.baseDelayMs, settings.maxDelayMs);
+        error.code === "OVERLOADED"
+          ? 0
+          : fullJitterDelayMs(attempt, settings.baseDelayMs, settings.maxDelayMs);
       const delayMs = Math.max(backoffMs, error.retryAfterMs ?? 0);
       if (monotonicNow() + delayMs >= deadline) throw markDownstream(error);
       if (!budget.tryRetry()) {

@@ -115,13 +115,19 @@ export async function serveRequest(
       policy.planOf(meta.tenant),
     );
     if (rules.length > 0) await host.admitQuota(rules, endpoint.service, endpoint.name, meta.tenant);
-    const limit = endpoint.limit.get(settings.concurrency);
-    if (!limit.tryAcquire()) {
-      throw new MeshError("OVERLOADED", `${endpoint.service}.${endpoint.name} is at its concurrency limit`, {
-        details: { limit: limit.limit },
-      });
+    if (settings.concurrency.enabled) {
+      const limit = endpoint.limit.get(settings.concurrency);
+      if (!limit.tryAcquire()) {
+        throw new MeshError(
+          "OVERLOADED",
+          `${endpoint.service}.${endpoint.name} is at its concurrency limit`,
+          {
+            details: { limit: limit.limit },
+          },
+        );
+      }
+      slot = limit;
     }
-    slot = limit;
     const faults = policy.faults(endpoint.service, endpoint.name, meta.tenant);
     if (faults.length > 0) await injectFaults(faults, deadlineAt);
     const parsed = endpoint.spec.input.safeParse(decodeJson(msg.data));

@@ -1,0 +1,55 @@
+import { connectMesh } from "@switchyard/runtime";
+import { coreContract, echoContract, ORDER, WITHOUT_FLOW_CONTROL } from "../echo-contract.js";
+import { type Round, runConcurrent, totals } from "../measure.js";
+import { formatCount } from "../report.js";
+import { startResponder } from "../responder-process.js";
+import type { BenchEnv, SuiteResult } from "../suite.js";
+
+const IN_FLIGHT = 64;
+const MODES = ["core", "resilience"] as const;
+type Mode = (typeof MODES)[number];
+
+/**
+ * What flow control costs on the hot path: the same call with the caller's circuit breaker and the
+ * callee's concurrency limiter on (the defaults) against both off, in interleaved rounds.
+ */
+export async function resilience(env: BenchEnv): Promise<SuiteResult> {
+  const responder = await startResponder(env.natsUrl);
+  const withIt = await connectMesh({ name: "bench-resilience", servers: env.natsUrl, logLevel: "warn" });
+  const without = await connectMesh({
+    name: "bench-core-caller",
+    servers: env.natsUrl,
+    logLevel: "warn",
+    ...WITHOUT_FLOW_CONTROL,
+  });
+  try {
+    const calls: Record<Mode, () => Promise<unknown>> = {
+      core: () => without.client(coreContract).echo(ORDER),
+      resilience: () => withIt.client(echoContract).echo(ORDER),
+    };
+    for (const mode of MODES) await runConcurrent(calls[mode], IN_FLIGHT, env.warmupMs);
+    const rounds = new Map<Mode, Round[]>(MODES.map((m) => [m, []]));
+    for (let r = 0; r < env.rounds; r++) {
+      for (const mode of MODES)
+        rounds.get(mode)?.push(await runConcurrent(calls[mode], IN_FLIGHT, env.roundMs));
+    }
+    const rate = (mode: Mode) => totals(rounds.get(mode) ?? []).callsPerSecond;
+    return {
+      figures: Object.fromEntries(MODES.map((m) => [`${m}@${IN_FLIGHT}.calls-per-s`, Math.round(rate(m))])),
+      ratios: {
+        [`resilience/core@${IN_FLIGHT}`]: Math.round((rate("resilience") / rate("core")) * 1000) / 1000,
+      },
+      tables: [
+        {
+          title: `flow control on the hot path: calls/s at ${IN_FLIGHT} in flight`,
+          columns: ["core (breaker, limiter off)", "resilience (defaults)"],
+          rows: [MODES.map((m) => formatCount(rate(m)))],
+          notes: ["target: resilience ≥ 0.95× core"],
+        },
+      ],
+    };
+  } finally {
+    await Promise.all([withIt.close(), without.close()]);
+    await responder.stop();
+  }
+}
