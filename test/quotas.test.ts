@@ -111,7 +111,10 @@ function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
       await controllerFor(scope, nats.url);
       instances = [];
       for (let i = 0; i < 3; i++) {
-        const mesh = await meshFor(scope, nats.url, "echo", { redis: store.redis });
+        // generous command timeouts: this suite is about exact counts, not a slow Redis
+        const mesh = await meshFor(scope, nats.url, "echo", {
+          redis: { ...store.redis, commandTimeoutMs: 1_000 },
+        });
         await mesh.serve(echoContract, { say: ({ text }) => ({ text }), sayAgain: ({ text }) => ({ text }) });
         instances.push(mesh);
       }

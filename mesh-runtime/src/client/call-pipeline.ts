@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
 import type { ErrorCode } from "@switchyard/schemas";
 import type { Logger } from "pino";
-import { MeshError, markDownstream } from "../errors.js";
+import { isMeshError, MeshError, markDownstream } from "../errors.js";
 import type { ResolvedCallOptions } from "../options.js";
 import type { CompiledPolicy, EffectiveSettings } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
@@ -25,6 +25,31 @@ const UNWELL: ReadonlySet<ErrorCode> = new Set([
   "INTERNAL",
   "NO_RESPONDERS",
 ]);
+
+/** A call's outcome counts against the breaker when it says the callee is unwell. */
+function unwell(error: unknown): boolean {
+  if (!isMeshError(error)) return false;
+  // a spent budget is as bad as the failures that spent it
+  const code =
+    error.code === "RETRY_BUDGET_EXHAUSTED" && isMeshError(error.cause) ? error.cause.code : error.code;
+  return UNWELL.has(code);
+}
+
+/** One logical call, fixed before its first attempt. */
+interface CallPlan {
+  readonly target: CallTarget;
+  readonly payload: Uint8Array;
+  readonly deadline: number;
+  readonly attemptTimeoutMs: number | undefined;
+  readonly maxAttempts: number;
+  readonly idempotent: boolean;
+  readonly idempotencyKey: string;
+  readonly tenant: string | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly settings: EffectiveSettings;
+  readonly budget: RetryBudget;
+  readonly parent: ParentRequest | undefined;
+}
 
 /** The endpoint a call goes to, resolved once per (service, endpoint). */
 export interface CallTarget {
@@ -51,12 +76,12 @@ export interface ParentRequest {
  * The client pipeline. The order, and why:
  * 1. deadline: the smaller of this call's timeout and the parent's remaining budget, fixed once,
  *    so retries share it instead of each getting a fresh one;
- * 2. retry loop: only retryable codes, only when safe (idempotent, or provably not executed),
+ * 2. circuit breaker: fail fast with CIRCUIT_OPEN while the endpoint is known to be unwell,
+ *    before spending anything on it; it counts whole calls, so a shed that a retry on another
+ *    instance absorbs is not held against the endpoint;
+ * 3. retry loop: only retryable codes, only when safe (idempotent, or provably not executed),
  *    full-jitter backoff that never sleeps past the deadline, `Mesh-Retry-After` honoured, and a
  *    retry budget per target service so retries stay a bounded share of traffic;
- * 3. circuit breaker, per attempt: fail fast with CIRCUIT_OPEN while the endpoint is known to be
- *    unwell, before spending any budget on it; every attempt is evidence of the callee's health, and
- *    a retry must not slip past an open breaker;
  * 4. one attempt: headers (same Idempotency-Key, increasing Mesh-Attempt, remaining budget),
  *    publish on the multiplexed inbox, map NATS failures to codes.
  * Errors are created and thrown in this async function, after its awaits, so V8's async stack
@@ -102,7 +127,10 @@ export class CallPipeline {
     const idempotent = opts.idempotent ?? settings.idempotent;
     const idempotencyKey = opts.idempotencyKey ?? nuid.next();
     // a call made inside a handler is abandoned when that handler's own caller gives up
-    const signal = opts.signal ?? parent?.signal;
+    const signal =
+      opts.signal !== undefined && parent !== undefined
+        ? AbortSignal.any([opts.signal, parent.signal])
+        : (opts.signal ?? parent?.signal);
     let payload: Uint8Array;
     try {
       payload = encodeJson(input);
@@ -111,9 +139,45 @@ export class CallPipeline {
     }
     const budget = this.#budget(target.service, settings.budget);
     budget.recordRequest();
+    const plan: CallPlan = {
+      target,
+      payload,
+      deadline,
+      attemptTimeoutMs,
+      maxAttempts,
+      idempotent,
+      idempotencyKey,
+      tenant,
+      signal,
+      settings,
+      budget,
+      parent,
+    };
+    if (!settings.breaker.enabled) return await this.#retryLoop(plan);
+    const breaker = this.#breaker(target, settings.breaker);
+    const permit = breaker.acquire();
+    if (permit === "reject") {
+      throw markDownstream(
+        new MeshError("CIRCUIT_OPEN", `the circuit to ${target.service}.${target.endpoint} is open`, {
+          details: { service: target.service, endpoint: target.endpoint },
+        }),
+      );
+    }
+    try {
+      const value = await this.#retryLoop(plan);
+      breaker.record(permit, false);
+      return value;
+    } catch (error) {
+      // a cancelled call says nothing about the callee: it only gives its probe slot back
+      if (isMeshError(error) && error.code === "CANCELLED") breaker.release(permit);
+      else breaker.record(permit, unwell(error));
+      throw error;
+    }
+  }
 
-    const breaker = settings.breaker.enabled ? this.#breaker(target, settings.breaker) : undefined;
-    let lastError: MeshError | undefined;
+  async #retryLoop(plan: CallPlan): Promise<unknown> {
+    const { target, payload, deadline, attemptTimeoutMs, maxAttempts, idempotent, signal, settings, budget } =
+      plan;
     for (let attempt = 1; ; attempt++) {
       const left = remainingMs(deadline);
       if (left < 1) {
@@ -125,35 +189,22 @@ export class CallPipeline {
       const headers = writeRequestHeaders({
         timeoutMs,
         attempt,
-        idempotencyKey,
+        idempotencyKey: plan.idempotencyKey,
         caller: this.#caller,
-        tenant,
-        traceparent: parent?.traceparent,
-        tracestate: parent?.tracestate,
-        baggage: parent?.baggage,
+        tenant: plan.tenant,
+        traceparent: plan.parent?.traceparent,
+        tracestate: plan.parent?.tracestate,
+        baggage: plan.parent?.baggage,
       });
-      const permit = breaker?.acquire() ?? "pass";
-      if (permit === "reject") {
-        throw markDownstream(
-          new MeshError("CIRCUIT_OPEN", `the circuit to ${target.service}.${target.endpoint} is open`, {
-            ...(lastError === undefined ? {} : { cause: lastError }),
-            details: { service: target.service, endpoint: target.endpoint },
-          }),
-        );
-      }
       const result = settleAttempt(
         await this.#requester.send(target.subject, payload, headers, timeoutMs, signal),
         target.subject,
         timeoutMs,
       );
-      breaker?.record(permit, result instanceof AttemptFailed && UNWELL.has(result.error.code));
-      if (result instanceof AttemptFailed && result.abandonedReply !== undefined) {
-        this.#abandon(target.service, result.abandonedReply);
-      }
       if (!(result instanceof AttemptFailed)) return result;
+      if (result.abandonedReply !== undefined) this.#abandon(target.service, result.abandonedReply);
 
       const { error } = result;
-      lastError = error;
       if (attempt >= maxAttempts || !mayRetry(error, idempotent, result.sent)) {
         throw markDownstream(error);
       }

@@ -36,9 +36,13 @@ export class DedupeStore {
     this.#store = store;
   }
 
-  async begin(key: string, ttlMs: number): Promise<Begin> {
+  /**
+   * Claims the key for `leaseMs` (the request's own deadline: a first attempt that dies does not
+   * block its retries for long), or reports what holds it.
+   */
+  async begin(key: string, leaseMs: number): Promise<Begin> {
     return this.#store.command(async (redis) => {
-      if ((await redis.set(key, RUNNING, "PX", ttlMs, "NX")) === "OK") return { state: "claimed" };
+      if ((await redis.set(key, RUNNING, "PX", leaseMs, "NX")) === "OK") return { state: "claimed" };
       const held = await redis.get(key);
       if (held === null || held === RUNNING)
         return held === null ? { state: "claimed" } : { state: "running" };
@@ -48,5 +52,10 @@ export class DedupeStore {
 
   async finish(key: string, reply: StoredReply, ttlMs: number): Promise<void> {
     await this.#store.command((redis) => redis.set(key, JSON.stringify(reply), "PX", ttlMs));
+  }
+
+  /** Forgets the key: the next attempt runs the handler again (after a failure worth retrying). */
+  async release(key: string): Promise<void> {
+    await this.#store.command((redis) => redis.del(key));
   }
 }

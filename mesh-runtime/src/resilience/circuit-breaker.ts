@@ -95,6 +95,11 @@ export class CircuitBreaker {
     if (calls >= this.#o.minimumCalls && failures / calls >= this.#o.failureRatio) this.#open();
   }
 
+  /** A call that ended without a verdict (cancelled): frees its probe slot, records nothing. */
+  release(permit: Exclude<Permit, "reject">): void {
+    if (permit === "probe" && this.#state === "half-open" && this.#probes > 0) this.#probes--;
+  }
+
   #open(): void {
     this.#openedAt = this.#clock();
     this.#reset();

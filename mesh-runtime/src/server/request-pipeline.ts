@@ -11,6 +11,7 @@ import type { QuotaRule } from "../quota/quota-rules.js";
 import { StoreUnavailable } from "../quota/quota-store.js";
 import { monotonicNow } from "../resilience/clock.js";
 import type { ConcurrencyLimit } from "../resilience/concurrency-limit.js";
+import { remainingMs } from "../resilience/deadline.js";
 import { encodeErrorReply } from "../wire/error-reply.js";
 import { decodeJson, encodeJson } from "../wire/json-codec.js";
 import { type RequestMeta, readRequestHeaders } from "../wire/request-headers.js";
@@ -149,7 +150,9 @@ export async function serveRequest(
     };
     const body =
       endpoint.dedupeTtlMs !== undefined && meta.idempotencyKey !== undefined
-        ? await replayOrRun(endpoint, meta, host, endpoint.dedupeTtlMs, () => run(ctx as RequestContext))
+        ? await replayOrRun(endpoint, meta, host, endpoint.dedupeTtlMs, deadlineAt, () =>
+            run(ctx as RequestContext),
+          )
         : await run(ctx);
     if (body.length > host.maxPayload()) {
       // the handler ran, so this is not the caller's PAYLOAD_TOO_LARGE: the service broke its limit
@@ -200,6 +203,7 @@ async function replayOrRun(
   meta: RequestMeta,
   host: PipelineHost,
   ttlMs: number,
+  deadlineAt: number,
   run: () => Promise<Uint8Array>,
 ): Promise<Uint8Array> {
   const store = host.dedupe();
@@ -213,7 +217,7 @@ async function replayOrRun(
   let begun: Awaited<ReturnType<DedupeStore["begin"]>>;
   try {
     if (store === undefined) throw new StoreUnavailable("no store is configured (redis.url or REDIS_URL)");
-    begun = await store.begin(key, ttlMs);
+    begun = await store.begin(key, Math.max(1_000, Math.ceil(remainingMs(deadlineAt)) + 1_000));
   } catch (error) {
     throw new MeshError("UNAVAILABLE", "the replay store is unavailable; not running the call twice", {
       cause: error,
@@ -236,6 +240,11 @@ async function replayOrRun(
     outcome = { ok: true, body: Buffer.from(body).toString("utf8") };
   } catch (thrown) {
     const error = toReplyError(thrown);
+    if (error.retryable) {
+      // a failure worth retrying is not the call's answer: the next attempt runs again
+      await (store as DedupeStore).release(key).catch(() => undefined);
+      throw error;
+    }
     outcome = {
       ok: false,
       error: error.toWire(),
