@@ -71,7 +71,17 @@ describe("control plane faults", () => {
     await eventually(() => assert.equal(isolated.policyVersion, v1.version), 10_000);
 
     await n3.process.kill();
-    const v2 = await admin.apply({ document: sayTimeout(1_500) });
+    // node 3 may have led the policy stream: the write waits for a new leader, so apply until
+    // the version after v1 exists (checking first, since a timed-out apply may have landed)
+    const v2 = await eventually(
+      async () => {
+        const current = await admin.get({}, { timeoutMs: 2_000 });
+        if (current.version > v1.version) return current;
+        return await admin.apply({ document: sayTimeout(1_500), expectedVersion: v1.version });
+      },
+      30_000,
+      250,
+    );
     await delay(300);
     assert.equal(isolated.policyVersion, v1.version, "the push could not reach it");
 

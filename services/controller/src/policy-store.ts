@@ -131,7 +131,11 @@ export class PolicyStore {
           details: { basedOnVersion: currentVersion },
         });
       }
-      throw error;
+      // JetStream without a leader (a cluster node just died) and the like: it may have landed
+      throw new MeshError("UNAVAILABLE", `the policy store did not confirm the write: ${String(error)}`, {
+        cause: error,
+        details: { basedOnVersion: currentVersion },
+      });
     }
     await this.#kv.put(policyVersionKey(snapshot.version), data);
     return snapshot;
