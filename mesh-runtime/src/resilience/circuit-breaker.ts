@@ -1,4 +1,5 @@
 import { type Clock, monotonicNow } from "./clock.js";
+import { RollingWindow } from "./rolling-window.js";
 
 export interface BreakerOptions {
   /** Share of failed calls in the window that opens the breaker. */
@@ -17,7 +18,8 @@ export type BreakerState = "closed" | "open" | "half-open";
 /** What a caller may do now: go ahead, go ahead as a probe, or fail fast. */
 export type Permit = "pass" | "probe" | "reject";
 
-const BUCKETS = 10;
+const CALLS = 0;
+const FAILURES = 1;
 
 /**
  * A circuit breaker (closed → open → half-open → closed) over a rolling window of call outcomes.
@@ -28,10 +30,7 @@ export class CircuitBreaker {
   readonly #o: BreakerOptions;
   readonly #clock: Clock;
   readonly #onChange: ((state: BreakerState) => void) | undefined;
-  readonly #calls = new Float64Array(BUCKETS);
-  readonly #failures = new Float64Array(BUCKETS);
-  readonly #bucketMs: number;
-  #epoch: number;
+  readonly #window: RollingWindow;
   #state: BreakerState = "closed";
   #openedAt = 0;
   #probes = 0;
@@ -45,8 +44,7 @@ export class CircuitBreaker {
     this.#o = options;
     this.#clock = clock;
     this.#onChange = onChange;
-    this.#bucketMs = options.windowMs / BUCKETS;
-    this.#epoch = Math.floor(clock() / this.#bucketMs);
+    this.#window = new RollingWindow(options.windowMs, 2, clock);
   }
 
   get state(): BreakerState {
@@ -81,18 +79,12 @@ export class CircuitBreaker {
       return;
     }
     if (this.#state !== "closed") return;
-    this.#advance();
-    const slot = this.#epoch % BUCKETS;
-    this.#calls[slot] = (this.#calls[slot] ?? 0) + 1;
-    if (failed) this.#failures[slot] = (this.#failures[slot] ?? 0) + 1;
+    this.#window.add(CALLS);
     if (!failed) return;
-    let calls = 0;
-    let failures = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      calls += this.#calls[i] ?? 0;
-      failures += this.#failures[i] ?? 0;
-    }
-    if (calls >= this.#o.minimumCalls && failures / calls >= this.#o.failureRatio) this.#open();
+    this.#window.add(FAILURES);
+    const calls = this.#window.sum(CALLS);
+    if (calls >= this.#o.minimumCalls && this.#window.sum(FAILURES) / calls >= this.#o.failureRatio)
+      this.#open();
   }
 
   /** A call that ended without a verdict (cancelled): frees its probe slot, records nothing. */
@@ -107,25 +99,12 @@ export class CircuitBreaker {
   }
 
   #reset(): void {
-    this.#calls.fill(0);
-    this.#failures.fill(0);
+    this.#window.clear();
   }
 
   #set(state: BreakerState): void {
     if (this.#state === state) return;
     this.#state = state;
     this.#onChange?.(state);
-  }
-
-  #advance(): void {
-    const epoch = Math.floor(this.#clock() / this.#bucketMs);
-    if (epoch === this.#epoch) return;
-    const stale = Math.min(BUCKETS, epoch - this.#epoch);
-    for (let i = 1; i <= stale; i++) {
-      const slot = (this.#epoch + i) % BUCKETS;
-      this.#calls[slot] = 0;
-      this.#failures[slot] = 0;
-    }
-    this.#epoch = epoch;
   }
 }

@@ -1,4 +1,5 @@
 import { type Clock, monotonicNow } from "./clock.js";
+import { RollingWindow } from "./rolling-window.js";
 
 export interface RetryBudgetOptions {
   /** Retries allowed as a share of requests in the window (0.2 = one retry per five calls). */
@@ -9,7 +10,8 @@ export interface RetryBudgetOptions {
   readonly windowMs: number;
 }
 
-const BUCKETS = 10;
+const REQUESTS = 0;
+const RETRIES = 1;
 
 /**
  * A retry budget over a sliding window (Finagle's idea): retries may be at most
@@ -19,52 +21,24 @@ const BUCKETS = 10;
 export class RetryBudget {
   readonly #ratio: number;
   readonly #floor: number;
-  readonly #bucketMs: number;
-  readonly #clock: Clock;
-  readonly #requests = new Float64Array(BUCKETS);
-  readonly #retries = new Float64Array(BUCKETS);
-  #epoch = 0;
+  readonly #window: RollingWindow;
 
   constructor(options: RetryBudgetOptions, clock: Clock = monotonicNow) {
     this.#ratio = options.ratio;
     this.#floor = (options.minPerSecond * options.windowMs) / 1000;
-    this.#bucketMs = options.windowMs / BUCKETS;
-    this.#clock = clock;
-    this.#epoch = Math.floor(clock() / this.#bucketMs);
+    this.#window = new RollingWindow(options.windowMs, 2, clock);
   }
 
   /** Counts one logical call (its first attempt). */
   recordRequest(): void {
-    this.#advance();
-    const slot = this.#epoch % BUCKETS;
-    this.#requests[slot] = (this.#requests[slot] ?? 0) + 1;
+    this.#window.add(REQUESTS);
   }
 
   /** Takes one retry from the budget; false when it is spent. */
   tryRetry(): boolean {
-    this.#advance();
-    let requests = 0;
-    let retries = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      requests += this.#requests[i] ?? 0;
-      retries += this.#retries[i] ?? 0;
-    }
-    if (retries + 1 > this.#ratio * requests + this.#floor) return false;
-    const slot = this.#epoch % BUCKETS;
-    this.#retries[slot] = (this.#retries[slot] ?? 0) + 1;
+    const allowed = this.#ratio * this.#window.sum(REQUESTS) + this.#floor;
+    if (this.#window.sum(RETRIES) + 1 > allowed) return false;
+    this.#window.add(RETRIES);
     return true;
-  }
-
-  #advance(): void {
-    const epoch = Math.floor(this.#clock() / this.#bucketMs);
-    if (epoch === this.#epoch) return;
-    // clear the buckets that fell out of the window since the last call
-    const stale = Math.min(BUCKETS, epoch - this.#epoch);
-    for (let i = 1; i <= stale; i++) {
-      const slot = (this.#epoch + i) % BUCKETS;
-      this.#requests[slot] = 0;
-      this.#retries[slot] = 0;
-    }
-    this.#epoch = epoch;
   }
 }
