@@ -1,6 +1,7 @@
 // Issue 3: policy applied by the controller reaches every runtime live; bad and stale policy never does.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
+import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { controllerContract } from "@switchyard/controller";
 import { isMeshError, type Mesh } from "@switchyard/runtime";
@@ -118,6 +119,41 @@ describe("policy rollout", () => {
     assert.equal(instance?.policyVersion, real.version);
     assert.equal(caller.policyVersion, real.version);
     assert.deepEqual(await caller.client(echoContract).say({ text: "x", delayMs: 50 }), { text: "x" });
+  });
+
+  it("an invalid snapshot in KV is rejected by every runtime: the last good stays, status says why", async (t) => {
+    await controllerFor(t, nats.url);
+    const [instance] = await echoInstances(t, nats.url, 1);
+    const caller = await meshFor(t, nats.url, "caller");
+    const admin = caller.client(controllerContract);
+    const good = await admin.apply({ document: sayTimeout(2_000) });
+    await eventually(() => assert.equal(instance?.policyVersion, good.version));
+    // a newer controller, or a hand edit, writes a document this runtime cannot accept
+    const snapshot = await admin.get({});
+    t.after(async () => {
+      // leave the suite's shared KV with a valid current version
+      await admin.apply({ document: {} }).catch(() => undefined);
+    });
+    const bad = {
+      ...snapshot,
+      version: good.version + 1,
+      document: { ...snapshot.document, defaults: { timeoutMs: -5 } },
+    };
+    const kv = await new Kvm(caller.connection).open("mesh-policy");
+    await kv.put("current", JSON.stringify(bad));
+    caller.connection.publish("mesh.config.policy", JSON.stringify(bad));
+    await eventually(async () => {
+      const status = await admin.status({});
+      const echo = status.instances.find((i) => i.service === "echo");
+      assert.equal(echo?.state, "rejected");
+      assert.equal(echo?.version, good.version);
+      assert.match(echo?.reason ?? "", /defaults\.timeoutMs/);
+    }, 3_000);
+    assert.equal(instance?.policyVersion, good.version);
+    assert.deepEqual(await caller.client(echoContract).say({ text: "still" }), { text: "still" });
+    // the controller's next apply heals it
+    const healed = await admin.apply({ document: sayTimeout(2_500) });
+    await eventually(() => assert.equal(instance?.policyVersion, healed.version));
   });
 
   it("rollback restores the old behaviour as a new version, and history shows both", async (t) => {

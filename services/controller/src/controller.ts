@@ -70,6 +70,15 @@ export function controllerHandlers(
       if (version !== undefined) return store.version(version);
       const current = await store.current();
       if (current === undefined) throw new MeshError("NOT_FOUND", "no policy has been applied yet");
+      if (current.snapshot === undefined) {
+        throw new MeshError(
+          "INTERNAL",
+          `the stored policy version ${current.version} is invalid: ${current.problem}`,
+          {
+            details: { version: current.version },
+          },
+        );
+      }
       return current.snapshot;
     },
     history: async ({ limit }) => ({ versions: (await store.history(limit ?? 20)).map(meta) }),
@@ -91,7 +100,7 @@ export function controllerHandlers(
       return result;
     },
     status: async () => {
-      const version = (await store.current())?.snapshot.version ?? 0;
+      const version = (await store.current())?.version ?? 0;
       return { version, instances: tracker.status(version, Date.now()) };
     },
   };

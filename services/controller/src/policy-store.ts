@@ -2,16 +2,29 @@ import { createHash } from "node:crypto";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { MeshError } from "@switchyard/runtime";
-import { POLICY_CURRENT_KEY, type Policy, PolicySnapshot, policyVersionKey } from "@switchyard/schemas";
+import {
+  POLICY_CURRENT_KEY,
+  type Policy,
+  PolicySnapshot,
+  parseJsonMessage,
+  policyVersionKey,
+} from "@switchyard/schemas";
+import { z } from "zod";
 
 // JetStream's "wrong last sequence": someone else wrote the key since we read it
 const WRONG_LAST_SEQUENCE = 10071;
 
 export interface StoredCurrent {
-  readonly snapshot: PolicySnapshot;
+  readonly version: number;
+  /** Undefined when the stored document does not validate (written by hand or a newer controller). */
+  readonly snapshot: PolicySnapshot | undefined;
+  /** Why the stored snapshot does not validate. */
+  readonly problem?: string;
   /** KV revision of `current`, for compare-and-set. */
   readonly revision: number;
 }
+
+const VersionOnly = z.object({ version: z.number().int().min(0) });
 
 export interface NewVersion {
   readonly document: Policy;
@@ -79,20 +92,31 @@ export class PolicyStore {
     }
   }
 
+  /**
+   * The current snapshot. One that does not validate does not stop the controller: its version
+   * still orders the next apply, which replaces it.
+   */
   async current(): Promise<StoredCurrent | undefined> {
     const entry = await this.#kv.get(POLICY_CURRENT_KEY);
     if (entry === null || entry.operation !== "PUT") return undefined;
-    return { snapshot: PolicySnapshot.parse(entry.json()), revision: entry.revision };
+    const parsed = PolicySnapshot.safeParse(parseJsonMessage(z.unknown(), entry.value).data);
+    if (parsed.success)
+      return { version: parsed.data.version, snapshot: parsed.data, revision: entry.revision };
+    const version = parseJsonMessage(VersionOnly, entry.value).data?.version ?? 0;
+    const problem = parsed.error.issues
+      .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+      .join("; ");
+    return { version, snapshot: undefined, problem, revision: entry.revision };
   }
 
   /** A stored version; NOT_FOUND when there is none. */
   async version(version: number): Promise<PolicySnapshot> {
     const current = await this.current();
-    if (current?.snapshot.version === version) return current.snapshot;
+    if (current?.snapshot !== undefined && current.version === version) return current.snapshot;
     const entry = await this.#kv.get(policyVersionKey(version));
     if (entry === null || entry.operation !== "PUT") {
       throw new MeshError("NOT_FOUND", `policy version ${version} does not exist`, {
-        details: { version, current: current?.snapshot.version ?? 0 },
+        details: { version, current: current?.version ?? 0 },
       });
     }
     return PolicySnapshot.parse(entry.json());
@@ -101,7 +125,7 @@ export class PolicyStore {
   /** Commits the next version; CONFLICT when another apply got there first. */
   async commit(next: NewVersion): Promise<PolicySnapshot> {
     const current = await this.current();
-    const currentVersion = current?.snapshot.version ?? 0;
+    const currentVersion = current?.version ?? 0;
     if (next.expectedVersion !== undefined && next.expectedVersion !== currentVersion) {
       throw new MeshError(
         "CONFLICT",
@@ -144,19 +168,21 @@ export class PolicyStore {
   /** Makes sure the current version also has its `versions.<n>` copy. */
   async repair(): Promise<void> {
     const current = await this.current();
-    if (current === undefined) return;
-    const key = policyVersionKey(current.snapshot.version);
+    if (current?.snapshot === undefined) return;
+    const key = policyVersionKey(current.version);
     if ((await this.#kv.get(key)) === null) await this.#kv.put(key, JSON.stringify(current.snapshot));
   }
 
   /** Stored versions, newest first. */
   async history(limit: number): Promise<PolicySnapshot[]> {
     const current = await this.current();
-    const newest = current?.snapshot.version ?? 0;
+    const newest = current?.version ?? 0;
     const versions: PolicySnapshot[] = [];
     for (let v = newest; v >= 1 && versions.length < limit; v--) {
       const entry = await this.#kv.get(policyVersionKey(v));
-      if (entry !== null && entry.operation === "PUT") versions.push(PolicySnapshot.parse(entry.json()));
+      if (entry === null || entry.operation !== "PUT") continue;
+      const parsed = PolicySnapshot.safeParse(parseJsonMessage(z.unknown(), entry.value).data);
+      if (parsed.success) versions.push(parsed.data);
     }
     return versions;
   }
