@@ -26,9 +26,12 @@ const UNWELL: ReadonlySet<ErrorCode> = new Set([
   "NO_RESPONDERS",
 ]);
 
+// failures of attempts that never left this process: they say nothing about the callee
+const neverSent = new WeakSet<MeshError>();
+
 /** A call's outcome counts against the breaker when it says the callee is unwell. */
 function unwell(error: unknown): boolean {
-  if (!isMeshError(error)) return false;
+  if (!isMeshError(error) || neverSent.has(error)) return false;
   // a spent budget is as bad as the failures that spent it
   const code =
     error.code === "RETRY_BUDGET_EXHAUSTED" && isMeshError(error.cause) ? error.cause.code : error.code;
@@ -205,6 +208,7 @@ export class CallPipeline {
       if (result.abandonedReply !== undefined) this.#abandon(target.service, result.abandonedReply);
 
       const { error } = result;
+      if (!result.sent) neverSent.add(error);
       if (attempt >= maxAttempts || !mayRetry(error, idempotent, result.sent)) {
         throw markDownstream(error);
       }

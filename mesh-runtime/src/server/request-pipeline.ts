@@ -76,7 +76,8 @@ function issues(error: z.ZodError) {
  * 5. injected faults (policy drills): they act like a failing handler, so after the limit;
  * 6. input decoding and validation: the handler only ever sees input its schema accepts;
  * 7. idempotent replay (dedupe endpoints): a repeat gets the first reply, never a second run;
- * 8. the handler, with a context whose signal aborts at the deadline or when the caller cancels;
+ * 8. the handler, with a context whose signal aborts at the deadline or when the caller cancels
+ *    (the context exists, and takes cancels, from step 2 on);
  * 9. output validation: a handler that breaks its contract is an INTERNAL error, not a bad reply.
  * Every request gets exactly one reply, or none once its deadline has passed (nobody waits).
  * A throw of any kind becomes a typed error reply at this one boundary.
@@ -104,6 +105,9 @@ export async function serveRequest(
       deadlineAt = Number.POSITIVE_INFINITY;
       throw new MeshError("DEADLINE_EXCEEDED", "the request arrived with no budget left");
     }
+    // registered from here on, so a caller's cancel also reaches a request waiting on its quota
+    ctx = new RequestContext(endpoint.service, endpoint.name, meta, deadlineAt, host);
+    inFlight.set(msg.reply as string, ctx);
     if (!policy.admitsTenant(meta.tenant)) {
       throw new MeshError("UNAUTHENTICATED", `unknown tenant ${meta.tenant}`, {
         details: { tenant: meta.tenant },
@@ -137,10 +141,9 @@ export async function serveRequest(
         details: { issues: issues(parsed.error) },
       });
     }
-    ctx = new RequestContext(endpoint.service, endpoint.name, meta, deadlineAt, host);
-    inFlight.set(msg.reply as string, ctx);
-    const run = async (handlerCtx: RequestContext) => {
-      const checked = endpoint.spec.output.safeParse(await endpoint.handler(parsed.data, handlerCtx));
+    const handlerCtx = ctx;
+    const run = async (c: RequestContext) => {
+      const checked = endpoint.spec.output.safeParse(await endpoint.handler(parsed.data, c));
       if (!checked.success) {
         throw new MeshError("INTERNAL", "the handler's output does not match its contract", {
           cause: { issues: issues(checked.error) },
@@ -150,10 +153,8 @@ export async function serveRequest(
     };
     const body =
       endpoint.dedupeTtlMs !== undefined && meta.idempotencyKey !== undefined
-        ? await replayOrRun(endpoint, meta, host, endpoint.dedupeTtlMs, deadlineAt, () =>
-            run(ctx as RequestContext),
-          )
-        : await run(ctx);
+        ? await replayOrRun(endpoint, meta, host, endpoint.dedupeTtlMs, deadlineAt, () => run(handlerCtx))
+        : await run(handlerCtx);
     if (body.length > host.maxPayload()) {
       // the handler ran, so this is not the caller's PAYLOAD_TOO_LARGE: the service broke its limit
       throw new MeshError("INTERNAL", `the reply (${body.length} bytes) exceeds ${host.maxPayload()} bytes`);
