@@ -10,7 +10,7 @@ const Millis = z.number().int().positive().max(MAX_CALL_TIMEOUT_MS);
 
 export const RetryOptions = z.strictObject({
   /** Attempts per logical call, the first included. */
-  maxAttempts: z.number().int().min(1).max(10).default(3),
+  maxAttempts: z.number().int().min(1).max(20).default(3),
   /** Backoff ceiling of the first retry; doubles per retry (full jitter). */
   baseDelayMs: z.number().min(0).max(60_000).default(25),
   maxDelayMs: z.number().min(0).max(60_000).default(1_000),
@@ -142,7 +142,7 @@ export const CallOptions = z.strictObject({
     .string()
     .regex(/^[\x21-\x7e]{1,128}$/, "must be 1-128 visible ASCII characters")
     .optional(),
-  maxAttempts: z.number().int().min(1).max(10).optional(),
+  maxAttempts: z.number().int().min(1).max(20).optional(),
   /** Aborting it settles the call at once with `CANCELLED`. */
   signal: z.instanceof(AbortSignal).optional(),
 });

@@ -13,7 +13,7 @@ const Wildcard = z.literal("*");
 export const RetryPolicy = z
   .strictObject({
     /** Attempts per logical call, the first included. */
-    maxAttempts: z.number().int().min(1).max(10).optional(),
+    maxAttempts: z.number().int().min(1).max(20).optional(),
     backoff: z
       .strictObject({
         /** Ceiling of the first retry's full-jitter delay; doubles per retry. */
