@@ -1,14 +1,14 @@
 import type { Msg } from "@nats-io/nats-core";
-import { type EndpointSpec, isErrorCode, type Policy } from "@switchyard/schemas";
+import type { EndpointSpec } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import type { z } from "zod";
-import { type DedupeStore, dedupeKey, type StoredReply } from "../dedupe/dedupe-store.js";
+import { type DedupeStore, dedupeKey } from "../dedupe/dedupe-store.js";
+import { replayOrRun } from "../dedupe/replay.js";
 import type { EndpointCounters } from "../discovery/responder.js";
 import { MeshError, toReplyError } from "../errors.js";
 import type { CompiledPolicy } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
 import type { QuotaRule } from "../quota/quota-rules.js";
-import { StoreUnavailable } from "../quota/quota-store.js";
 import { monotonicNow } from "../resilience/clock.js";
 import type { ConcurrencyLimit } from "../resilience/concurrency-limit.js";
 import { remainingMs } from "../resilience/deadline.js";
@@ -17,6 +17,7 @@ import { decodeJson, encodeJson } from "../wire/json-codec.js";
 import { type RequestMeta, readRequestHeaders } from "../wire/request-headers.js";
 import { type ContextHost, type HandlerContext, RequestContext } from "./context.js";
 import type { EndpointLimit } from "./endpoint-limit.js";
+import { injectFaults } from "./fault-injection.js";
 
 /** A handler: the validated input in, a value of the output schema's input type out. */
 export type Handler<E extends EndpointSpec = EndpointSpec> = (
@@ -153,7 +154,16 @@ export async function serveRequest(
     };
     const body =
       endpoint.dedupeTtlMs !== undefined && meta.idempotencyKey !== undefined
-        ? await replayOrRun(endpoint, meta, host, endpoint.dedupeTtlMs, deadlineAt, () => run(handlerCtx))
+        ? await replayOrRun(
+            {
+              store: host.dedupe(),
+              key: dedupeKey(meta.tenant, endpoint.service, endpoint.name, meta.caller, meta.idempotencyKey),
+              idempotencyKey: meta.idempotencyKey,
+              ttlMs: endpoint.dedupeTtlMs,
+              leaseMs: Math.max(1_000, Math.ceil(remainingMs(deadlineAt)) + 1_000),
+            },
+            () => run(handlerCtx),
+          )
         : await run(handlerCtx);
     if (body.length > host.maxPayload()) {
       // the handler ran, so this is not the caller's PAYLOAD_TOO_LARGE: the service broke its limit
@@ -176,95 +186,6 @@ export async function serveRequest(
     // only successes teach the adaptive limit what latency this instance has
     slot?.release(monotonicNow() - arrivedAt, succeeded);
   }
-}
-
-/** Resilience drills from the policy: abort as a failing handler would, or add latency. */
-async function injectFaults(
-  faults: ReadonlyArray<Policy["faults"][number]>,
-  deadlineAt: number,
-): Promise<void> {
-  for (const fault of faults) {
-    if (fault.abort !== undefined && Math.random() < fault.abort.fraction) {
-      throw new MeshError(fault.abort.code, "injected fault", { details: { injected: true } });
-    }
-    if (fault.delay !== undefined && Math.random() < fault.delay.fraction) {
-      const ms = Math.min(fault.delay.ms, Math.max(0, deadlineAt - monotonicNow()));
-      await new Promise((resolve) => setTimeout(resolve, ms));
-    }
-  }
-}
-
-/**
- * Idempotent replay: the first attempt of a logical call runs the handler and keeps its reply;
- * a repeat gets that reply (or CONFLICT while the first still runs). Without Redis the request is
- * refused with UNAVAILABLE rather than risk running twice.
- */
-async function replayOrRun(
-  endpoint: ServedEndpoint,
-  meta: RequestMeta,
-  host: PipelineHost,
-  ttlMs: number,
-  deadlineAt: number,
-  run: () => Promise<Uint8Array>,
-): Promise<Uint8Array> {
-  const store = host.dedupe();
-  const key = dedupeKey(
-    meta.tenant,
-    endpoint.service,
-    endpoint.name,
-    meta.caller,
-    meta.idempotencyKey as string,
-  );
-  let begun: Awaited<ReturnType<DedupeStore["begin"]>>;
-  try {
-    if (store === undefined) throw new StoreUnavailable("no store is configured (redis.url or REDIS_URL)");
-    begun = await store.begin(key, Math.max(1_000, Math.ceil(remainingMs(deadlineAt)) + 1_000));
-  } catch (error) {
-    throw new MeshError("UNAVAILABLE", "the replay store is unavailable; not running the call twice", {
-      cause: error,
-    });
-  }
-  if (begun.state === "running") {
-    throw new MeshError("CONFLICT", "the first attempt of this call is still running", {
-      retryAfterMs: 100,
-      details: { idempotencyKey: meta.idempotencyKey },
-    });
-  }
-  if (begun.state === "done") {
-    const stored = begun.reply;
-    if (stored.ok) return Buffer.from(stored.body, "utf8");
-    throw replayedError(stored);
-  }
-  let outcome: StoredReply;
-  try {
-    const body = await run();
-    outcome = { ok: true, body: Buffer.from(body).toString("utf8") };
-  } catch (thrown) {
-    const error = toReplyError(thrown);
-    if (error.retryable) {
-      // a failure worth retrying is not the call's answer: the next attempt runs again
-      await (store as DedupeStore).release(key).catch(() => undefined);
-      throw error;
-    }
-    outcome = {
-      ok: false,
-      error: error.toWire(),
-      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
-    };
-    await (store as DedupeStore).finish(key, outcome, ttlMs).catch(() => undefined);
-    throw error;
-  }
-  // a lost write only means a repeat runs the handler again: the reply itself is not held back
-  await (store as DedupeStore).finish(key, outcome, ttlMs).catch(() => undefined);
-  return Buffer.from(outcome.body, "utf8");
-}
-
-function replayedError(stored: Extract<StoredReply, { ok: false }>): MeshError {
-  const code = isErrorCode(stored.error.code) ? stored.error.code : "INTERNAL";
-  return new MeshError(code, stored.error.message, {
-    ...(stored.error.details === undefined ? {} : { details: stored.error.details }),
-    ...(stored.retryAfterMs === undefined ? {} : { retryAfterMs: stored.retryAfterMs }),
-  });
 }
 
 function reply(
