@@ -3,8 +3,7 @@
 // controller, applies examples/policy.yaml, starts orders and inventory and makes a few calls.
 // `npm start -- --once` exits after the calls; otherwise Ctrl-C drains and stops everything.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, Socket } from "node:net";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { controllerContract } from "@switchyard/controller";
@@ -12,45 +11,11 @@ import { connectMesh, isMeshError, type Mesh } from "@switchyard/runtime";
 import { inventoryContract } from "@switchyard/service-inventory";
 import { ordersContract } from "@switchyard/service-orders";
 import { parse as parseYaml } from "yaml";
+import { freePort, isListening, onPath } from "./loopback.js";
 
 const once = process.argv.includes("--once");
 const children: ChildProcess[] = [];
 const say = (line: string) => process.stdout.write(`${line}\n`);
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.setTimeout(500);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.connect(port, "127.0.0.1");
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
-    });
-  });
-}
-
-function onPath(name: string): string | undefined {
-  for (const dir of [...(process.env["PATH"] ?? "").split(":"), "/usr/sbin", "/usr/local/sbin"]) {
-    if (dir && existsSync(join(dir, name))) return join(dir, name);
-  }
-  return undefined;
-}
 
 /** A server from NATS_URL/REDIS_URL, the default port, or one started here on a free port. */
 async function server(what: {
@@ -63,7 +28,7 @@ async function server(what: {
 }): Promise<string> {
   const fromEnv = process.env[what.env];
   if (fromEnv) return fromEnv;
-  if (await canConnect(what.defaultPort)) return `${what.scheme}://127.0.0.1:${what.defaultPort}`;
+  if (await isListening(what.defaultPort)) return `${what.scheme}://127.0.0.1:${what.defaultPort}`;
   const binary = onPath(what.binary);
   if (binary === undefined) {
     throw new Error(
@@ -75,7 +40,7 @@ async function server(what: {
   const child = spawn(binary, what.args(port, dir), { stdio: "ignore" });
   child.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   children.push(child);
-  for (let i = 0; i < 100 && !(await canConnect(port)); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && !(await isListening(port)); i++) await new Promise((r) => setTimeout(r, 50));
   say(`started ${what.binary} on 127.0.0.1:${port}`);
   return `${what.scheme}://127.0.0.1:${port}`;
 }

@@ -1,7 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { createServer, Socket } from "node:net";
-import { join } from "node:path";
+import { freePort, onPath, waitForPort } from "../../scripts/loopback.js";
 
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -9,33 +7,10 @@ process.once("exit", () => {
 });
 
 function redisServerBinary(): string {
-  for (const dir of [...(process.env["PATH"] ?? "").split(":"), "/usr/bin"]) {
-    if (dir && existsSync(join(dir, "redis-server"))) return join(dir, "redis-server");
-  }
-  throw new Error("redis-server not found (Debian: apt-get install redis-server)");
+  const binary = onPath("redis-server");
+  if (binary === undefined) throw new Error("redis-server not found (Debian: apt-get install redis-server)");
+  return binary;
 }
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
-    });
-  });
-}
-
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = new Socket();
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-    socket.connect(port, "127.0.0.1");
-  });
 
 /** A private, in-memory redis-server on a free loopback port for one bench run. */
 export async function benchRedis(): Promise<{ url: string; stop(): Promise<void> }> {
@@ -54,7 +29,7 @@ export async function benchRedis(): Promise<{ url: string; stop(): Promise<void>
       resolve();
     }),
   );
-  for (let i = 0; i < 200 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 25));
+  await waitForPort(port, 5_000, "redis-server");
   return {
     url: `redis://127.0.0.1:${port}`,
     stop: async () => {
