@@ -82,3 +82,10 @@ export function toReplyError(thrown: unknown): MeshError {
     details: { dependencyCode: thrown.code },
   });
 }
+
+/** Zod issues as `INVALID_ARGUMENT` details carry them: `{ path: string[], message }`. */
+export function issueDetails(error: {
+  issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>;
+}) {
+  return error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
+}

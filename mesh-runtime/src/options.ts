@@ -1,7 +1,7 @@
 import { DEFAULT_PREFIX, ServiceName, SubjectPrefix, TenantId } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { MeshError } from "./errors.js";
+import { issueDetails, MeshError } from "./errors.js";
 
 // Every default and bound of the runtime lives in this file.
 /** No call waits longer: a mesh call is a request/reply, not a job (callees cap budgets the same). */
@@ -151,7 +151,7 @@ export type ResolvedCallOptions = z.output<typeof CallOptions>;
 
 function invalidOptions(what: string, error: z.ZodError): MeshError {
   return new MeshError("INVALID_ARGUMENT", `invalid ${what}: ${z.prettifyError(error)}`, {
-    details: { issues: error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+    details: { issues: issueDetails(error) },
   });
 }
 

@@ -15,3 +15,11 @@ export function parseJsonMessage<T extends z.ZodType>(
   }
   return schema.safeParse(value) as z.ZodSafeParseResult<z.output<T>>;
 }
+
+/** A zod error as one line a person reads: `path: message; path: message` (at most `max` issues). */
+export function summarizeIssues(error: z.ZodError, max = 20): string {
+  return error.issues
+    .slice(0, max)
+    .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
+    .join("; ");
+}

@@ -8,6 +8,7 @@ import {
   PolicySnapshot,
   parseJsonMessage,
   reportRequestSubject,
+  summarizeIssues,
 } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -130,10 +131,7 @@ export class PolicyView {
     if (!parsed.success) {
       const about = VersionOnly.safeParse(raw).data?.version;
       if (about !== undefined && about <= this.#current.version) return;
-      const reason = parsed.error.issues
-        .slice(0, 20)
-        .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
-        .join("; ");
+      const reason = summarizeIssues(parsed.error);
       this.#log.error({ version: about, reason }, "policy rejected: keeping the last good one");
       this.#report("rejected", { ...(about === undefined ? {} : { about }), reason });
       return;

@@ -5,7 +5,7 @@ import type { z } from "zod";
 import { type DedupeStore, dedupeKey } from "../dedupe/dedupe-store.js";
 import { replayOrRun } from "../dedupe/replay.js";
 import type { EndpointCounters } from "../discovery/responder.js";
-import { MeshError, toReplyError } from "../errors.js";
+import { issueDetails, MeshError, toReplyError } from "../errors.js";
 import type { CompiledPolicy } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
 import type { QuotaRule } from "../quota/quota-rules.js";
@@ -62,10 +62,6 @@ export interface PipelineHost extends ContextHost {
 
 /** Requests being handled, by reply subject, so a caller's cancel can find them. */
 export type InFlight = Map<string, RequestContext>;
-
-function issues(error: z.ZodError) {
-  return error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
-}
 
 /**
  * The server pipeline. The order, and why:
@@ -139,7 +135,7 @@ export async function serveRequest(
     const parsed = endpoint.spec.input.safeParse(decodeJson(msg.data));
     if (!parsed.success) {
       throw new MeshError("INVALID_ARGUMENT", "input does not match the endpoint's schema", {
-        details: { issues: issues(parsed.error) },
+        details: { issues: issueDetails(parsed.error) },
       });
     }
     const handlerCtx = ctx;
@@ -147,7 +143,7 @@ export async function serveRequest(
       const checked = endpoint.spec.output.safeParse(await endpoint.handler(parsed.data, c));
       if (!checked.success) {
         throw new MeshError("INTERNAL", "the handler's output does not match its contract", {
-          cause: { issues: issues(checked.error) },
+          cause: { issues: issueDetails(checked.error) },
         });
       }
       return encodeJson(checked.data);

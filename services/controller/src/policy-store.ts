@@ -8,6 +8,7 @@ import {
   PolicySnapshot,
   parseJsonMessage,
   policyVersionKey,
+  summarizeIssues,
 } from "@switchyard/schemas";
 import { z } from "zod";
 
@@ -103,9 +104,7 @@ export class PolicyStore {
     if (parsed.success)
       return { version: parsed.data.version, snapshot: parsed.data, revision: entry.revision };
     const version = parseJsonMessage(VersionOnly, entry.value).data?.version ?? 0;
-    const problem = parsed.error.issues
-      .map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`)
-      .join("; ");
+    const problem = summarizeIssues(parsed.error, Number.POSITIVE_INFINITY);
     return { version, snapshot: undefined, problem, revision: entry.revision };
   }
 
