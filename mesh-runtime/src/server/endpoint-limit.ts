@@ -15,16 +15,18 @@ export class EndpointLimit {
   }
 
   get(params: EffectiveSettings["concurrency"]): ConcurrencyLimit {
-    if (this.#limit === undefined || this.#params !== params) {
+    // settings objects are reused within a policy version: compare fields only when that changes
+    if (params !== this.#params) {
+      const p = this.#params;
       const same =
-        this.#params !== undefined &&
-        this.#params.mode === params.mode &&
-        this.#params.limit === params.limit &&
-        this.#params.minLimit === params.minLimit &&
-        this.#params.maxLimit === params.maxLimit;
-      if (!same || this.#limit === undefined) this.#limit = new ConcurrencyLimit(params);
+        p !== undefined &&
+        p.mode === params.mode &&
+        p.limit === params.limit &&
+        p.minLimit === params.minLimit &&
+        p.maxLimit === params.maxLimit;
+      if (!same) this.#limit = new ConcurrencyLimit(params);
       this.#params = params;
     }
-    return this.#limit;
+    return this.#limit as ConcurrencyLimit;
   }
 }
