@@ -30,6 +30,7 @@ import { EndpointLimit } from "./server/endpoint-limit.js";
 import type { Handler, PipelineHost, ServedEndpoint } from "./server/request-pipeline.js";
 import { type ServiceHandle, ServiceInstance } from "./server/service.js";
 import { createLogger } from "./telemetry/logger.js";
+import { MeshTelemetry } from "./telemetry/telemetry.js";
 import { RUNTIME_VERSION } from "./version.js";
 
 /** A handler for every endpoint of a contract. */
@@ -57,6 +58,7 @@ export class Mesh {
   readonly #pipeline: CallPipeline;
   readonly #host: PipelineHost;
   readonly #instances: InstanceCount;
+  readonly #telemetry: MeshTelemetry;
   readonly #quota: QuotaGate;
   #quotaStore: QuotaStore | undefined;
   #dedupeStore: DedupeStore | undefined;
@@ -75,15 +77,26 @@ export class Mesh {
     this.#requester = new Requester(nc, options.inboxPrefix);
     this.#policy = new PolicyView(nc, options, log, this.instanceId);
     const policy = () => this.#policy.current;
-    this.#pipeline = new CallPipeline(this.#requester, options.name, policy, log, (service, reply) => {
-      try {
-        nc.publish(cancelSubject(options.prefix, service), JSON.stringify({ reply }));
-        // push it out now: the callee is doing work for nobody until it arrives
-        nc.flush().catch(() => undefined);
-      } catch {
-        // best effort: the callee's own deadline still ends the work
-      }
+    this.#telemetry = new MeshTelemetry(options.telemetry, {
+      breakers: () => this.#pipeline.breakerStates(),
+      policyVersion: () => this.policyVersion,
     });
+    this.#pipeline = new CallPipeline(
+      this.#requester,
+      options.name,
+      policy,
+      log,
+      this.#telemetry,
+      (service, reply) => {
+        try {
+          nc.publish(cancelSubject(options.prefix, service), JSON.stringify({ reply }));
+          // push it out now: the callee is doing work for nobody until it arrives
+          nc.flush().catch(() => undefined);
+        } catch {
+          // best effort: the callee's own deadline still ends the work
+        }
+      },
+    );
     this.#instances = new InstanceCount(nc);
     this.#quota = new QuotaGate(() => this.#store(), this.#instances);
     // connect to Redis as soon as the policy has quotas, not on the first request that needs it
@@ -93,6 +106,7 @@ export class Mesh {
     this.#host = {
       log,
       policy,
+      telemetry: this.#telemetry,
       dedupe: () => {
         const store = this.#store();
         if (store !== undefined) this.#dedupeStore ??= new DedupeStore(store);
@@ -144,7 +158,7 @@ export class Mesh {
       }
       endpoints.set(name, {
         service: contract.name,
-        name,
+        endpoint: name,
         subject: endpointSubject(this.options.prefix, contract.name, name),
         counters: new EndpointCounters(),
         spec,
@@ -189,6 +203,7 @@ export class Mesh {
         [MetadataKey.PolicyVersion]: String(this.policyVersion),
         [MetadataKey.Caller]: this.name,
       }),
+      () => [...this.#pipeline.breakerStates()],
     );
     this.#services.set(contract.name, service);
     await this.#nc.flush();
@@ -310,6 +325,7 @@ export class Mesh {
     }
     this.#policy.stop();
     this.#instances.stop();
+    this.#telemetry.close();
     await this.#quotaStore?.close();
     try {
       if (!this.#nc.isClosed()) await this.#nc.drain();

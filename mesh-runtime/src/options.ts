@@ -1,3 +1,4 @@
+import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
 import { DEFAULT_PREFIX, ServiceName, SubjectPrefix, TenantId } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -65,6 +66,9 @@ const Auth = z.union([
   z.strictObject({ nkeySeed: z.string().min(1) }),
 ]);
 
+const hasMethod = (v: unknown, method: string): boolean =>
+  typeof v === "object" && v !== null && typeof (v as Record<string, unknown>)[method] === "function";
+
 const isLogger = (v: unknown): v is Logger =>
   typeof v === "object" &&
   v !== null &&
@@ -104,6 +108,20 @@ export const MeshOptions = z.strictObject({
       /** Failures in a row after which Redis is skipped for `cooldownMs`. */
       failureThreshold: z.number().int().min(1).max(1_000).default(3),
       cooldownMs: z.number().int().min(10).max(600_000).default(1_000),
+    })
+    .prefault({}),
+  telemetry: z
+    .strictObject({
+      /** Where spans go; default the global one (`@switchyard/runtime/telemetry` or any SDK sets it). */
+      tracerProvider: z
+        .custom<TracerProvider>((v) => hasMethod(v, "getTracer"), "must be an OpenTelemetry TracerProvider")
+        .optional(),
+      /** Where metrics go; default the global one, as it is when the mesh connects. */
+      meterProvider: z
+        .custom<MeterProvider>((v) => hasMethod(v, "getMeter"), "must be an OpenTelemetry MeterProvider")
+        .optional(),
+      /** Label metrics with `mesh.tenant`: a series per tenant, so opt-in. Spans always carry it. */
+      tenantLabel: z.boolean().default(false),
     })
     .prefault({}),
   policy: z
@@ -167,17 +185,30 @@ function deepFreeze<T>(value: T): T {
 export function parseMeshOptions(input: MeshOptionsInput): ResolvedMeshOptions {
   const parsed = MeshOptions.safeParse(input);
   if (!parsed.success) throw invalidOptions("mesh options", parsed.error);
-  const { logger, ...rest } = parsed.data;
+  const {
+    logger,
+    telemetry: { tracerProvider, meterProvider, ...telemetry },
+    ...rest
+  } = parsed.data;
   const servers = rest.servers ?? process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
   const redisUrl = rest.redis.url ?? process.env["REDIS_URL"];
   const resolved = deepFreeze({
     ...rest,
+    telemetry,
     redis: { ...rest.redis, ...(redisUrl === undefined ? {} : { url: redisUrl }) },
     servers: typeof servers === "string" ? servers.split(",").map((s) => s.trim()) : [...servers],
     inboxPrefix: rest.inboxPrefix ?? `_INBOX.${rest.name}`,
   });
-  // the logger is the caller's object: referenced, never frozen
-  return logger === undefined ? resolved : Object.freeze({ ...resolved, logger });
+  // the logger and the providers are the caller's objects: referenced, never frozen
+  return Object.freeze({
+    ...resolved,
+    ...(logger === undefined ? {} : { logger }),
+    telemetry: Object.freeze({
+      ...resolved.telemetry,
+      ...(tracerProvider === undefined ? {} : { tracerProvider }),
+      ...(meterProvider === undefined ? {} : { meterProvider }),
+    }),
+  });
 }
 
 const NO_OPTIONS: ResolvedCallOptions = Object.freeze({});

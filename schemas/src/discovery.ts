@@ -44,6 +44,33 @@ export const EndpointStats = z.object({
   data: z.unknown().optional(),
 });
 
+/** Upper bounds (ms) of the latency buckets in an endpoint's STATS `data`; one more bucket is open. */
+export const LATENCY_BOUNDS_MS = [
+  0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000,
+] as const;
+
+const Count = z.number().int().min(0);
+
+/** What a Switchyard instance adds in an endpoint's STATS `data` (ADR-32 leaves `data` free). */
+export const EndpointData = z.object({
+  /** Handling times since the instance started: `counts[i]` ≤ `boundsMs[i]`, the last is above all. */
+  latency: z.object({ boundsMs: z.array(z.number()), counts: z.array(Count) }),
+  /** Requests being handled now. */
+  inFlight: Count,
+  /** Requests refused with OVERLOADED by the concurrency limit. */
+  sheds: Count,
+  /** Quota decisions by `rule/tenant`. */
+  quota: z.record(z.string(), z.record(z.string(), Count)).optional(),
+  concurrency: z.object({ limit: Count, inFlight: Count }).optional(),
+});
+
+/** What a process's callers see of one target endpoint (STATS `mesh_calls`, per process). */
+export const CallStats = z.object({
+  service: z.string(),
+  endpoint: z.string(),
+  breaker: z.enum(["closed", "open", "half-open"]),
+});
+
 export const StatsResponse = z.object({
   type: z.literal("io.nats.micro.v1.stats_response"),
   name: z.string(),
@@ -53,12 +80,16 @@ export const StatsResponse = z.object({
   /** RFC 3339. */
   started: z.string(),
   endpoints: z.array(EndpointStats),
+  /** Switchyard's extension: the calls this process makes (the same in each service it serves). */
+  mesh_calls: z.array(CallStats).optional(),
 });
 
 export type PingResponse = z.infer<typeof PingResponse>;
 export type InfoResponse = z.infer<typeof InfoResponse>;
 export type StatsResponse = z.infer<typeof StatsResponse>;
 export type EndpointStats = z.infer<typeof EndpointStats>;
+export type EndpointData = z.infer<typeof EndpointData>;
+export type CallStats = z.infer<typeof CallStats>;
 
 /** The three discovery verbs. */
 export const DiscoveryVerb = { Ping: "PING", Info: "INFO", Stats: "STATS" } as const;

@@ -8,11 +8,14 @@ export type {
 export { defineContract } from "./contract.js";
 export type { EndpointStats as EndpointStatsType } from "./discovery.js";
 export {
+  CallStats,
   DiscoveryVerb,
   discoverySubject,
+  EndpointData,
   EndpointInfo,
   EndpointStats,
   InfoResponse,
+  LATENCY_BOUNDS_MS,
   MetadataKey,
   PingResponse,
   StatsResponse,

@@ -1,17 +1,20 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
-import type { ErrorCode } from "@switchyard/schemas";
+import { type Context, context, type Span, trace } from "@opentelemetry/api";
+import type { CallStats, ErrorCode } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { isMeshError, MeshError, markDownstream } from "../errors.js";
 import type { ResolvedCallOptions } from "../options.js";
 import type { CompiledPolicy, EffectiveSettings } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
 import { fullJitterDelayMs } from "../resilience/backoff.js";
-import { CircuitBreaker } from "../resilience/circuit-breaker.js";
+import { type BreakerState, CircuitBreaker } from "../resilience/circuit-breaker.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { deriveDeadline, remainingMs } from "../resilience/deadline.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
 import { mayRetry } from "../resilience/retry-decision.js";
+import { type MeshTelemetry, SpanEvent, traceFields } from "../telemetry/telemetry.js";
+import { injectTraceContext, type TraceHeaders } from "../telemetry/trace-context.js";
 import { encodeJson } from "../wire/json-codec.js";
 import { writeRequestHeaders } from "../wire/request-headers.js";
 import { AttemptFailed, settleAttempt } from "./attempt.js";
@@ -38,6 +41,16 @@ function unwell(error: unknown): boolean {
   return UNWELL.has(code);
 }
 
+const RECENT_BREAKER_MS = 60_000;
+const IDLE_BREAKER_MS = 600_000;
+
+interface BreakerEntry {
+  readonly service: string;
+  readonly endpoint: string;
+  readonly breaker: CircuitBreaker;
+  usedAt: number;
+}
+
 /** One logical call, fixed before its first attempt. */
 interface CallPlan {
   readonly target: CallTarget;
@@ -51,7 +64,9 @@ interface CallPlan {
   readonly signal: AbortSignal | undefined;
   readonly settings: EffectiveSettings;
   readonly budget: RetryBudget;
-  readonly parent: ParentRequest | undefined;
+  /** The call's CLIENT span, and the trace headers every attempt carries. */
+  readonly span: Span;
+  readonly trace: TraceHeaders;
 }
 
 /** The endpoint a call goes to, resolved once per (service, endpoint). */
@@ -68,15 +83,16 @@ export interface ParentRequest {
   /** Monotonic ms (`performance.now()`). */
   readonly deadlineAt: number;
   readonly tenant: string | undefined;
-  readonly traceparent: string | undefined;
-  readonly tracestate: string | undefined;
-  readonly baggage: string | undefined;
+  /** The request's SERVER span context: calls made while handling it are its children. */
+  readonly traceContext: Context;
   /** Aborts when the parent request is cancelled or past its deadline; child calls follow it. */
   readonly signal: AbortSignal;
 }
 
 /**
  * The client pipeline. The order, and why:
+ * 0. a CLIENT span for the logical call (attempts, retries and breaker decisions are its events),
+ *    child of the handled request or of the application's active span;
  * 1. deadline: the smaller of this call's timeout and the parent's remaining budget, fixed once,
  *    so retries share it instead of each getting a fresh one;
  * 2. circuit breaker: fail fast with CIRCUIT_OPEN while the endpoint is known to be unwell,
@@ -95,8 +111,9 @@ export class CallPipeline {
   readonly #caller: string;
   readonly #policy: () => CompiledPolicy;
   readonly #log: Logger;
+  readonly #telemetry: MeshTelemetry;
   readonly #budgets = new Map<string, RetryBudget>();
-  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #breakers = new Map<string, BreakerEntry>();
 
   readonly #abandon: (service: string, reply: string) => void;
 
@@ -106,9 +123,11 @@ export class CallPipeline {
     caller: string,
     policy: () => CompiledPolicy,
     log: Logger,
+    telemetry: MeshTelemetry,
     abandon: (service: string, reply: string) => void,
   ) {
     this.#requester = requester;
+    this.#telemetry = telemetry;
     this.#abandon = abandon;
     this.#caller = caller;
     this.#policy = policy;
@@ -121,7 +140,33 @@ export class CallPipeline {
     opts: ResolvedCallOptions,
     parent: ParentRequest | undefined,
   ): Promise<unknown> {
+    const startedAt = monotonicNow();
     const tenant = opts.tenant ?? parent?.tenant;
+    const parentContext = parent?.traceContext ?? context.active();
+    const span = this.#telemetry.startClientSpan(target, tenant, parentContext);
+    try {
+      const value = await this.#guarded(target, input, opts, parent, tenant, span, parentContext);
+      this.#telemetry.endClientSpan(span, target, tenant, startedAt, undefined);
+      return value;
+    } catch (error) {
+      const failure = isMeshError(error)
+        ? error
+        : new MeshError("INTERNAL", "the call failed", { cause: error });
+      this.#telemetry.endClientSpan(span, target, tenant, startedAt, failure);
+      throw error;
+    }
+  }
+
+  /** Steps 1–2, then the retry loop. */
+  async #guarded(
+    target: CallTarget,
+    input: unknown,
+    opts: ResolvedCallOptions,
+    parent: ParentRequest | undefined,
+    tenant: string | undefined,
+    span: Span,
+    parentContext: Context,
+  ): Promise<unknown> {
     const policy = this.#policy();
     const settings = target.settings.get(policy, policy.planOf(tenant));
     const deadline = deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, parent?.deadlineAt);
@@ -154,12 +199,16 @@ export class CallPipeline {
       signal,
       settings,
       budget,
-      parent,
+      span,
+      trace: injectTraceContext(trace.setSpan(parentContext, span)),
     };
     if (!settings.breaker.enabled) return await this.#retryLoop(plan);
     const breaker = this.#breaker(target, settings.breaker);
+    let state = breaker.state;
     const permit = breaker.acquire();
+    state = this.#breakerEvent(span, breaker, state);
     if (permit === "reject") {
+      span.addEvent(SpanEvent.CircuitOpen);
       throw markDownstream(
         new MeshError("CIRCUIT_OPEN", `the circuit to ${target.service}.${target.endpoint} is open`, {
           details: { service: target.service, endpoint: target.endpoint },
@@ -175,7 +224,17 @@ export class CallPipeline {
       if (isMeshError(error) && error.code === "CANCELLED") breaker.release(permit);
       else breaker.record(permit, unwell(error));
       throw error;
+    } finally {
+      this.#breakerEvent(span, breaker, state);
     }
+  }
+
+  /** A state change this call caused is an event on its span; returns the state now. */
+  #breakerEvent(span: Span, breaker: CircuitBreaker, before: BreakerState): BreakerState {
+    const now = breaker.state;
+    if (now !== before)
+      span.addEvent(SpanEvent.BreakerState, { "mesh.breaker.state": now, "mesh.breaker.previous": before });
+    return now;
   }
 
   async #retryLoop(plan: CallPlan): Promise<unknown> {
@@ -195,9 +254,7 @@ export class CallPipeline {
         idempotencyKey: plan.idempotencyKey,
         caller: this.#caller,
         tenant: plan.tenant,
-        traceparent: plan.parent?.traceparent,
-        tracestate: plan.parent?.tracestate,
-        baggage: plan.parent?.baggage,
+        trace: plan.trace,
       });
       const result = settleAttempt(
         await this.#requester.send(target.subject, payload, headers, timeoutMs, signal),
@@ -221,6 +278,10 @@ export class CallPipeline {
       const delayMs = Math.max(backoffMs, error.retryAfterMs ?? 0);
       if (monotonicNow() + delayMs >= deadline) throw markDownstream(error);
       if (!budget.tryRetry()) {
+        plan.span.addEvent(SpanEvent.RetryBudgetExhausted, {
+          "mesh.attempt": attempt,
+          "error.type": error.code,
+        });
         throw markDownstream(
           new MeshError("RETRY_BUDGET_EXHAUSTED", `retry budget for ${target.service} is spent`, {
             cause: error,
@@ -228,10 +289,26 @@ export class CallPipeline {
           }),
         );
       }
-      this.#log.debug(
-        { service: target.service, endpoint: target.endpoint, attempt, code: error.code, delayMs },
-        "retrying call",
-      );
+      plan.span.addEvent(SpanEvent.Retry, {
+        "mesh.attempt": attempt + 1,
+        "error.type": error.code,
+        "mesh.retry.delay_ms": delayMs,
+      });
+      this.#telemetry.retried(target, error.code, plan.tenant);
+      if (this.#log.isLevelEnabled("debug")) {
+        this.#log.debug(
+          {
+            service: target.service,
+            endpoint: target.endpoint,
+            tenant: plan.tenant,
+            attempt,
+            code: error.code,
+            delayMs,
+            ...traceFields(plan.span),
+          },
+          "retrying call",
+        );
+      }
       if (delayMs > 0) {
         try {
           await sleep(delayMs, undefined, signal ? { signal } : undefined);
@@ -242,17 +319,34 @@ export class CallPipeline {
     }
   }
 
-  /** One breaker per endpoint and parameters (a policy change starts a fresh one). */
+  /**
+   * One breaker per endpoint and parameters: a policy change starts a fresh one, and tenants on
+   * plans with other parameters have their own.
+   */
   #breaker(target: CallTarget, o: EffectiveSettings["breaker"]): CircuitBreaker {
     const key = `${target.service}.${target.endpoint}|${o.failureRatio}|${o.minimumCalls}|${o.windowMs}|${o.openMs}|${o.halfOpenProbes}`;
-    let breaker = this.#breakers.get(key);
-    if (breaker === undefined) {
-      breaker = new CircuitBreaker(o, (state) =>
-        this.#log.warn({ service: target.service, endpoint: target.endpoint, state }, `circuit ${state}`),
-      );
-      this.#breakers.set(key, breaker);
+    const now = monotonicNow();
+    let entry = this.#breakers.get(key);
+    if (entry === undefined) {
+      // breakers left behind by older policies go once they have been idle a while
+      for (const [k, e] of this.#breakers) if (now - e.usedAt > IDLE_BREAKER_MS) this.#breakers.delete(k);
+      const breaker = new CircuitBreaker(o, (state) => {
+        this.#telemetry.breakerChanged(target.service, target.endpoint, state);
+        this.#log.warn({ service: target.service, endpoint: target.endpoint, state }, `circuit ${state}`);
+      });
+      entry = { service: target.service, endpoint: target.endpoint, breaker, usedAt: now };
+      this.#breakers.set(key, entry);
     }
-    return breaker;
+    entry.usedAt = now;
+    return entry.breaker;
+  }
+
+  /** The breakers of endpoints called in the last minute, for metrics and `$SRV.STATS`. */
+  *breakerStates(): Iterable<CallStats> {
+    const since = monotonicNow() - RECENT_BREAKER_MS;
+    for (const e of this.#breakers.values()) {
+      if (e.usedAt >= since) yield { service: e.service, endpoint: e.endpoint, breaker: e.breaker.state };
+    }
   }
 
   /**

@@ -12,6 +12,8 @@ export interface ReplayCall {
   readonly ttlMs: number;
   /** How long the first attempt holds its claim: its own deadline, so a crash frees it soon. */
   readonly leaseMs: number;
+  /** Hears of a repeat answered from the store (span events). */
+  readonly replayed?: () => void;
 }
 
 /**
@@ -37,6 +39,7 @@ export async function replayOrRun(call: ReplayCall, run: () => Promise<Uint8Arra
     });
   }
   if (begun.state === "done") {
+    call.replayed?.();
     const stored = begun.reply;
     if (stored.ok) return Buffer.from(stored.body, "utf8");
     throw replayedError(stored);

@@ -1,23 +1,32 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
+  type CallStats,
   DiscoveryVerb,
   discoverySubject,
   type InfoResponse,
+  LATENCY_BOUNDS_MS,
   type PingResponse,
   type StatsResponse,
 } from "@switchyard/schemas";
 import type { Logger } from "pino";
 
-/** Counters one served endpoint keeps for `$SRV.STATS`. */
+/** Counters one served endpoint keeps for `$SRV.STATS` (and `switchyard top`). */
 export class EndpointCounters {
   requests = 0;
   errors = 0;
   lastError = "";
   processingNs = 0;
+  inFlight = 0;
+  sheds = 0;
+  /** Handling times by `LATENCY_BOUNDS_MS` bucket, the last one open-ended. */
+  readonly latency: number[] = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
 
   record(elapsedMs: number, error: string | undefined): void {
     this.requests++;
     this.processingNs += Math.round(elapsedMs * 1e6);
+    let bucket = 0;
+    while (bucket < LATENCY_BOUNDS_MS.length && elapsedMs > (LATENCY_BOUNDS_MS[bucket] as number)) bucket++;
+    this.latency[bucket] = (this.latency[bucket] as number) + 1;
     if (error !== undefined) {
       this.errors++;
       this.lastError = error;
@@ -40,6 +49,8 @@ export interface DiscoverySource {
     readonly data?: () => unknown;
   }>;
   metadata(): Record<string, string>;
+  /** What this process's callers see of the endpoints they call. */
+  calls(): CallStats[];
 }
 
 /**
@@ -82,8 +93,14 @@ export function answerDiscovery(
         last_error: c.lastError,
         processing_time: c.processingNs,
         average_processing_time: c.requests === 0 ? 0 : Math.round(c.processingNs / c.requests),
-        ...optionalData(data?.()),
+        data: {
+          latency: { boundsMs: LATENCY_BOUNDS_MS, counts: c.latency },
+          inFlight: c.inFlight,
+          sheds: c.sheds,
+          ...(data?.() as object | undefined),
+        },
       })),
+      mesh_calls: source.calls(),
     }),
   };
   const subs: Subscription[] = [];
@@ -107,8 +124,4 @@ export function answerDiscovery(
     }
   }
   return subs;
-}
-
-function optionalData(data: unknown): { data?: unknown } {
-  return data === undefined ? {} : { data };
 }

@@ -1,3 +1,4 @@
+import type { Context } from "@opentelemetry/api";
 import type { Contract } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import type { ParentRequest } from "../client/call-pipeline.js";
@@ -26,7 +27,7 @@ export interface HandlerContext {
   remainingMs(): number;
   /** Aborts at the deadline (`DEADLINE_EXCEEDED` reason) or when the caller cancels (`CANCELLED`). */
   readonly signal: AbortSignal;
-  /** A pino child bound to service, endpoint, tenant and caller. */
+  /** A pino child bound to service, endpoint, tenant, caller, attempt, `trace_id` and `span_id`. */
   readonly log: Logger;
   /** Calls another endpoint with this request's tenant, remaining deadline and trace context. */
   call(service: string, endpoint: string, input?: unknown, options?: CallOptionsInput): Promise<unknown>;
@@ -56,18 +57,31 @@ export class RequestContext implements HandlerContext, ParentRequest {
   readonly endpoint: string;
   /** Monotonic deadline; `ParentRequest` reads it. */
   readonly deadlineAt: number;
+  /** The context holding the request's SERVER span. */
+  readonly traceContext: Context;
   readonly #meta: RequestMeta;
+  readonly #traceFields: object;
   readonly #host: ContextHost;
   #controller: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
   #log: Logger | undefined;
 
-  constructor(service: string, endpoint: string, meta: RequestMeta, deadlineAt: number, host: ContextHost) {
+  constructor(
+    service: string,
+    endpoint: string,
+    meta: RequestMeta,
+    deadlineAt: number,
+    host: ContextHost,
+    traceContext: Context,
+    traceFields: object,
+  ) {
     this.service = service;
     this.endpoint = endpoint;
     this.deadlineAt = deadlineAt;
     this.#meta = meta;
     this.#host = host;
+    this.traceContext = traceContext;
+    this.#traceFields = traceFields;
   }
 
   get tenant() {
@@ -81,15 +95,6 @@ export class RequestContext implements HandlerContext, ParentRequest {
   }
   get idempotencyKey() {
     return this.#meta.idempotencyKey;
-  }
-  get traceparent() {
-    return this.#meta.traceparent;
-  }
-  get tracestate() {
-    return this.#meta.tracestate;
-  }
-  get baggage() {
-    return this.#meta.baggage;
   }
   get deadline(): number {
     return toEpochMs(this.deadlineAt);
@@ -133,6 +138,7 @@ export class RequestContext implements HandlerContext, ParentRequest {
       tenant: this.#meta.tenant,
       caller: this.#meta.caller,
       attempt: this.#meta.attempt,
+      ...this.#traceFields,
     });
     return this.#log;
   }

@@ -1,17 +1,20 @@
 import type { Msg } from "@nats-io/nats-core";
+import { context, ROOT_CONTEXT, type Span, trace } from "@opentelemetry/api";
 import type { EndpointSpec } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { type DedupeStore, dedupeKey } from "../dedupe/dedupe-store.js";
 import { replayOrRun } from "../dedupe/replay.js";
 import type { EndpointCounters } from "../discovery/responder.js";
-import { issueDetails, MeshError, toReplyError } from "../errors.js";
+import { isMeshError, issueDetails, MeshError, toReplyError } from "../errors.js";
 import type { CompiledPolicy } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
 import type { QuotaRule } from "../quota/quota-rules.js";
 import { monotonicNow } from "../resilience/clock.js";
 import type { ConcurrencyLimit } from "../resilience/concurrency-limit.js";
 import { remainingMs } from "../resilience/deadline.js";
+import { type MeshTelemetry, type QuotaDecision, SpanEvent, traceFields } from "../telemetry/telemetry.js";
+import { extractTraceContext } from "../telemetry/trace-context.js";
 import { encodeErrorReply } from "../wire/error-reply.js";
 import { decodeJson, encodeJson } from "../wire/json-codec.js";
 import { type RequestMeta, readRequestHeaders } from "../wire/request-headers.js";
@@ -28,7 +31,7 @@ export type Handler<E extends EndpointSpec = EndpointSpec> = (
 /** One served endpoint, resolved once at `serve()`. */
 export interface ServedEndpoint {
   readonly service: string;
-  readonly name: string;
+  readonly endpoint: string;
   readonly subject: string;
   readonly spec: EndpointSpec;
   /** For `$SRV.STATS`. */
@@ -58,6 +61,7 @@ export interface PipelineHost extends ContextHost {
   ): Promise<void>;
   /** The replay store of deduplicated endpoints; undefined without Redis. */
   dedupe(): DedupeStore | undefined;
+  readonly telemetry: MeshTelemetry;
 }
 
 /** Requests being handled, by reply subject, so a caller's cancel can find them. */
@@ -65,7 +69,9 @@ export type InFlight = Map<string, RequestContext>;
 
 /**
  * The server pipeline. The order, and why:
- * 1. headers and deadline: malformed headers and spent budgets are refused before any work;
+ * 1. headers and deadline: malformed headers and spent budgets are refused before any work; the
+ *    SERVER span starts here, child of the caller's span (`traceparent`), and every step below
+ *    that decides something (shed, quota, fault, replay) is an event on it;
  * 2. tenant and access: an unknown tenant (when the policy denies them) or caller is refused
  *    before anything is spent on it (access rules land with identity and access);
  * 3. quota (Redis): a tenant over its quota costs no concurrency slot;
@@ -92,9 +98,17 @@ export async function serveRequest(
   let meta: RequestMeta | undefined;
   let ctx: RequestContext | undefined;
   let slot: ConcurrencyLimit | undefined;
+  let span: Span | undefined;
   let succeeded = false;
+  const { telemetry } = host;
+  const counters = endpoint.counters;
+  counters.inFlight++;
+  telemetry.activeRequests(endpoint, 1);
   try {
     meta = readRequestHeaders(msg);
+    const parentContext = extractTraceContext(meta);
+    const requestSpan = telemetry.startServerSpan(endpoint, meta.tenant, meta.attempt, parentContext);
+    span = requestSpan;
     const budget = meta.timeoutMs ?? settings.timeoutMs;
     deadlineAt = arrivedAt + Math.min(budget, endpoint.maxTimeoutMs);
     if (budget <= 0) {
@@ -103,7 +117,15 @@ export async function serveRequest(
       throw new MeshError("DEADLINE_EXCEEDED", "the request arrived with no budget left");
     }
     // registered from here on, so a caller's cancel also reaches a request waiting on its quota
-    ctx = new RequestContext(endpoint.service, endpoint.name, meta, deadlineAt, host);
+    ctx = new RequestContext(
+      endpoint.service,
+      endpoint.endpoint,
+      meta,
+      deadlineAt,
+      host,
+      trace.setSpan(parentContext, requestSpan),
+      traceFields(requestSpan),
+    );
     inFlight.set(msg.reply as string, ctx);
     if (!policy.admitsTenant(meta.tenant)) {
       throw new MeshError("UNAUTHENTICATED", `unknown tenant ${meta.tenant}`, {
@@ -112,17 +134,20 @@ export async function serveRequest(
     }
     const rules = policy.quotas.match(
       endpoint.service,
-      endpoint.name,
+      endpoint.endpoint,
       meta.tenant,
       policy.planOf(meta.tenant),
     );
-    if (rules.length > 0) await host.admitQuota(rules, endpoint.service, endpoint.name, meta.tenant);
+    if (rules.length > 0) await admitQuota(host, rules, endpoint, meta.tenant, requestSpan);
     if (settings.concurrency.enabled) {
       const limit = endpoint.limit.get(settings.concurrency);
       if (!limit.tryAcquire()) {
+        counters.sheds++;
+        telemetry.shed(endpoint, meta.tenant);
+        requestSpan.addEvent(SpanEvent.Shed, { "mesh.concurrency.limit": limit.limit });
         throw new MeshError(
           "OVERLOADED",
-          `${endpoint.service}.${endpoint.name} is at its concurrency limit`,
+          `${endpoint.service}.${endpoint.endpoint} is at its concurrency limit`,
           {
             details: { limit: limit.limit },
           },
@@ -130,8 +155,12 @@ export async function serveRequest(
       }
       slot = limit;
     }
-    const faults = policy.faults(endpoint.service, endpoint.name, meta.tenant);
-    if (faults.length > 0) await injectFaults(faults, deadlineAt);
+    const faults = policy.faults(endpoint.service, endpoint.endpoint, meta.tenant);
+    if (faults.length > 0) {
+      await injectFaults(faults, deadlineAt, (kind) =>
+        requestSpan.addEvent(SpanEvent.Fault, { "mesh.fault.kind": kind }),
+      );
+    }
     const parsed = endpoint.spec.input.safeParse(decodeJson(msg.data));
     if (!parsed.success) {
       throw new MeshError("INVALID_ARGUMENT", "input does not match the endpoint's schema", {
@@ -140,7 +169,9 @@ export async function serveRequest(
     }
     const handlerCtx = ctx;
     const run = async (c: RequestContext) => {
-      const checked = endpoint.spec.output.safeParse(await endpoint.handler(parsed.data, c));
+      // the application's own spans and `trace.getActiveSpan()` see the request's span
+      const output = await context.with(c.traceContext, endpoint.handler, undefined, parsed.data, c);
+      const checked = endpoint.spec.output.safeParse(output);
       if (!checked.success) {
         throw new MeshError("INTERNAL", "the handler's output does not match its contract", {
           cause: { issues: issueDetails(checked.error) },
@@ -153,10 +184,17 @@ export async function serveRequest(
         ? await replayOrRun(
             {
               store: host.dedupe(),
-              key: dedupeKey(meta.tenant, endpoint.service, endpoint.name, meta.caller, meta.idempotencyKey),
+              key: dedupeKey(
+                meta.tenant,
+                endpoint.service,
+                endpoint.endpoint,
+                meta.caller,
+                meta.idempotencyKey,
+              ),
               idempotencyKey: meta.idempotencyKey,
               ttlMs: endpoint.dedupeTtlMs,
               leaseMs: Math.max(1_000, Math.ceil(remainingMs(deadlineAt)) + 1_000),
+              replayed: () => requestSpan.addEvent(SpanEvent.Replay),
             },
             () => run(handlerCtx),
           )
@@ -167,14 +205,25 @@ export async function serveRequest(
     }
     reply(msg, deadlineAt, host.log, body);
     succeeded = true;
-    endpoint.counters.record(monotonicNow() - arrivedAt, undefined);
+    const elapsedMs = monotonicNow() - arrivedAt;
+    counters.record(elapsedMs, undefined);
+    telemetry.endServerSpan(requestSpan, endpoint, meta.tenant, elapsedMs, undefined);
+    if (host.log.isLevelEnabled("debug")) {
+      logAccess(host.log, endpoint, meta, requestSpan, elapsedMs, undefined);
+    }
   } catch (thrown) {
     const error = toReplyError(thrown);
-    endpoint.counters.record(monotonicNow() - arrivedAt, `${error.code}: ${error.message}`);
-    logFailure(host.log, endpoint, meta, error);
+    const elapsedMs = monotonicNow() - arrivedAt;
+    counters.record(elapsedMs, `${error.code}: ${error.message}`);
+    // a request refused before its headers were read still gets a span, a root one
+    span ??= telemetry.startServerSpan(endpoint, meta?.tenant, meta?.attempt ?? 1, ROOT_CONTEXT);
+    telemetry.endServerSpan(span, endpoint, meta?.tenant, elapsedMs, error);
+    logAccess(host.log, endpoint, meta, span, elapsedMs, error);
     const { headers, body } = encodeErrorReply(error, host.maxPayload());
     reply(msg, deadlineAt, host.log, body, headers);
   } finally {
+    counters.inFlight--;
+    telemetry.activeRequests(endpoint, -1);
     if (ctx !== undefined) {
       inFlight.delete(msg.reply as string);
       ctx.dispose();
@@ -203,21 +252,50 @@ function reply(
   }
 }
 
-function logFailure(
+/** The quota step, with its decision recorded (metrics and a span event). */
+async function admitQuota(
+  host: PipelineHost,
+  rules: readonly QuotaRule[],
+  endpoint: ServedEndpoint,
+  tenant: string | undefined,
+  span: Span,
+): Promise<void> {
+  let decision: QuotaDecision = "admit";
+  try {
+    await host.admitQuota(rules, endpoint.service, endpoint.endpoint, tenant);
+  } catch (error) {
+    decision = isMeshError(error) && error.code === "QUOTA_EXCEEDED" ? "deny" : "unavailable";
+    throw error;
+  } finally {
+    host.telemetry.quotaDecision(endpoint, decision, tenant);
+    span.addEvent(SpanEvent.Quota, { "mesh.quota.decision": decision });
+  }
+}
+
+/**
+ * The one line a request leaves: at debug when it succeeded, at warn (the caller's fault) or
+ * error (ours) when it failed, so a failure is logged exactly once.
+ */
+function logAccess(
   log: Logger,
   endpoint: ServedEndpoint,
   meta: RequestMeta | undefined,
-  error: MeshError,
+  span: Span,
+  elapsedMs: number,
+  error: MeshError | undefined,
 ): void {
   const fields = {
     service: endpoint.service,
-    endpoint: endpoint.name,
+    endpoint: endpoint.endpoint,
     tenant: meta?.tenant,
     caller: meta?.caller,
     attempt: meta?.attempt,
-    code: error.code,
+    ...traceFields(span),
+    durationMs: Math.round(elapsedMs * 1_000) / 1_000,
+    code: error?.code ?? "OK",
   };
-  if (error.status >= 500) log.error({ ...fields, err: error.cause ?? error }, error.message);
+  if (error === undefined) log.debug(fields, "request handled");
+  else if (error.status >= 500) log.error({ ...fields, err: error.cause ?? error }, error.message);
   else log.warn({ ...fields, details: error.details }, error.message);
 }
 

@@ -8,7 +8,7 @@ import {
   serviceSubjects,
 } from "@switchyard/schemas";
 import type { Logger } from "pino";
-import { answerDiscovery } from "../discovery/responder.js";
+import { answerDiscovery, type DiscoverySource } from "../discovery/responder.js";
 import { MeshError } from "../errors.js";
 import {
   type InFlight,
@@ -57,6 +57,7 @@ export class ServiceInstance implements ServiceHandle {
     instanceId: string,
     statsData: (endpoint: string) => unknown,
     metadata: () => Record<string, string>,
+    calls: DiscoverySource["calls"],
   ) {
     this.name = contract.name;
     this.version = contract.version;
@@ -86,12 +87,13 @@ export class ServiceInstance implements ServiceHandle {
         queueGroup: queueGroup(contract.name),
         started: new Date(),
         endpoints: [...endpoints.values()].map((e) => ({
-          name: e.name,
+          name: e.endpoint,
           subject: e.subject,
           counters: e.counters,
-          data: () => statsData(e.name),
+          data: () => statsData(e.endpoint),
         })),
         metadata,
+        calls,
       },
       instanceId,
       host.log,

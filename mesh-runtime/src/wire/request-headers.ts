@@ -1,6 +1,7 @@
 import type { Msg } from "@nats-io/nats-core";
 import { Header, JSON_CONTENT_TYPE, TENANT_PATTERN } from "@switchyard/schemas";
 import { MeshError } from "../errors.js";
+import type { TraceHeaders } from "../telemetry/trace-context.js";
 import { EncodedHeaders, forEachHeader, headerText } from "./raw-headers.js";
 
 /** What a request's headers say, validated. */
@@ -100,9 +101,7 @@ export interface OutboundMeta {
   idempotencyKey: string;
   caller: string;
   tenant: string | undefined;
-  traceparent?: string | undefined;
-  tracestate?: string | undefined;
-  baggage?: string | undefined;
+  trace: TraceHeaders;
 }
 
 /**
@@ -113,8 +112,9 @@ export interface OutboundMeta {
 export function writeRequestHeaders(meta: OutboundMeta): EncodedHeaders {
   let text = `NATS/1.0\r\n${Header.Timeout}: ${meta.timeoutMs}\r\n${Header.Attempt}: ${meta.attempt}\r\n${Header.IdempotencyKey}: ${meta.idempotencyKey}\r\n${Header.Caller}: ${meta.caller}\r\n`;
   if (meta.tenant !== undefined) text += `${Header.Tenant}: ${meta.tenant}\r\n`;
-  if (meta.traceparent !== undefined) text += `${Header.TraceParent}: ${meta.traceparent}\r\n`;
-  if (meta.tracestate !== undefined) text += `${Header.TraceState}: ${meta.tracestate}\r\n`;
-  if (meta.baggage !== undefined) text += `${Header.Baggage}: ${meta.baggage}\r\n`;
+  const { traceparent, tracestate, baggage } = meta.trace;
+  if (traceparent !== undefined) text += `${Header.TraceParent}: ${traceparent}\r\n`;
+  if (tracestate !== undefined) text += `${Header.TraceState}: ${tracestate}\r\n`;
+  if (baggage !== undefined) text += `${Header.Baggage}: ${baggage}\r\n`;
   return new EncodedHeaders(`${text}\r\n`);
 }

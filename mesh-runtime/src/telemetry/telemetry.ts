@@ -1,0 +1,285 @@
+import {
+  type Attributes,
+  type Context,
+  type Counter,
+  type Histogram,
+  isSpanContextValid,
+  type MeterProvider,
+  metrics,
+  type ObservableGauge,
+  type ObservableResult,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  type TracerProvider,
+  trace,
+  type UpDownCounter,
+} from "@opentelemetry/api";
+import { type CallStats, LATENCY_BOUNDS_MS } from "@switchyard/schemas";
+import type { MeshError } from "../errors.js";
+import type { BreakerState } from "../resilience/circuit-breaker.js";
+import { RUNTIME_VERSION } from "../version.js";
+
+const SCOPE = "@switchyard/runtime";
+const RPC_SYSTEM = "switchyard";
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
+const BUCKETS_S = LATENCY_BOUNDS_MS.map((ms) => ms / 1_000);
+const MAX_ATTRIBUTE_SETS = 10_000;
+
+/** Span events and their attributes: the names are part of the documented telemetry. */
+export const SpanEvent = {
+  Retry: "mesh.retry",
+  CircuitOpen: "mesh.circuit_open",
+  BreakerState: "mesh.breaker.state_change",
+  RetryBudgetExhausted: "mesh.retry_budget_exhausted",
+  Shed: "mesh.shed",
+  Quota: "mesh.quota",
+  Fault: "mesh.fault_injected",
+  Replay: "mesh.replay",
+} as const;
+
+export type QuotaDecision = "admit" | "deny" | "unavailable";
+
+/** Where a span runs: the (service, endpoint) pair and its subject. */
+export interface SpanTarget {
+  readonly service: string;
+  readonly endpoint: string;
+  readonly subject: string;
+}
+
+/** What the telemetry reads from the mesh on collection. */
+export interface TelemetrySource {
+  breakers(): Iterable<CallStats>;
+  policyVersion(): number;
+}
+
+export interface TelemetryOptions {
+  readonly tracerProvider?: TracerProvider | undefined;
+  readonly meterProvider?: MeterProvider | undefined;
+  /** Adds `mesh.tenant` to metric attributes: one series per tenant, so off by default. */
+  readonly tenantLabel: boolean;
+}
+
+/** Log fields that tie a line to its span. */
+export function traceFields(span: Span): { trace_id?: string; span_id?: string } {
+  const sc = span.spanContext();
+  return isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
+}
+
+/**
+ * The runtime's OpenTelemetry instrumentation, on `@opentelemetry/api` only: nothing is recorded
+ * or exported unless the application installs an SDK (or passes providers in the mesh options).
+ * Names follow the RPC and messaging conventions; the mesh's own decisions are `mesh.*`.
+ */
+export class MeshTelemetry {
+  readonly tracer: Tracer;
+  readonly #tenantLabel: boolean;
+  readonly #clientDuration: Histogram;
+  readonly #serverDuration: Histogram;
+  readonly #retries: Counter;
+  readonly #sheds: Counter;
+  readonly #quota: Counter;
+  readonly #breakerChanges: Counter;
+  readonly #inFlight: UpDownCounter;
+  readonly #breakerState: ObservableGauge;
+  readonly #policyVersion: ObservableGauge;
+  readonly #observeBreakers: (result: ObservableResult) => void;
+  readonly #observePolicy: (result: ObservableResult) => void;
+  // metric attribute sets are reused: one object per (method, outcome[, tenant])
+  readonly #attributes = new Map<string, Attributes>();
+
+  constructor(options: TelemetryOptions, source: TelemetrySource) {
+    this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, RUNTIME_VERSION);
+    this.#tenantLabel = options.tenantLabel;
+    const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE, RUNTIME_VERSION);
+    const duration = { unit: "s", advice: { explicitBucketBoundaries: BUCKETS_S } };
+    this.#clientDuration = meter.createHistogram("rpc.client.call.duration", {
+      ...duration,
+      description: "Duration of logical calls made, retries included",
+    });
+    this.#serverDuration = meter.createHistogram("rpc.server.call.duration", {
+      ...duration,
+      description: "Duration of requests handled, from arrival to reply",
+    });
+    this.#retries = meter.createCounter("mesh.client.retries", {
+      unit: "{retry}",
+      description: "Attempts after the first, by the code that was retried",
+    });
+    this.#sheds = meter.createCounter("mesh.server.sheds", {
+      unit: "{request}",
+      description: "Requests refused with OVERLOADED by the concurrency limit",
+    });
+    this.#quota = meter.createCounter("mesh.quota.decisions", {
+      unit: "{decision}",
+      description: "Quota checks by decision (admit, deny, unavailable)",
+    });
+    this.#breakerChanges = meter.createCounter("mesh.breaker.transitions", {
+      unit: "{transition}",
+      description: "Circuit breaker state changes, by the state entered",
+    });
+    this.#inFlight = meter.createUpDownCounter("mesh.server.active_requests", {
+      unit: "{request}",
+      description: "Requests being handled",
+    });
+    this.#breakerState = meter.createObservableGauge("mesh.breaker.state", {
+      unit: "1",
+      description: "Circuit breaker state per target endpoint: 0 closed, 1 half-open, 2 open",
+    });
+    this.#policyVersion = meter.createObservableGauge("mesh.policy.version", {
+      unit: "1",
+      description: "Version of the mesh policy this process runs",
+    });
+    this.#observeBreakers = (result) => {
+      for (const b of source.breakers()) {
+        result.observe(BREAKER_VALUE[b.breaker], this.#attrs(b.service, b.endpoint, undefined, undefined));
+      }
+    };
+    this.#observePolicy = (result) => result.observe(source.policyVersion());
+    this.#breakerState.addCallback(this.#observeBreakers);
+    this.#policyVersion.addCallback(this.#observePolicy);
+  }
+
+  /** The CLIENT span of one logical call; the attempts' server spans are its children. */
+  startClientSpan(target: SpanTarget, tenant: string | undefined, parent: Context): Span {
+    const span = this.tracer.startSpan(
+      `${target.service}/${target.endpoint}`,
+      { kind: SpanKind.CLIENT },
+      parent,
+    );
+    if (span.isRecording()) span.setAttributes(spanAttributes(target, tenant));
+    return span;
+  }
+
+  /** The SERVER span of one handled request (one attempt). */
+  startServerSpan(target: SpanTarget, tenant: string | undefined, attempt: number, parent: Context): Span {
+    const span = this.tracer.startSpan(
+      `${target.service}/${target.endpoint}`,
+      { kind: SpanKind.SERVER },
+      parent,
+    );
+    if (span.isRecording()) {
+      span.setAttributes(spanAttributes(target, tenant));
+      span.setAttribute("mesh.attempt", attempt);
+    }
+    return span;
+  }
+
+  /** Ends a call's span and records its duration. */
+  endClientSpan(
+    span: Span,
+    target: SpanTarget,
+    tenant: string | undefined,
+    startedAt: number,
+    error: MeshError | undefined,
+  ): void {
+    endSpan(span, error, true);
+    this.#clientDuration.record(
+      (performance.now() - startedAt) / 1_000,
+      this.#attrs(target.service, target.endpoint, error?.code ?? "OK", tenant),
+    );
+  }
+
+  /** Ends a request's span and records its duration; client errors (4xx) leave the status unset. */
+  endServerSpan(
+    span: Span,
+    target: SpanTarget,
+    tenant: string | undefined,
+    elapsedMs: number,
+    error: MeshError | undefined,
+  ): void {
+    endSpan(span, error, error !== undefined && error.status >= 500);
+    this.#serverDuration.record(
+      elapsedMs / 1_000,
+      this.#attrs(target.service, target.endpoint, error?.code ?? "OK", tenant),
+    );
+  }
+
+  retried(target: SpanTarget, code: string, tenant: string | undefined): void {
+    this.#retries.add(1, this.#attrs(target.service, target.endpoint, code, tenant));
+  }
+
+  shed(target: SpanTarget, tenant: string | undefined): void {
+    this.#sheds.add(1, this.#attrs(target.service, target.endpoint, undefined, tenant));
+  }
+
+  quotaDecision(target: SpanTarget, decision: QuotaDecision, tenant: string | undefined): void {
+    this.#quota.add(1, this.#attrs(target.service, target.endpoint, `quota:${decision}`, tenant));
+  }
+
+  breakerChanged(service: string, endpoint: string, state: BreakerState): void {
+    this.#breakerChanges.add(1, this.#attrs(service, endpoint, `breaker:${state}`, undefined));
+  }
+
+  activeRequests(target: SpanTarget, delta: 1 | -1): void {
+    this.#inFlight.add(delta, this.#attrs(target.service, target.endpoint, undefined, undefined));
+  }
+
+  /** Stops the observable callbacks (the mesh is closing). */
+  close(): void {
+    this.#breakerState.removeCallback(this.#observeBreakers);
+    this.#policyVersion.removeCallback(this.#observePolicy);
+  }
+
+  /**
+   * One frozen attribute set per (method, outcome, tenant). `outcome` is a code (response status),
+   * `quota:<decision>` or `breaker:<state>`.
+   */
+  #attrs(
+    service: string,
+    endpoint: string,
+    outcome: string | undefined,
+    tenant: string | undefined,
+  ): Attributes {
+    const labelTenant = this.#tenantLabel && tenant !== undefined;
+    const key = `${service}/${endpoint}|${outcome ?? ""}|${labelTenant ? tenant : ""}`;
+    let attrs = this.#attributes.get(key);
+    if (attrs === undefined) {
+      const a: Attributes = {
+        "rpc.system.name": RPC_SYSTEM,
+        "rpc.service": service,
+        "rpc.method": `${service}/${endpoint}`,
+      };
+      if (outcome?.startsWith("quota:")) a["mesh.quota.decision"] = outcome.slice(6);
+      else if (outcome?.startsWith("breaker:")) a["mesh.breaker.state"] = outcome.slice(8);
+      else if (outcome !== undefined) {
+        a["rpc.response.status_code"] = outcome;
+        if (outcome !== "OK") a["error.type"] = outcome;
+      }
+      if (labelTenant) a["mesh.tenant"] = tenant;
+      attrs = Object.freeze(a);
+      if (this.#attributes.size >= MAX_ATTRIBUTE_SETS) this.#attributes.clear();
+      this.#attributes.set(key, attrs);
+    }
+    return attrs;
+  }
+}
+
+function spanAttributes(target: SpanTarget, tenant: string | undefined): Attributes {
+  const a: Attributes = {
+    "rpc.system.name": RPC_SYSTEM,
+    "rpc.service": target.service,
+    "rpc.method": `${target.service}/${target.endpoint}`,
+    "messaging.system": "nats",
+    "messaging.destination.name": target.subject,
+    "messaging.destination.template": "{prefix}.svc.{service}.{endpoint}",
+  };
+  if (tenant !== undefined) a["mesh.tenant"] = tenant;
+  return a;
+}
+
+function endSpan(span: Span, error: MeshError | undefined, markError: boolean): void {
+  if (span.isRecording()) {
+    if (error === undefined) span.setAttribute("rpc.response.status_code", "OK");
+    else {
+      span.setAttributes({
+        "rpc.response.status_code": error.code,
+        "error.type": error.code,
+        "mesh.error.status": error.status,
+      });
+      if (markError)
+        span.setStatus({ code: SpanStatusCode.ERROR, message: `${error.code}: ${error.message}` });
+    }
+  }
+  span.end();
+}
