@@ -45,15 +45,18 @@ async function server(what: {
   return `${what.scheme}://127.0.0.1:${port}`;
 }
 
-function startService(name: string, env: Record<string, string>): void {
+/** Starts a service process with its own Prometheus port; returns its metrics URL. */
+async function startService(name: string, env: Record<string, string>): Promise<string> {
+  const metricsPort = String(await freePort());
   const child = spawn(process.execPath, ["--import", "tsx", `services/${name}/src/main.ts`], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, MESH_METRICS_PORT: metricsPort, MESH_METRICS_HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   child.stdout?.on("data", (chunk: Buffer) => {
     for (const line of chunk.toString().split("\n")) if (line) say(`[${name}] ${line}`);
   });
   children.push(child);
+  return `http://127.0.0.1:${metricsPort}/metrics`;
 }
 
 async function stopAll(): Promise<void> {
@@ -150,7 +153,7 @@ try {
     args: (port, dir) => ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir],
   });
   const env = { NATS_URL: natsUrl, REDIS_URL: redisUrl };
-  startService("controller", env);
+  const metrics = [`controller ${await startService("controller", env)}`];
   const mesh = await connectMesh({
     name: "demo",
     servers: natsUrl,
@@ -159,8 +162,8 @@ try {
   });
   try {
     await applyExamplePolicy(mesh);
-    startService("inventory", env);
-    startService("orders", env);
+    metrics.push(`inventory ${await startService("inventory", env)}`);
+    metrics.push(`orders ${await startService("orders", env)}`);
     await demo(mesh);
   } finally {
     await mesh.close();
@@ -169,10 +172,12 @@ try {
     await shutdown(0);
   } else {
     say(`\nThe mesh is running on NATS ${natsUrl} with quotas in Redis ${redisUrl}:`);
+    say("  npx switchyard top");
     say("  npx switchyard services ls");
     say("  npx switchyard policy status");
     say(`  npx switchyard call inventory stock '{"sku":"WIDGET-1"}' --tenant acme`);
     say(`  npx switchyard quota status globex --redis ${redisUrl}`);
+    say(`Prometheus metrics:\n  ${metrics.join("\n  ")}`);
     say("Press Ctrl-C to drain and stop.");
   }
 } catch (error) {

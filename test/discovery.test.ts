@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { connect } from "@nats-io/transport-node";
+import { EndpointData, StatsResponse } from "@switchyard/schemas";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
 import { echoContract } from "./fixtures/contracts.js";
@@ -24,18 +25,18 @@ function validators(): Record<"PING" | "INFO" | "STATS", ValidateFunction> {
 }
 
 describe("discovery", () => {
-  it("two instances answer every verb at all three levels, valid against the NATS micro schemas", async (t) => {
+  it("three instances answer every verb at all three levels, valid against the NATS micro schemas", async (t) => {
     const validate = validators();
     const nats = await startNats(t);
     const ids: string[] = [];
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       const mesh = await meshFor(t, nats.url, "echo");
       await mesh.serve(echoContract, { say: ({ text }) => ({ text }), sayAgain: ({ text }) => ({ text }) });
       ids.push(mesh.instanceId);
     }
     const caller = await meshFor(t, nats.url, "caller");
-    await caller.call("echo", "say", { text: "one" });
-    await caller.call("echo", "say", { text: 1 }).catch(() => undefined);
+    for (let i = 0; i < 30; i++) await caller.call("echo", "say", { text: `${i}` });
+    for (let i = 0; i < 5; i++) await caller.call("echo", "say", { text: i }).catch(() => undefined);
 
     const nc = await connect({ servers: nats.url });
     t.after(() => nc.close());
@@ -51,25 +52,27 @@ describe("discovery", () => {
       const one = await nc.request(`$SRV.${verb}.echo.${ids[0]}`, "", { timeout: 1_000 });
       assert.ok(validate[verb](one.json()));
     }
-    const stats = (await nc.requestMany("$SRV.STATS.echo", "", {
-      strategy: "timer",
-      maxWait: 300,
-    })) as AsyncIterable<{
-      json<T>(): T;
-    }>;
+    const stats = await nc.requestMany("$SRV.STATS.echo", "", { strategy: "timer", maxWait: 300 });
     let requests = 0;
     let errors = 0;
+    let histogram = 0;
+    let instances = 0;
     for await (const m of stats) {
-      const body = m.json<{
-        endpoints: Array<{ name: string; num_requests: number; num_errors: number }>;
-        metadata: Record<string, string>;
-      }>();
+      const body = StatsResponse.parse(m.json());
+      instances++;
       const say = body.endpoints.find((e) => e.name === "say");
-      requests += say?.num_requests ?? 0;
-      errors += say?.num_errors ?? 0;
-      assert.equal(body.metadata["switchyard.policy_version"], "0");
+      assert.ok(say);
+      requests += say.num_requests;
+      errors += say.num_errors;
+      const data = EndpointData.parse(say.data);
+      histogram += data.latency.counts.reduce((a, b) => a + b, 0);
+      assert.equal(data.latency.counts.length, data.latency.boundsMs.length + 1);
+      assert.equal(data.inFlight, 0);
+      assert.equal(body.metadata?.["switchyard.policy_version"], "0");
     }
-    assert.equal(requests, 2);
-    assert.equal(errors, 1);
+    assert.equal(instances, 3);
+    assert.equal(requests, 35);
+    assert.equal(errors, 5);
+    assert.equal(histogram, 35, "every request is in the latency histogram");
   });
 });

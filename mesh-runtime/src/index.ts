@@ -11,4 +11,5 @@ export type { CallOptionsInput as CallOptions, MeshOptionsInput as MeshOptions }
 export type { HandlerContext } from "./server/context.js";
 export type { Handler } from "./server/request-pipeline.js";
 export type { ServiceHandle } from "./server/service.js";
+export type { DrainOnSignalsOptions } from "./shutdown.js";
 export { drainOnSignals } from "./shutdown.js";

@@ -12,10 +12,13 @@ const TelemetryOptions = z.strictObject({
   serviceName: ServiceName,
   /**
    * Port of the Prometheus endpoint (`/metrics`); default `MESH_METRICS_PORT` from the
-   * environment, else 9464. `false` serves none.
+   * environment, else 9464 (skipped with a warning when taken). `false` serves none.
    */
   metricsPort: z.union([z.number().int().min(1).max(65_535), z.literal(false)]).optional(),
-  /** Interface the endpoint listens on; default all. */
+  /**
+   * Interface the endpoint listens on; default `MESH_METRICS_HOST` from the environment, else
+   * loopback only (a container sets 0.0.0.0 so Prometheus can scrape it).
+   */
   metricsHost: z.string().min(1).optional(),
   /**
    * Where spans go instead of the `OTEL_*` environment (tests pass an in-memory exporter's
@@ -34,10 +37,10 @@ export interface Telemetry {
 
 /** True when the `OTEL_*` environment asks for a trace exporter. */
 function tracesConfigured(env: NodeJS.ProcessEnv): boolean {
-  return (
-    env["OTEL_TRACES_EXPORTER"] !== undefined ||
-    env["OTEL_EXPORTER_OTLP_ENDPOINT"] !== undefined ||
-    env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] !== undefined
+  return Boolean(
+    env["OTEL_TRACES_EXPORTER"] ||
+      env["OTEL_EXPORTER_OTLP_ENDPOINT"] ||
+      env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"],
   );
 }
 
@@ -62,20 +65,20 @@ export async function startTelemetry(input: StartTelemetryOptions): Promise<Tele
   if (port !== false && !(Number.isInteger(port) && port > 0 && port < 65_536)) {
     throw new MeshError("INVALID_ARGUMENT", `MESH_METRICS_PORT is not a port: ${envPort}`);
   }
-  const prometheus =
-    port === false
-      ? undefined
-      : new PrometheusExporter({
-          port,
-          ...(options.metricsHost === undefined ? {} : { host: options.metricsHost }),
-          preventServerStart: true,
-        });
-  if (prometheus !== undefined) {
-    try {
-      await prometheus.startServer();
-    } catch (cause) {
-      throw new MeshError("UNAVAILABLE", `cannot serve metrics on port ${port}`, { cause });
-    }
+  const host = options.metricsHost ?? (process.env["MESH_METRICS_HOST"] || "127.0.0.1");
+  const explicit = options.metricsPort !== undefined || Boolean(envPort);
+  let prometheus =
+    port === false ? undefined : new PrometheusExporter({ port, host, preventServerStart: true });
+  try {
+    await prometheus?.startServer();
+  } catch (cause) {
+    // a port asked for must be had; the default one is only a convenience (a second instance on
+    // the same host would otherwise fail to start)
+    if (explicit) throw new MeshError("UNAVAILABLE", `cannot serve metrics on ${host}:${port}`, { cause });
+    process.emitWarning(`metrics port ${host}:${port} is taken: no /metrics; set MESH_METRICS_PORT`, {
+      code: "SWITCHYARD_METRICS_PORT",
+    });
+    prometheus = undefined;
   }
   const spanProcessors =
     options.spanProcessors ?? (tracesConfigured(process.env) ? undefined : [new NoopSpanProcessor()]);
@@ -89,7 +92,7 @@ export async function startTelemetry(input: StartTelemetryOptions): Promise<Tele
   });
   sdk.start();
   return {
-    metricsUrl: port === false ? undefined : `http://${options.metricsHost ?? "127.0.0.1"}:${port}/metrics`,
+    metricsUrl: prometheus === undefined ? undefined : `http://${host}:${port}/metrics`,
     shutdown: () => sdk.shutdown(),
   };
 }

@@ -1,10 +1,13 @@
 // The inventory service process: `node --import tsx services/inventory/src/main.ts`.
 import { connectMesh, drainOnSignals } from "@switchyard/runtime";
+import { startTelemetry } from "@switchyard/runtime/telemetry";
 import { inventoryContract } from "./contract.js";
 import { inventoryHandlers } from "./inventory.js";
 
+// before connecting: the mesh takes its meter when it connects
+const telemetry = await startTelemetry({ serviceName: "inventory" });
 const mesh = await connectMesh({ name: "inventory" });
-drainOnSignals(mesh);
+drainOnSignals(mesh, { after: telemetry.shutdown });
 await mesh.serve(
   inventoryContract,
   inventoryHandlers({
