@@ -5,6 +5,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { connect } from "@nats-io/transport-node";
+import { defineContract } from "@switchyard/runtime";
+import { z } from "zod";
 import { echoContract } from "./fixtures/contracts.js";
 import { controllerFor } from "./fixtures/controller.js";
 import { meshFor } from "./fixtures/mesh.js";
@@ -12,6 +14,12 @@ import { type NatsNode, startNats } from "./fixtures/nats-server.js";
 import { scratchDir, suiteScope } from "./fixtures/processes.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+
+const meteredContract = defineContract({
+  name: "metered",
+  version: "1.0.0",
+  endpoints: { ping: { input: z.object({ n: z.number() }), output: z.object({ n: z.number() }) } },
+});
 
 interface Run {
   code: number;
@@ -147,6 +155,41 @@ describe("switchyard CLI", () => {
     assert.match(bad.stderr, /INVALID_ARGUMENT/);
     const nobody = await cli(nats.url, "call", "nobody", "x", "{}", "--timeout", "300");
     assert.equal(nobody.code, 4);
+  });
+
+  it("top --json shows every endpoint's call counts, success and a non-zero p99; top draws a table", async (t) => {
+    for (let i = 0; i < 2; i++) {
+      const mesh = await meshFor(t, nats.url, "metered");
+      await mesh.serve(meteredContract, { ping: ({ n }) => ({ n }) });
+    }
+    const caller = await meshFor(t, nats.url, "caller");
+    for (let n = 0; n < 40; n++) await caller.call("metered", "ping", { n });
+    await caller.call("metered", "ping", { n: "x" }).catch(() => undefined);
+    const top = await cli(nats.url, "top", "metered", "--json", "--interval", "200");
+    assert.equal(top.code, 0, top.stderr);
+    const snapshot = JSON.parse(top.stdout) as {
+      endpoints: Array<{
+        service: string;
+        endpoint: string;
+        instances: number;
+        calls: number;
+        errors: number;
+        successRate: number;
+        p99Ms: number;
+        breakers: { closed: number };
+      }>;
+    };
+    const ping = snapshot.endpoints.find((e) => e.endpoint === "ping");
+    assert.ok(ping, top.stdout);
+    assert.equal(ping.instances, 2);
+    assert.equal(ping.calls, 41);
+    assert.equal(ping.errors, 1);
+    assert.equal(ping.successRate, 0.9756);
+    assert.ok(ping.p99Ms > 0, `p99 ${ping.p99Ms}`);
+    const live = await cli(nats.url, "top", "--count", "1", "--interval", "200");
+    assert.equal(live.code, 0, live.stderr);
+    assert.match(live.stdout, /SERVICE +ENDPOINT +INST +CALLS\/S/);
+    assert.match(live.stdout, /metered +ping +2 /);
   });
 
   it("usage errors exit 2 and --help exits 0", async () => {

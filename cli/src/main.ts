@@ -42,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
         tenant: { type: "string" },
         timeout: { type: "string" },
         redis: { type: "string" },
+        interval: { type: "string" },
+        count: { type: "string" },
       },
     });
     json = values.json ?? false;

@@ -3,6 +3,7 @@ import { callCommands } from "./call.js";
 import { policyCommands } from "./policy.js";
 import { quotaCommands } from "./quota.js";
 import { servicesCommands } from "./services.js";
+import { topCommands } from "./top.js";
 
 export interface Command {
   readonly usage: string;
@@ -15,5 +16,6 @@ export const commands: Readonly<Record<string, Command>> = {
   ...policyCommands,
   ...quotaCommands,
   ...servicesCommands,
+  ...topCommands,
   ...callCommands,
 };

@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { StatsResponse } from "@switchyard/schemas";
+import { breakersOf, quantile, rowsOf, sampleOf } from "./top-model.js";
+
+const BOUNDS = [1, 10, 100];
+
+function reply(
+  id: string,
+  requests: number,
+  errors: number,
+  counts: number[],
+  calls: StatsResponse["mesh_calls"] = [],
+): StatsResponse {
+  return {
+    type: "io.nats.micro.v1.stats_response",
+    name: "svc",
+    id,
+    version: "1.0.0",
+    started: "2026-01-01T00:00:00Z",
+    endpoints: [
+      {
+        name: "ep",
+        subject: "mesh.svc.svc.ep",
+        num_requests: requests,
+        num_errors: errors,
+        last_error: "",
+        processing_time: 0,
+        average_processing_time: 0,
+        data: {
+          latency: { boundsMs: BOUNDS, counts },
+          inFlight: 1,
+          sheds: 2,
+          quota: { "r/acme": { denied: 3 } },
+        },
+      },
+    ],
+    mesh_calls: calls,
+  };
+}
+
+describe("top model", () => {
+  it("interpolates quantiles inside a bucket and answers the open bucket with the top bound", () => {
+    assert.equal(quantile(BOUNDS, [0, 10, 0, 0], 0.5), 5.5);
+    assert.equal(quantile(BOUNDS, [10, 0, 0, 0], 0.99), 0.99);
+    assert.equal(quantile(BOUNDS, [0, 0, 0, 4], 0.5), 100);
+    assert.equal(quantile(BOUNDS, [0, 0, 0, 0], 0.5), null);
+  });
+
+  it("sums instances, rates over the interval, and counts each calling process's breaker once", () => {
+    const first = [reply("a", 10, 0, [10, 0, 0, 0]), reply("b", 10, 0, [10, 0, 0, 0])];
+    const second = [
+      reply("a", 20, 1, [10, 10, 0, 0], [{ service: "other", endpoint: "x", breaker: "open" }]),
+      reply("b", 30, 1, [10, 10, 10, 0], [{ service: "svc", endpoint: "ep", breaker: "closed" }]),
+      // the same process answering for a second service: not counted twice
+      {
+        ...reply("b", 0, 0, [0, 0, 0, 0], [{ service: "svc", endpoint: "ep", breaker: "closed" }]),
+        name: "svc2",
+      },
+    ];
+    const rows = rowsOf(sampleOf(second), sampleOf(first), 2_000, breakersOf(second));
+    const ep = rows.find((r) => r.service === "svc" && r.endpoint === "ep");
+    assert.ok(ep);
+    assert.equal(ep.instances, 2);
+    assert.equal(ep.calls, 50);
+    assert.equal(ep.callsPerSec, 15);
+    assert.equal(ep.window, "interval");
+    assert.equal(ep.successRate, 0.9333);
+    // the interval's 30 calls: 20 in (1, 10] ms, 10 in (10, 100] ms
+    assert.equal(ep.p50Ms, 7.75);
+    assert.equal(ep.inFlight, 2);
+    assert.equal(ep.sheds, 4);
+    assert.equal(ep.quotaDenied, 6);
+    assert.deepEqual(ep.breakers, { closed: 1, "half-open": 0, open: 0 });
+    const orphan = rows.find((r) => r.service === "other");
+    assert.deepEqual(orphan?.breakers, { closed: 0, "half-open": 0, open: 1 });
+    assert.equal(orphan?.instances, 0);
+  });
+
+  it("falls back to lifetime figures when the interval had no calls", () => {
+    const same = [reply("a", 10, 0, [0, 10, 0, 0])];
+    const [row] = rowsOf(sampleOf(same), sampleOf(same), 1_000, new Map());
+    assert.equal(row?.window, "lifetime");
+    assert.equal(row?.callsPerSec, 0);
+    assert.equal(row?.p99Ms, 9.91);
+  });
+});
