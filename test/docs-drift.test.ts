@@ -168,3 +168,29 @@ describe("docs drift", () => {
     }
   });
 });
+
+describe("docs/TELEMETRY.md", () => {
+  const source = readFileSync(new URL("../mesh-runtime/src/telemetry/telemetry.ts", import.meta.url), "utf8");
+  const doc = read("TELEMETRY.md");
+
+  it("names every instrument the runtime creates", () => {
+    const names = [
+      ...source.matchAll(/create(?:Histogram|Counter|UpDownCounter|ObservableGauge)\("([^"]+)"/g),
+    ].map((m) => m[1] as string);
+    assert.ok(names.length >= 9, `found only ${names.length} instruments`);
+    assert.deepEqual(
+      names.filter((n) => !doc.includes(`\`${n}\``)),
+      [],
+    );
+  });
+
+  it("names every span event", () => {
+    const block = /export const SpanEvent = \{([^}]+)\}/.exec(source)?.[1] ?? "";
+    const events = [...block.matchAll(/"([a-z_.]+)"/g)].map((m) => m[1] as string);
+    assert.ok(events.length >= 8, `found only ${events.length} events`);
+    assert.deepEqual(
+      events.filter((e) => !doc.includes(`\`${e}\``)),
+      [],
+    );
+  });
+});
