@@ -29,6 +29,15 @@ export const coreContract = defineContract({
   },
 });
 
+/** The same endpoint served by a mesh that records spans (the tracing suite). */
+export const tracedContract = defineContract({
+  name: "bench-traced",
+  version: "1.0.0",
+  endpoints: {
+    echo: { input: Order, output: Order },
+  },
+});
+
 /** Mesh options that turn flow control off, on both sides of the core call. */
 export const WITHOUT_FLOW_CONTROL = {
   calls: { breaker: { enabled: false }, concurrency: { enabled: false } },

@@ -128,3 +128,21 @@ export function totals(rounds: readonly Round[]): Totals {
     p99Us: percentile(latencies, 99),
   };
 }
+
+/**
+ * Several ways of making the same call, measured at `inFlight` in interleaved rounds (each warmed
+ * up first), so a noisy machine shifts them alike and their ratio holds.
+ */
+export async function interleaved<M extends string>(
+  calls: Readonly<Record<M, Call>>,
+  inFlight: number,
+  env: { readonly rounds: number; readonly roundMs: number; readonly warmupMs: number },
+): Promise<Record<M, Totals>> {
+  const modes = Object.keys(calls) as M[];
+  for (const mode of modes) await runConcurrent(calls[mode], inFlight, env.warmupMs);
+  const rounds = new Map<M, Round[]>(modes.map((m) => [m, []]));
+  for (let r = 0; r < env.rounds; r++) {
+    for (const mode of modes) rounds.get(mode)?.push(await runConcurrent(calls[mode], inFlight, env.roundMs));
+  }
+  return Object.fromEntries(modes.map((m) => [m, totals(rounds.get(m) ?? [])])) as Record<M, Totals>;
+}

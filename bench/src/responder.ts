@@ -2,8 +2,15 @@
 // the mesh serving the echo contract with default options, and a raw nats.js echo for the floors.
 import { connect } from "@nats-io/transport-node";
 import { connectMesh } from "@switchyard/runtime";
-import { coreContract, echoContract, RAW_ECHO_SUBJECT, WITHOUT_FLOW_CONTROL } from "./echo-contract.js";
+import {
+  coreContract,
+  echoContract,
+  RAW_ECHO_SUBJECT,
+  tracedContract,
+  WITHOUT_FLOW_CONTROL,
+} from "./echo-contract.js";
 import type { ResponderCommand, ResponderEvent } from "./responder-process.js";
+import { benchTracerProvider } from "./tracing-provider.js";
 
 function tell(event: ResponderEvent): Promise<void> {
   return new Promise((resolve) => {
@@ -20,6 +27,9 @@ async function main(): Promise<void> {
   await mesh.serve(echoContract, { echo: (order) => order });
   const core = await connectMesh({ name: "bench-core", servers, ...WITHOUT_FLOW_CONTROL });
   await core.serve(coreContract, { echo: (order) => order });
+  const tracerProvider = benchTracerProvider();
+  const traced = await connectMesh({ name: "bench-traced", servers, telemetry: { tracerProvider } });
+  await traced.serve(tracedContract, { echo: (order) => order });
 
   const nc = await connect({ servers, name: "bench-raw-responder" });
   nc.subscribe(RAW_ECHO_SUBJECT, {
@@ -34,7 +44,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     try {
-      await Promise.all([mesh.close(), core.close(), nc.drain()]);
+      await Promise.all([mesh.close(), core.close(), traced.close(), nc.drain()]);
+      await tracerProvider.shutdown();
     } finally {
       process.exit(0);
     }

@@ -3,6 +3,7 @@ import { policyPropagation } from "./policy-propagation.js";
 import { quota } from "./quota.js";
 import { requestReply } from "./request-reply.js";
 import { resilience } from "./resilience.js";
+import { tracing } from "./tracing.js";
 
 /** Every suite `npm run bench` runs, in order. A new suite is one entry here. */
 export const suites: readonly Suite[] = [
@@ -25,5 +26,10 @@ export const suites: readonly Suite[] = [
     name: "resilience",
     description: "the circuit breaker and concurrency limiter on the hot path vs the core call",
     run: resilience,
+  },
+  {
+    name: "tracing",
+    description: "spans recorded on both sides (SDK, 100% sampled, batch processor) vs the no-op tracer",
+    run: tracing,
   },
 ];

@@ -1,6 +1,6 @@
 import { connectMesh } from "@switchyard/runtime";
 import { coreContract, echoContract, ORDER, WITHOUT_FLOW_CONTROL } from "../echo-contract.js";
-import { type Round, runConcurrent, totals } from "../measure.js";
+import { interleaved } from "../measure.js";
 import { formatCount } from "../report.js";
 import { startResponder } from "../responder-process.js";
 import type { BenchEnv, SuiteResult } from "../suite.js";
@@ -23,17 +23,15 @@ export async function resilience(env: BenchEnv): Promise<SuiteResult> {
     ...WITHOUT_FLOW_CONTROL,
   });
   try {
-    const calls: Record<Mode, () => Promise<unknown>> = {
-      core: () => without.client(coreContract).echo(ORDER),
-      resilience: () => withIt.client(echoContract).echo(ORDER),
-    };
-    for (const mode of MODES) await runConcurrent(calls[mode], IN_FLIGHT, env.warmupMs);
-    const rounds = new Map<Mode, Round[]>(MODES.map((m) => [m, []]));
-    for (let r = 0; r < env.rounds; r++) {
-      for (const mode of MODES)
-        rounds.get(mode)?.push(await runConcurrent(calls[mode], IN_FLIGHT, env.roundMs));
-    }
-    const rate = (mode: Mode) => totals(rounds.get(mode) ?? []).callsPerSecond;
+    const measured = await interleaved(
+      {
+        core: () => without.client(coreContract).echo(ORDER),
+        resilience: () => withIt.client(echoContract).echo(ORDER),
+      },
+      IN_FLIGHT,
+      env,
+    );
+    const rate = (mode: Mode) => measured[mode].callsPerSecond;
     return {
       figures: Object.fromEntries(MODES.map((m) => [`${m}@${IN_FLIGHT}.calls-per-s`, Math.round(rate(m))])),
       ratios: {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
-import { type Context, context, type Span, trace } from "@opentelemetry/api";
+import { type Context, context, type Span } from "@opentelemetry/api";
 import type { CallStats, ErrorCode } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { isMeshError, MeshError, markDownstream } from "../errors.js";
@@ -200,7 +200,7 @@ export class CallPipeline {
       settings,
       budget,
       span,
-      trace: injectTraceContext(trace.setSpan(parentContext, span)),
+      trace: injectTraceContext(parentContext, span),
     };
     if (!settings.breaker.enabled) return await this.#retryLoop(plan);
     const breaker = this.#breaker(target, settings.breaker);

@@ -1,4 +1,4 @@
-import type { Context } from "@opentelemetry/api";
+import type { Context, Span } from "@opentelemetry/api";
 import type { Contract } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import type { ParentRequest } from "../client/call-pipeline.js";
@@ -7,6 +7,7 @@ import { MeshError } from "../errors.js";
 import type { CallOptionsInput } from "../options.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { remainingMs, toEpochMs } from "../resilience/deadline.js";
+import { traceFields } from "../telemetry/telemetry.js";
 import type { RequestMeta } from "../wire/request-headers.js";
 
 /** What a handler gets besides its input. */
@@ -60,7 +61,7 @@ export class RequestContext implements HandlerContext, ParentRequest {
   /** The context holding the request's SERVER span. */
   readonly traceContext: Context;
   readonly #meta: RequestMeta;
-  readonly #traceFields: object;
+  readonly #span: Span;
   readonly #host: ContextHost;
   #controller: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -73,7 +74,7 @@ export class RequestContext implements HandlerContext, ParentRequest {
     deadlineAt: number,
     host: ContextHost,
     traceContext: Context,
-    traceFields: object,
+    span: Span,
   ) {
     this.service = service;
     this.endpoint = endpoint;
@@ -81,7 +82,7 @@ export class RequestContext implements HandlerContext, ParentRequest {
     this.#meta = meta;
     this.#host = host;
     this.traceContext = traceContext;
-    this.#traceFields = traceFields;
+    this.#span = span;
   }
 
   get tenant() {
@@ -138,7 +139,7 @@ export class RequestContext implements HandlerContext, ParentRequest {
       tenant: this.#meta.tenant,
       caller: this.#meta.caller,
       attempt: this.#meta.attempt,
-      ...this.#traceFields,
+      ...traceFields(this.#span),
     });
     return this.#log;
   }

@@ -124,7 +124,7 @@ export async function serveRequest(
       deadlineAt,
       host,
       trace.setSpan(parentContext, requestSpan),
-      traceFields(requestSpan),
+      requestSpan,
     );
     inFlight.set(msg.reply as string, ctx);
     if (!policy.admitsTenant(meta.tenant)) {

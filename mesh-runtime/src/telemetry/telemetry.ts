@@ -88,6 +88,7 @@ export class MeshTelemetry {
   readonly #observePolicy: (result: ObservableResult) => void;
   // metric attribute sets are reused: one object per (method, outcome[, tenant])
   readonly #attributes = new Map<string, Attributes>();
+  readonly #spanAttributeSets = new Map<string, Attributes>();
 
   constructor(options: TelemetryOptions, source: TelemetrySource) {
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, RUNTIME_VERSION);
@@ -147,7 +148,10 @@ export class MeshTelemetry {
       { kind: SpanKind.CLIENT },
       parent,
     );
-    if (span.isRecording()) span.setAttributes(spanAttributes(target, tenant));
+    if (span.isRecording()) {
+      span.setAttributes(this.#spanAttributes(target));
+      if (tenant !== undefined) span.setAttribute("mesh.tenant", tenant);
+    }
     return span;
   }
 
@@ -159,7 +163,8 @@ export class MeshTelemetry {
       parent,
     );
     if (span.isRecording()) {
-      span.setAttributes(spanAttributes(target, tenant));
+      span.setAttributes(this.#spanAttributes(target));
+      if (tenant !== undefined) span.setAttribute("mesh.tenant", tenant);
       span.setAttribute("mesh.attempt", attempt);
     }
     return span;
@@ -221,6 +226,23 @@ export class MeshTelemetry {
     this.#policyVersion.removeCallback(this.#observePolicy);
   }
 
+  /** The attributes every span of a target starts with, made once per subject. */
+  #spanAttributes(target: SpanTarget): Attributes {
+    let attrs = this.#spanAttributeSets.get(target.subject);
+    if (attrs === undefined) {
+      attrs = Object.freeze({
+        "rpc.system.name": RPC_SYSTEM,
+        "rpc.method": `${target.service}/${target.endpoint}`,
+        "messaging.system": "nats",
+        "messaging.destination.name": target.subject,
+        "messaging.destination.template": "{prefix}.svc.{service}.{endpoint}",
+      });
+      if (this.#spanAttributeSets.size >= MAX_ATTRIBUTE_SETS) this.#spanAttributeSets.clear();
+      this.#spanAttributeSets.set(target.subject, attrs);
+    }
+    return attrs;
+  }
+
   /**
    * One frozen attribute set per (method, outcome, tenant). `outcome` is a code (response status),
    * `quota:<decision>` or `breaker:<state>`.
@@ -253,19 +275,6 @@ export class MeshTelemetry {
     }
     return attrs;
   }
-}
-
-function spanAttributes(target: SpanTarget, tenant: string | undefined): Attributes {
-  const a: Attributes = {
-    "rpc.system.name": RPC_SYSTEM,
-    "rpc.service": target.service,
-    "rpc.method": `${target.service}/${target.endpoint}`,
-    "messaging.system": "nats",
-    "messaging.destination.name": target.subject,
-    "messaging.destination.template": "{prefix}.svc.{service}.{endpoint}",
-  };
-  if (tenant !== undefined) a["mesh.tenant"] = tenant;
-  return a;
 }
 
 function endSpan(span: Span, error: MeshError | undefined, markError: boolean): void {

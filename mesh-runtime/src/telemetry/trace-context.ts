@@ -5,6 +5,7 @@ import {
   isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
+  type Span,
   type TextMapGetter,
   type TextMapSetter,
   trace,
@@ -61,20 +62,20 @@ export function extractTraceContext(headers: TraceHeaders): Context {
   return ctx;
 }
 
-/** The trace headers for a request sent from `ctx` (usually the CLIENT span's context). */
-export function injectTraceContext(ctx: Context): TraceHeaders {
+/** The trace headers for a request sent from `span` (the CLIENT span), a child of `parent`. */
+export function injectTraceContext(parent: Context, client: Span): TraceHeaders {
   const headers: TraceHeaders = {};
   if (propagatorInstalled()) {
-    propagation.inject(ctx, headers, setter);
+    propagation.inject(trace.setSpan(parent, client), headers, setter);
     return headers;
   }
-  const span = trace.getSpanContext(ctx);
-  if (span !== undefined && isSpanContextValid(span)) {
+  const span = client.spanContext();
+  if (isSpanContextValid(span)) {
     headers.traceparent = `00-${span.traceId}-${span.spanId}-0${span.traceFlags & 1}`;
     const state = span.traceState?.serialize();
     if (state) headers.tracestate = state;
   }
-  const baggage = ctx.getValue(RAW_BAGGAGE);
+  const baggage = parent.getValue(RAW_BAGGAGE);
   if (typeof baggage === "string") headers.baggage = baggage;
   return headers;
 }
