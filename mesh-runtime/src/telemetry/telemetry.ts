@@ -87,7 +87,7 @@ export class MeshTelemetry {
   readonly #observeBreakers: (result: ObservableResult) => void;
   readonly #observePolicy: (result: ObservableResult) => void;
   // metric attribute sets are reused: one object per (method, outcome[, tenant])
-  readonly #attributes = new Map<string, Attributes>();
+  readonly #attributes = new Map<string, Map<string, Map<string, Attributes>>>();
   readonly #spanAttributeSets = new Map<string, Attributes>();
 
   constructor(options: TelemetryOptions, source: TelemetrySource) {
@@ -253,9 +253,21 @@ export class MeshTelemetry {
     outcome: string | undefined,
     tenant: string | undefined,
   ): Attributes {
+    // nested maps keyed by the strings at hand: no key is built on the hot path
+    let byEndpoint = this.#attributes.get(service);
+    if (byEndpoint === undefined) {
+      if (this.#attributes.size >= MAX_ATTRIBUTE_SETS) this.#attributes.clear();
+      byEndpoint = new Map();
+      this.#attributes.set(service, byEndpoint);
+    }
+    let byOutcome = byEndpoint.get(endpoint);
+    if (byOutcome === undefined) {
+      byOutcome = new Map();
+      byEndpoint.set(endpoint, byOutcome);
+    }
     const labelTenant = this.#tenantLabel && tenant !== undefined;
-    const key = `${service}/${endpoint}|${outcome ?? ""}|${labelTenant ? tenant : ""}`;
-    let attrs = this.#attributes.get(key);
+    const key = labelTenant ? `${outcome ?? ""}|${tenant}` : (outcome ?? "");
+    let attrs = byOutcome.get(key);
     if (attrs === undefined) {
       const a: Attributes = {
         "rpc.system.name": RPC_SYSTEM,
@@ -270,8 +282,9 @@ export class MeshTelemetry {
       }
       if (labelTenant) a["mesh.tenant"] = tenant;
       attrs = Object.freeze(a);
-      if (this.#attributes.size >= MAX_ATTRIBUTE_SETS) this.#attributes.clear();
-      this.#attributes.set(key, attrs);
+      // a tenant label can make many: bounded like the rest
+      if (byOutcome.size >= MAX_ATTRIBUTE_SETS) byOutcome.clear();
+      byOutcome.set(key, attrs);
     }
     return attrs;
   }
