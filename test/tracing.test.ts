@@ -10,9 +10,10 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
-import { isMeshError } from "@switchyard/runtime";
+import { isMeshError, MeshError } from "@switchyard/runtime";
+import { echoContract } from "./fixtures/contracts.js";
 import { eventually } from "./fixtures/eventually.js";
-import { meshFor } from "./fixtures/mesh.js";
+import { captureLogs, delay, meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
 import { ServerProcess, scratchDir } from "./fixtures/processes.js";
 import { hopB, type SpanRecord, serializeSpans } from "./fixtures/traced-contracts.js";
@@ -127,5 +128,74 @@ describe("tracing", () => {
     }
     // b: relaying + access line per request (3 + 3); c: working + access per attempt (4 + 4)
     assert.ok(checked >= 14, `only ${checked} request log lines`);
+  });
+
+  it("breaker state changes, fail-fast, sheds and handler logs are on the spans; a failure is logged once", async (t) => {
+    const nats = await startNats(t);
+    const exporter = new InMemorySpanExporter();
+    const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const logs = captureLogs("debug");
+    const server = await meshFor(t, nats.url, "echo", {
+      logger: logs.logger,
+      telemetry: { tracerProvider },
+      calls: { concurrency: { limit: 1 } },
+    });
+    await server.serve(echoContract, {
+      say: async ({ text, delayMs }) => {
+        if (text === "fail") throw new MeshError("UNAVAILABLE", "down");
+        if (text === "bug") throw new Error("a bug");
+        await delay(delayMs ?? 0);
+        return { text };
+      },
+      sayAgain: ({ text }) => ({ text }),
+    });
+    const caller = await meshFor(t, nats.url, "caller", {
+      telemetry: { tracerProvider },
+      calls: { breaker: { minimumCalls: 3, openMs: 60_000 }, retry: { maxAttempts: 1 } },
+    });
+    // one slow request holds the only slot: the second is shed
+    const slow = caller.call("echo", "say", { text: "slow", delayMs: 200 });
+    await delay(50);
+    const shed = await caller.call("echo", "say", { text: "x" }).catch((e: unknown) => e);
+    assert.ok(isMeshError(shed) && shed.code === "OVERLOADED", String(shed));
+    await slow;
+    // one request of each outcome, for the log lines
+    await caller.call("echo", "say", { text: "ok" });
+    await caller.call("echo", "say", { text: 1 }).catch(() => undefined);
+    await caller.call("echo", "say", { text: "bug" }).catch(() => undefined);
+    for (let i = 0; i < 4; i++) await caller.call("echo", "say", { text: "fail" }).catch(() => undefined);
+
+    const spans = serializeSpans(exporter.getFinishedSpans());
+    const clientEvents = spans.filter((s) => s.kind === SpanKind.CLIENT).flatMap((s) => s.events);
+    const opened = clientEvents.find((e) => e.name === "mesh.breaker.state_change");
+    assert.ok(opened, "the call that opened the breaker says so");
+    assert.equal(opened.attributes["mesh.breaker.state"], "open");
+    assert.equal(opened.attributes["mesh.breaker.previous"], "closed");
+    assert.ok(
+      clientEvents.some((e) => e.name === "mesh.circuit_open"),
+      "the fail-fast call is marked",
+    );
+    const shedSpan = spans.find(
+      (s) => s.kind === SpanKind.SERVER && s.events.some((e) => e.name === "mesh.shed"),
+    );
+    assert.equal(shedSpan?.attributes["error.type"], "OVERLOADED");
+
+    const byCode = (code: string) => logs.lines.filter((l) => l["endpoint"] === "say" && l["code"] === code);
+    const ok = byCode("OK").filter((l) => l["msg"] === "request handled");
+    assert.equal(ok.length, 2, "one access line per successful request, at debug");
+    assert.ok(ok.every((l) => l["level"] === 20 && typeof l["durationMs"] === "number"));
+    assert.deepEqual(
+      byCode("INVALID_ARGUMENT").map((l) => l["level"]),
+      [40],
+      "a caller's mistake: once, at warn",
+    );
+    assert.deepEqual(
+      byCode("INTERNAL").map((l) => l["level"]),
+      [50],
+      "our failure: once, at error",
+    );
+    for (const line of logs.lines.filter((l) => l["endpoint"] !== undefined)) {
+      assert.match(String(line["trace_id"]), /^[0-9a-f]{32}$/, JSON.stringify(line));
+    }
   });
 });
