@@ -44,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
         redis: { type: "string" },
         interval: { type: "string" },
         count: { type: "string" },
+        out: { type: "string" },
       },
     });
     json = values.json ?? false;

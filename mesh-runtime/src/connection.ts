@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   type Authenticator,
@@ -9,10 +10,25 @@ import { connect } from "@nats-io/transport-node";
 import { MeshError } from "./errors.js";
 import type { ResolvedMeshOptions } from "./options.js";
 
+/** Reads a seed file; a missing or unreadable one fails the connect with the reason. */
+function readSeed(path: string): Uint8Array {
+  try {
+    return new TextEncoder().encode(readFileSync(path, "utf8").trim());
+  } catch (cause) {
+    throw new MeshError("UNAUTHENTICATED", `cannot read the nkey seed file ${path}`, { cause });
+  }
+}
+
 function authenticator(auth: ResolvedMeshOptions["auth"]): Authenticator | undefined {
   if (auth === undefined) return undefined;
   if ("user" in auth) return usernamePasswordAuthenticator(auth.user, auth.pass);
   if ("token" in auth) return tokenAuthenticator(auth.token);
+  if ("nkeyFile" in auth) {
+    const path = auth.nkeyFile;
+    readSeed(path); // a bad path is an error now, not on the first reconnect
+    // nats.js calls this on every (re)connect: a replaced file is a rotated credential
+    return nkeyAuthenticator(() => readSeed(path));
+  }
   return nkeyAuthenticator(new TextEncoder().encode(auth.nkeySeed));
 }
 

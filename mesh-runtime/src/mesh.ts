@@ -1,4 +1,4 @@
-import { type NatsConnection, nuid } from "@nats-io/nats-core";
+import { errors, type NatsConnection, nuid } from "@nats-io/nats-core";
 import {
   type Contract,
   cancelSubject,
@@ -142,7 +142,8 @@ export class Mesh {
 
   /**
    * Serves a contract's endpoints in queue group `<contract.name>`. Resolves once the server has
-   * the subscription. Throws `INVALID_ARGUMENT` when a handler is missing or extra.
+   * the subscription. Throws `INVALID_ARGUMENT` when a handler is missing or extra, and
+   * `PERMISSION_DENIED` when the broker does not let this identity serve the contract.
    */
   async serve<C extends Contract>(contract: C, handlers: Handlers<C>): Promise<ServiceHandle> {
     if (this.#closing) throw new MeshError("UNAVAILABLE", "the mesh is closing");
@@ -206,7 +207,17 @@ export class Mesh {
       () => [...this.#pipeline.breakerStates()],
     );
     this.#services.set(contract.name, service);
+    // the broker answers a refused SUB before the PONG of this flush
     await this.#nc.flush();
+    if (service.refusal !== undefined) {
+      this.#services.delete(contract.name);
+      await service.stop();
+      throw new MeshError(
+        "PERMISSION_DENIED",
+        `this identity may not serve ${contract.name}: ${service.refusal.message}`,
+        { cause: service.refusal },
+      );
+    }
     this.log.info({ service: contract.name, version: contract.version }, "serving");
     return service;
   }
@@ -308,7 +319,16 @@ export class Mesh {
           void this.#policy.refresh();
           break;
         case "error":
-          this.log.error({ err: status.error }, "NATS connection error");
+          if (status.error instanceof errors.PermissionViolationError) {
+            // the broker enforces the access rules: a refused request fails at once
+            if (status.error.operation === "publish") this.#requester.refused(status.error.subject);
+            this.log.warn(
+              { subject: status.error.subject, operation: status.error.operation },
+              "NATS refused: permissions violation",
+            );
+          } else {
+            this.log.error({ err: status.error }, "NATS connection error");
+          }
           break;
         default:
           break;

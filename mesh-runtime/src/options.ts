@@ -60,11 +60,17 @@ export const CallDefaults = z.strictObject({
   concurrency: ConcurrencyDefaults.prefault({}),
 });
 
+/**
+ * The service's NATS identity. A file is read again on every (re)connect, so replacing it
+ * rotates the credential without a restart (`switchyard authz render` writes `<service>.nk`).
+ */
 const Auth = z.union([
   z.strictObject({ user: z.string().min(1), pass: z.string() }),
   z.strictObject({ token: z.string().min(1) }),
   z.strictObject({ nkeySeed: z.string().min(1) }),
+  z.strictObject({ nkeyFile: z.string().min(1) }),
 ]);
+export type AuthOptions = z.output<typeof Auth>;
 
 const hasMethod = (v: unknown, method: string): boolean =>
   typeof v === "object" && v !== null && typeof (v as Record<string, unknown>)[method] === "function";
@@ -80,6 +86,10 @@ export const MeshOptions = z.strictObject({
   name: ServiceName,
   /** NATS URLs; default `NATS_URL` from the environment, else nats://127.0.0.1:4222. */
   servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  /**
+   * Credentials; default from the environment: `NATS_NKEY` (a seed file), `NATS_USER` with
+   * `NATS_PASSWORD`, or `NATS_TOKEN`. None: connect without (a server with no auth).
+   */
   auth: Auth.optional(),
   /** First subject tokens of every mesh subject. */
   prefix: SubjectPrefix.default(DEFAULT_PREFIX),
@@ -191,9 +201,11 @@ export function parseMeshOptions(input: MeshOptionsInput): ResolvedMeshOptions {
     ...rest
   } = parsed.data;
   const servers = rest.servers ?? process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
+  const auth = rest.auth ?? authFromEnv(process.env);
   const redisUrl = rest.redis.url ?? process.env["REDIS_URL"];
   const resolved = deepFreeze({
     ...rest,
+    ...(auth === undefined ? {} : { auth }),
     telemetry,
     redis: { ...rest.redis, ...(redisUrl === undefined ? {} : { url: redisUrl }) },
     servers: typeof servers === "string" ? servers.split(",").map((s) => s.trim()) : [...servers],
@@ -209,6 +221,14 @@ export function parseMeshOptions(input: MeshOptionsInput): ResolvedMeshOptions {
       ...(meterProvider === undefined ? {} : { meterProvider }),
     }),
   });
+}
+
+/** The standard NATS variables, as the `nats` CLI reads them. */
+function authFromEnv(env: NodeJS.ProcessEnv): AuthOptions | undefined {
+  if (env["NATS_NKEY"]) return { nkeyFile: env["NATS_NKEY"] };
+  if (env["NATS_USER"]) return { user: env["NATS_USER"], pass: env["NATS_PASSWORD"] ?? "" };
+  if (env["NATS_TOKEN"]) return { token: env["NATS_TOKEN"] };
+  return undefined;
 }
 
 const NO_OPTIONS: ResolvedCallOptions = Object.freeze({});

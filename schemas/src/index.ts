@@ -1,3 +1,4 @@
+export { allowsCall, CONTROLLER_SERVICE, CONTROLLER_WRITE_ENDPOINTS, callableBy } from "./access.js";
 export type {
   Contract,
   EndpointSpec,

@@ -1,4 +1,5 @@
 import type { CommandContext } from "../context.js";
+import { authzCommands } from "./authz.js";
 import { callCommands } from "./call.js";
 import { policyCommands } from "./policy.js";
 import { quotaCommands } from "./quota.js";
@@ -18,4 +19,5 @@ export const commands: Readonly<Record<string, Command>> = {
   ...servicesCommands,
   ...topCommands,
   ...callCommands,
+  ...authzCommands,
 };

@@ -30,6 +30,8 @@ function failureError(failure: SendFailure, subject: string, timeoutMs: number):
       return new MeshError("PAYLOAD_TOO_LARGE", `request to ${subject} exceeds ${failure.limit} bytes`, {
         details: { limitBytes: failure.limit },
       });
+    case "refused":
+      return new MeshError("PERMISSION_DENIED", `this service may not call ${subject} (refused by NATS)`);
     case "publish-failed":
       return new MeshError("UNAVAILABLE", `could not publish to ${subject}`, { cause: failure.cause });
   }

@@ -13,6 +13,8 @@ export type SendFailure =
   | { readonly kind: "disconnected"; readonly sent: boolean }
   | { readonly kind: "closed"; readonly sent: boolean }
   | { readonly kind: "too-large"; readonly sent: false; readonly limit: number }
+  /** The broker refused the publish: this identity may not send to the subject. */
+  | { readonly kind: "refused"; readonly sent: false }
   | { readonly kind: "publish-failed"; readonly sent: false; readonly cause: unknown };
 
 export type SendResult = Msg | SendFailure;
@@ -26,6 +28,7 @@ const DISCONNECTED_SENT: SendFailure = { kind: "disconnected", sent: true };
 const DISCONNECTED_UNSENT: SendFailure = { kind: "disconnected", sent: false };
 const CLOSED_SENT: SendFailure = { kind: "closed", sent: true };
 const CLOSED_UNSENT: SendFailure = { kind: "closed", sent: false };
+const REFUSED: SendFailure = { kind: "refused", sent: false };
 
 export function isSendFailure(result: SendResult): result is SendFailure {
   return "kind" in result;
@@ -34,6 +37,8 @@ export function isSendFailure(result: SendResult): result is SendFailure {
 interface Pending {
   resolve: (result: SendResult) => void;
   timer: NodeJS.Timeout;
+  /** Where the request went, so a broker's refusal of that subject can find it. */
+  subject: string;
 }
 
 /**
@@ -94,7 +99,7 @@ export class Requester {
     }
     return new Promise<SendResult>((resolve) => {
       const timer = setTimeout(() => this.#settle(token, TIMEOUT), timeoutMs);
-      this.#pending.set(token, { resolve, timer });
+      this.#pending.set(token, { resolve, timer, subject });
       if (signal !== undefined) {
         // a parent's deadline is this call's deadline too: a timeout, and the callee times out itself
         const onAbort = () =>
@@ -123,6 +128,15 @@ export class Requester {
 
   reconnected(): void {
     this.#connected = true;
+  }
+
+  /**
+   * The broker refused a publish on `subject` (a permissions violation names only the subject):
+   * every request in flight to it was refused, and fails now instead of timing out.
+   */
+  refused(subject: string): void {
+    for (const [token, pending] of [...this.#pending])
+      if (pending.subject === subject) this.#settle(token, REFUSED);
   }
 
   /** The connection is gone for good. */

@@ -1,4 +1,4 @@
-import type { CallSettings, Policy } from "@switchyard/schemas";
+import { allowsCall, type CallSettings, CONTROLLER_SERVICE, type Policy } from "@switchyard/schemas";
 import type { ResolvedMeshOptions } from "../options.js";
 import { QuotaRules } from "../quota/quota-rules.js";
 
@@ -72,6 +72,7 @@ export class CompiledPolicy {
   readonly policy: Policy | undefined;
   readonly quotas: QuotaRules;
   readonly #faults = new Map<string, readonly FaultRule[]>();
+  readonly #access = new Map<string, boolean>();
   readonly #base: EffectiveSettings;
 
   constructor(version: number, policy: Policy | undefined, calls: ResolvedMeshOptions["calls"]) {
@@ -79,6 +80,23 @@ export class CompiledPolicy {
     this.policy = policy;
     this.quotas = new QuotaRules(policy);
     this.#base = overlay(baseSettings(calls), policy?.defaults);
+  }
+
+  /**
+   * Whether the access rules let `caller` call `service.endpoint`. No policy allows everything;
+   * the controller is left to the broker, which lets only the operator publish its writes.
+   */
+  allowsCall(caller: string | undefined, service: string, endpoint: string): boolean {
+    const access = this.policy?.access;
+    if (access === undefined || access.default === "allow" || service === CONTROLLER_SERVICE) return true;
+    const key = `${caller ?? ""}>${service}.${endpoint}`;
+    let allowed = this.#access.get(key);
+    if (allowed === undefined) {
+      allowed = access.rules.length > 0 && allowsCall(access, caller, service, endpoint);
+      if (this.#access.size >= 10_000) this.#access.clear();
+      this.#access.set(key, allowed);
+    }
+    return allowed;
   }
 
   /** False for a tenant the policy does not list when unknown tenants are denied. */

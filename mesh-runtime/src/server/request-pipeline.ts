@@ -72,8 +72,9 @@ export type InFlight = Map<string, RequestContext>;
  * 1. headers and deadline: malformed headers and spent budgets are refused before any work; the
  *    SERVER span starts here, child of the caller's span (`traceparent`), and every step below
  *    that decides something (shed, quota, fault, replay) is an event on it;
- * 2. tenant and access: an unknown tenant (when the policy denies them) or caller is refused
- *    before anything is spent on it (access rules land with identity and access);
+ * 2. access and tenant: a caller the access rules do not allow (defence in depth: the broker
+ *    enforces the same rules) or an unknown tenant (when the policy denies them) is refused
+ *    before anything is spent on it;
  * 3. quota (Redis): a tenant over its quota costs no concurrency slot;
  * 4. concurrency limit: shed with OVERLOADED before work, so the caller's retry goes elsewhere;
  * 5. injected faults (policy drills): they act like a failing handler, so after the limit;
@@ -127,6 +128,13 @@ export async function serveRequest(
       requestSpan,
     );
     inFlight.set(msg.reply as string, ctx);
+    if (!policy.allowsCall(meta.caller, endpoint.service, endpoint.endpoint)) {
+      throw new MeshError(
+        "PERMISSION_DENIED",
+        `${meta.caller ?? "an unnamed caller"} may not call ${endpoint.service}.${endpoint.endpoint}`,
+        { details: { caller: meta.caller ?? null, service: endpoint.service, endpoint: endpoint.endpoint } },
+      );
+    }
     if (!policy.admitsTenant(meta.tenant)) {
       throw new MeshError("UNAUTHENTICATED", `unknown tenant ${meta.tenant}`, {
         details: { tenant: meta.tenant },

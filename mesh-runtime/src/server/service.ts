@@ -44,6 +44,8 @@ export class ServiceInstance implements ServiceHandle {
   readonly #cancels: Subscription;
   readonly #requests: InFlight = new Map();
   #inFlight = 0;
+  /** Set when the broker refused a subscription: this identity may not serve the service. */
+  refusal: Error | undefined;
   #idle: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -69,11 +71,18 @@ export class ServiceInstance implements ServiceHandle {
     this.#subjectPrefixLength = wildcard.length - 1;
     this.#sub = nc.subscribe(wildcard, {
       queue: queueGroup(contract.name),
-      callback: (_err, msg) => this.#onRequest(msg),
+      callback: (err, msg) => {
+        if (err) this.refusal ??= err;
+        else this.#onRequest(msg);
+      },
     });
     // a caller that gave up says so to every instance; the one handling it aborts ctx.signal
     this.#cancels = nc.subscribe(cancelSubject(prefix, contract.name), {
-      callback: (_err, msg) => {
+      callback: (err, msg) => {
+        if (err) {
+          this.refusal ??= err;
+          return;
+        }
         const cancel = parseJsonMessage(CancelMessage, msg.data);
         if (cancel.success) this.#requests.get(cancel.data.reply)?.cancel();
       },
