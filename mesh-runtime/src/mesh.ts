@@ -137,6 +137,15 @@ export class Mesh {
 
   /** Reads the policy and starts following it; `connectMesh()` does this, a second call nothing. */
   async start(): Promise<void> {
+    // the broker answers a refused inbox SUB before the PONG of this flush
+    await this.#nc.flush();
+    if (this.#requester.refusal !== undefined) {
+      throw new MeshError(
+        "PERMISSION_DENIED",
+        `this identity may not receive replies on ${this.options.inboxPrefix}: connect as ${this.name} with its own credentials`,
+        { cause: this.#requester.refusal },
+      );
+    }
     if (this.options.policy.follow) await this.#policy.start();
   }
 
@@ -366,6 +375,11 @@ export async function connectMesh(options: MeshOptionsInput): Promise<Mesh> {
   const log = resolved.logger ?? createLogger(resolved.name, resolved.logLevel);
   const nc = await openConnection(resolved);
   const mesh = new Mesh(nc, resolved, log);
-  await mesh.start();
+  try {
+    await mesh.start();
+  } catch (error) {
+    await mesh.close();
+    throw error;
+  }
   return mesh;
 }

@@ -52,12 +52,17 @@ export class Requester {
   readonly #pending = new Map<string, Pending>();
   #seq = 0;
   #connected = true;
+  /** Set when the broker refused the inbox subscription: no reply can ever arrive. */
+  refusal: Error | undefined;
 
   constructor(nc: NatsConnection, inboxPrefix: string) {
     this.#nc = nc;
     this.#prefix = `${inboxPrefix}.${nuid.next()}.`;
     nc.subscribe(`${this.#prefix}*`, {
-      callback: (_err, msg) => this.#onReply(msg),
+      callback: (err, msg) => {
+        if (err) this.refusal ??= err;
+        else this.#onReply(msg);
+      },
     });
   }
 
