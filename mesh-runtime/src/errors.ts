@@ -83,6 +83,19 @@ export function toReplyError(thrown: unknown): MeshError {
   });
 }
 
+/** A request body over an endpoint's `maxRequestBytes` (policy), refused before it is decoded. */
+export function payloadTooLarge(
+  bytes: number,
+  limit: number,
+  target: { readonly service: string; readonly endpoint: string },
+): MeshError {
+  return new MeshError(
+    "PAYLOAD_TOO_LARGE",
+    `${target.service}.${target.endpoint} takes requests of at most ${limit} bytes, not ${bytes}`,
+    { details: { limitBytes: limit, bytes } },
+  );
+}
+
 /** Zod issues as `INVALID_ARGUMENT` details carry them: `{ path: string[], message }`. */
 export function issueDetails(error: {
   issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>;

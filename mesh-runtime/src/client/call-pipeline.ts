@@ -3,7 +3,7 @@ import { nuid } from "@nats-io/nats-core";
 import { type Context, context, type Span } from "@opentelemetry/api";
 import type { CallStats, ErrorCode } from "@switchyard/schemas";
 import type { Logger } from "pino";
-import { isMeshError, MeshError, markDownstream } from "../errors.js";
+import { isMeshError, MeshError, markDownstream, payloadTooLarge } from "../errors.js";
 import type { ResolvedCallOptions } from "../options.js";
 import type { CompiledPolicy, EffectiveSettings } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
@@ -184,6 +184,10 @@ export class CallPipeline {
       payload = encodeJson(input);
     } catch (cause) {
       throw new MeshError("INVALID_ARGUMENT", "the input is not JSON-serialisable", { cause });
+    }
+    // the callee would refuse it: say so without sending it
+    if (settings.maxRequestBytes !== undefined && payload.length > settings.maxRequestBytes) {
+      throw markDownstream(payloadTooLarge(payload.length, settings.maxRequestBytes, target));
     }
     const budget = this.#budget(target.service, settings.budget);
     budget.recordRequest();

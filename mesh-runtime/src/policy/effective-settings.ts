@@ -13,6 +13,8 @@ export interface EffectiveSettings {
   readonly budget: { readonly ratio: number; readonly minPerSecond: number; readonly windowMs: number };
   readonly breaker: Readonly<ResolvedMeshOptions["calls"]["breaker"]>;
   readonly concurrency: Readonly<ResolvedMeshOptions["calls"]["concurrency"]>;
+  /** Largest request body accepted; undefined: only the server's `max_payload`. */
+  readonly maxRequestBytes: number | undefined;
 }
 
 /** `base` with the fields `over` sets; absent fields keep the base's value. */
@@ -41,6 +43,7 @@ function overlay(base: EffectiveSettings, s: CallSettings | undefined): Effectiv
     budget: s.retry?.budget ?? base.budget,
     breaker: merge(base.breaker, s.breaker),
     concurrency: merge(base.concurrency, s.concurrency),
+    maxRequestBytes: s.maxRequestBytes ?? base.maxRequestBytes,
   };
 }
 
@@ -56,6 +59,7 @@ export function baseSettings(calls: ResolvedMeshOptions["calls"]): EffectiveSett
     budget: calls.retryBudget,
     breaker: calls.breaker,
     concurrency: calls.concurrency,
+    maxRequestBytes: undefined,
   };
 }
 

@@ -6,7 +6,7 @@ import type { z } from "zod";
 import { type DedupeStore, dedupeKey } from "../dedupe/dedupe-store.js";
 import { replayOrRun } from "../dedupe/replay.js";
 import type { EndpointCounters } from "../discovery/responder.js";
-import { isMeshError, issueDetails, MeshError, toReplyError } from "../errors.js";
+import { isMeshError, issueDetails, MeshError, payloadTooLarge, toReplyError } from "../errors.js";
 import type { CompiledPolicy } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
 import type { QuotaRule } from "../quota/quota-rules.js";
@@ -116,6 +116,9 @@ export async function serveRequest(
       // answered although late: the refusal costs nothing and tells a raw caller what happened
       deadlineAt = Number.POSITIVE_INFINITY;
       throw new MeshError("DEADLINE_EXCEEDED", "the request arrived with no budget left");
+    }
+    if (settings.maxRequestBytes !== undefined && msg.data.length > settings.maxRequestBytes) {
+      throw payloadTooLarge(msg.data.length, settings.maxRequestBytes, endpoint);
     }
     // registered from here on, so a caller's cancel also reaches a request waiting on its quota
     ctx = new RequestContext(

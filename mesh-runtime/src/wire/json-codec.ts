@@ -10,9 +10,49 @@ export function encodeJson(value: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(value), "utf8");
 }
 
-/** Decodes a JSON body; an empty body is `undefined`. Throws `INVALID_ARGUMENT` otherwise. */
+/** Deepest nesting of arrays and objects a body may have. */
+export const MAX_JSON_DEPTH = 128;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_ARRAY = 0x5b;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
+
+/**
+ * The nesting depth of a JSON text, by one pass over its bytes (brackets inside strings do not
+ * count). Parsing a bomb is cheap for V8, but what the handler then does with it (recursion,
+ * `JSON.stringify`) is not: it is refused before it is parsed.
+ */
+function tooDeep(data: Uint8Array): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i];
+    if (inString) {
+      if (b === BACKSLASH) i++;
+      else if (b === QUOTE) inString = false;
+    } else if (b === QUOTE) inString = true;
+    else if (b === OPEN_ARRAY || b === OPEN_OBJECT) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) depth--;
+  }
+  return false;
+}
+
+/**
+ * Decodes a JSON body; an empty body is `undefined`. Throws `INVALID_ARGUMENT` for invalid UTF-8,
+ * invalid JSON, or nesting deeper than `MAX_JSON_DEPTH`.
+ */
 export function decodeJson(data: Uint8Array): unknown {
   if (data.length === 0) return undefined;
+  // a body shorter than twice the limit cannot nest past it
+  if (data.length > 2 * MAX_JSON_DEPTH && tooDeep(data)) {
+    throw new MeshError("INVALID_ARGUMENT", `body nests deeper than ${MAX_JSON_DEPTH} levels`, {
+      details: { maxDepth: MAX_JSON_DEPTH },
+    });
+  }
   let text: string;
   try {
     text = decoder.decode(data);
