@@ -8,7 +8,8 @@ export type StoredReply =
 
 export type Begin =
   | { readonly state: "claimed" }
-  | { readonly state: "running" }
+  /** `leaseLeftMs`: when the first attempt's claim runs out if it never finishes. */
+  | { readonly state: "running"; readonly leaseLeftMs: number }
   | { readonly state: "done"; readonly reply: StoredReply };
 
 const RUNNING = '{"state":"running"}';
@@ -42,11 +43,14 @@ export class DedupeStore {
    */
   async begin(key: string, leaseMs: number): Promise<Begin> {
     return this.#store.command(async (redis) => {
-      if ((await redis.set(key, RUNNING, "PX", leaseMs, "NX")) === "OK") return { state: "claimed" };
-      const held = await redis.get(key);
-      if (held === null || held === RUNNING)
-        return held === null ? { state: "claimed" } : { state: "running" };
-      return { state: "done", reply: JSON.parse(held) as StoredReply };
+      // twice at most: a claim that expires between SET NX and GET is claimed again, properly
+      for (let round = 0; round < 2; round++) {
+        if ((await redis.set(key, RUNNING, "PX", leaseMs, "NX")) === "OK") return { state: "claimed" };
+        const held = await redis.get(key);
+        if (held === RUNNING) return { state: "running", leaseLeftMs: Math.max(0, await redis.pttl(key)) };
+        if (held !== null) return { state: "done", reply: JSON.parse(held) as StoredReply };
+      }
+      return { state: "running", leaseLeftMs: 0 };
     });
   }
 

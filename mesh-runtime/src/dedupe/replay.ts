@@ -3,6 +3,9 @@ import { MeshError, toReplyError } from "../errors.js";
 import { StoreUnavailable } from "../quota/quota-store.js";
 import type { DedupeStore, StoredReply } from "./dedupe-store.js";
 
+const MIN_CONFLICT_RETRY_AFTER_MS = 100;
+const MAX_CONFLICT_RETRY_AFTER_MS = 2_000;
+
 export interface ReplayCall {
   readonly store: DedupeStore | undefined;
   /** `dedupeKey(...)` of the logical call. */
@@ -33,8 +36,12 @@ export async function replayOrRun(call: ReplayCall, run: () => Promise<Uint8Arra
     });
   }
   if (begun.state === "running") {
+    // come back when the first attempt is likely done, or its claim (a crashed instance's) is gone
     throw new MeshError("CONFLICT", "the first attempt of this call is still running", {
-      retryAfterMs: 100,
+      retryAfterMs: Math.min(
+        MAX_CONFLICT_RETRY_AFTER_MS,
+        Math.max(MIN_CONFLICT_RETRY_AFTER_MS, begun.leaseLeftMs + 10),
+      ),
       details: { idempotencyKey: call.idempotencyKey },
     });
   }
