@@ -1,19 +1,23 @@
-// `npm start`: the example mesh. Uses NATS on NATS_URL (else 127.0.0.1:4222, else a nats-server it
-// starts) and Redis on REDIS_URL (else 127.0.0.1:6379, else a redis-server it starts); starts the
-// controller, applies examples/policy.yaml, starts orders and inventory and makes a few calls.
-// `npm start -- --once` exits after the calls; otherwise Ctrl-C drains and stops everything.
+// `npm start`: the example system. Uses NATS on NATS_URL (else 127.0.0.1:4222, else a nats-server
+// it starts) and Redis on REDIS_URL (else 127.0.0.1:6379, else a redis-server it starts); starts
+// the controller, applies examples/policy.yaml, starts two instances each of inventory, payments
+// and orders and the gateway, and makes a few requests through the gateway.
+// `--once` exits after them; `--load` keeps traffic flowing; otherwise Ctrl-C drains and stops
+// everything it started.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { controllerContract } from "@switchyard/controller";
 import { connectMesh, isMeshError, type Mesh } from "@switchyard/runtime";
-import { inventoryContract } from "@switchyard/service-inventory";
-import { ordersContract } from "@switchyard/service-orders";
 import { parse as parseYaml } from "yaml";
+import { DEMO_KEYS } from "./demo-keys.js";
+import { newLoadCounts, runLoad } from "./load.js";
 import { freePort, isListening, onPath } from "./loopback.js";
 
 const once = process.argv.includes("--once");
+const load = process.argv.includes("--load");
+const loadStop = new AbortController();
 const children: ChildProcess[] = [];
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -45,22 +49,31 @@ async function server(what: {
   return `${what.scheme}://127.0.0.1:${port}`;
 }
 
-/** Starts a service process with its own Prometheus port; returns its metrics URL. */
-async function startService(name: string, env: Record<string, string>): Promise<string> {
+interface Started {
+  readonly name: string;
+  readonly pid: number | undefined;
+  readonly metricsUrl: string;
+}
+
+/** Starts one service process with its own Prometheus port; its log lines are prefixed. */
+async function startService(name: string, instance: number, env: Record<string, string>): Promise<Started> {
   const metricsPort = String(await freePort());
   const child = spawn(process.execPath, ["--import", "tsx", `services/${name}/src/main.ts`], {
     env: { ...process.env, ...env, MESH_METRICS_PORT: metricsPort, MESH_METRICS_HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "inherit"],
   });
+  const label = `${name}#${instance}`;
   child.stdout?.on("data", (chunk: Buffer) => {
-    for (const line of chunk.toString().split("\n")) if (line) say(`[${name}] ${line}`);
+    for (const line of chunk.toString().split("\n")) if (line) say(`[${label}] ${line}`);
   });
   children.push(child);
-  return `http://127.0.0.1:${metricsPort}/metrics`;
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  say(`started ${label} pid ${child.pid} metrics ${metricsUrl}`);
+  return { name: label, pid: child.pid, metricsUrl };
 }
 
 async function stopAll(): Promise<void> {
-  // services first (they drain on SIGTERM), the servers we started last
+  // the gateway and services first (they drain on SIGTERM), the servers we started last
   for (const child of [...children].reverse()) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
     const exited = new Promise((r) => child.once("exit", r));
@@ -69,65 +82,165 @@ async function stopAll(): Promise<void> {
   }
 }
 
-/** Polls until the service answers at all (NOT_FOUND counts: somebody is listening). */
-async function waitUntilServing(probe: () => Promise<unknown>, timeoutMs = 60_000): Promise<void> {
+/** Waits until `count` instances of `service` answer discovery. */
+async function waitForInstances(
+  mesh: Mesh,
+  service: string,
+  count: number,
+  timeoutMs = 60_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const result = await probe().catch((e: unknown) => e);
-    if (!isMeshError(result) || result.code === "NOT_FOUND") return;
+    let seen = 0;
+    try {
+      const replies = await mesh.connection.requestMany(`$SRV.PING.${service}`, "", {
+        strategy: "timer",
+        maxWait: 200,
+      });
+      for await (const _ of replies) seen++;
+    } catch {
+      // no responders yet
+    }
+    if (seen >= count) return;
+    if (Date.now() > until)
+      throw new Error(`${service}: ${seen} of ${count} instances up after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Polls until the controller answers at all. */
+async function waitForController(mesh: Mesh, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await mesh
+      .client(controllerContract)
+      .status({}, { timeoutMs: 1_000 })
+      .catch((e: unknown) => e);
+    if (!isMeshError(result)) return;
     if (Date.now() > until) throw result;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 async function applyExamplePolicy(mesh: Mesh): Promise<number> {
-  const admin = mesh.client(controllerContract);
-  await waitUntilServing(() => admin.status({}, { timeoutMs: 1_000 }));
+  await waitForController(mesh);
   const document: unknown = parseYaml(readFileSync("examples/policy.yaml", "utf8"));
-  const { version } = await admin.apply({ document, author: "npm start", note: "examples/policy.yaml" });
+  const { version } = await mesh
+    .client(controllerContract)
+    .apply({ document, author: "npm start", note: "examples/policy.yaml" });
   say(`applied examples/policy.yaml as policy version ${version}`);
   return version;
 }
 
-async function demo(mesh: Mesh): Promise<void> {
-  const orders = mesh.client(ordersContract);
-  await waitUntilServing(() => orders.get({ orderId: "readiness-probe" }, { timeoutMs: 1_000 }));
-  await waitUntilServing(() =>
-    mesh.client(inventoryContract).stock({ sku: "WIDGET-1" }, { timeoutMs: 1_000 }),
-  );
-  const order = await orders.create(
-    { customerId: "c-42", lines: [{ sku: "WIDGET-1", quantity: 2 }] },
-    { tenant: "acme" },
-  );
-  say(`orders.create → ${JSON.stringify(order)}`);
-  say(`orders.get → ${JSON.stringify(await orders.get({ orderId: order.orderId }, { tenant: "acme" }))}`);
-  const failing: Array<[string, Parameters<typeof orders.create>[0]]> = [
-    ["too many GIZMO-3", { customerId: "c-42", lines: [{ sku: "GIZMO-3", quantity: 50 }] }],
-    ["an unknown SKU", { customerId: "c-42", lines: [{ sku: "NOPE-0", quantity: 1 }] }],
-    ["a bad input", { customerId: "", lines: [] }],
+/** One request to the gateway: the status and the JSON body. */
+async function request(
+  gatewayUrl: string,
+  method: "GET" | "POST",
+  path: string,
+  key: string | undefined,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown>; retryAfter: string | null }> {
+  const res = await fetch(`${gatewayUrl}${path}`, {
+    method,
+    headers: {
+      "Content-Type": "application/json",
+      ...(key === undefined ? {} : { Authorization: `Bearer ${key}` }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as Record<string, unknown>,
+    retryAfter: res.headers.get("retry-after"),
+  };
+}
+
+const outcome = (r: { status: number; body: Record<string, unknown> }) => {
+  const error = r.body["error"] as { code: string; message: string } | undefined;
+  return error === undefined
+    ? `${r.status} ${JSON.stringify(r.body)}`
+    : `${r.status} ${error.code}: ${error.message}`;
+};
+
+/** The demo: what a client of the gateway sees. */
+async function demo(gatewayUrl: string): Promise<void> {
+  const order = { customerId: "c-42", lines: [{ sku: "WIDGET-1", quantity: 2 }] };
+  const created = await request(gatewayUrl, "POST", "/orders", DEMO_KEYS.acme, order);
+  say(`POST /orders (acme) → ${outcome(created)}`);
+  const orderId = created.body["orderId"];
+  if (typeof orderId === "string") {
+    say(
+      `GET /orders/${orderId} (acme) → ${outcome(await request(gatewayUrl, "GET", `/orders/${orderId}`, DEMO_KEYS.acme))}`,
+    );
+  }
+  const failing: Array<[string, string | undefined, unknown]> = [
+    ["too many GIZMO-3", DEMO_KEYS.acme, { customerId: "c-42", lines: [{ sku: "GIZMO-3", quantity: 50 }] }],
+    ["an unknown SKU", DEMO_KEYS.acme, { customerId: "c-42", lines: [{ sku: "NOPE-0", quantity: 1 }] }],
+    [
+      "a declined card (the stock is released)",
+      DEMO_KEYS.acme,
+      { customerId: "c-broke", lines: [{ sku: "WIDGET-1", quantity: 1 }] },
+    ],
+    ["a bad input", DEMO_KEYS.acme, { customerId: "", lines: [] }],
+    ["no API key", undefined, order],
+    ["a revoked API key", DEMO_KEYS.revoked, order],
   ];
-  for (const [what, input] of failing) {
-    const error = await orders.create(input, { tenant: "acme" }).catch((e: unknown) => e);
-    say(`orders.create with ${what} → ${isMeshError(error) ? `${error.code}: ${error.message}` : "ok?"}`);
+  for (const [what, key, body] of failing) {
+    say(`POST /orders with ${what} → ${outcome(await request(gatewayUrl, "POST", "/orders", key, body))}`);
   }
   // globex is on the free plan: 5 orders at once, then 10 a minute (examples/policy.yaml)
-  const codes: string[] = [];
+  const statuses: string[] = [];
+  let retryAfter: string | null = null;
   for (let i = 0; i < 7; i++) {
-    const r = await orders
-      .create(
-        { customerId: "c-7", lines: [{ sku: "GADGET-2", quantity: 1 }] },
-        { tenant: "globex", maxAttempts: 1 },
-      )
-      .catch((e: unknown) => e);
-    codes.push(isMeshError(r) ? r.code : "ok");
+    const r = await request(gatewayUrl, "POST", "/orders", DEMO_KEYS.globex, {
+      customerId: "c-7",
+      lines: [{ sku: "GADGET-2", quantity: 1 }],
+    });
+    statuses.push(String(r.status));
+    retryAfter ??= r.retryAfter;
   }
-  say(`7 orders for globex (free plan) → ${codes.join(", ")}`);
+  say(
+    `7 orders for globex (free plan) → ${statuses.join(", ")}${retryAfter ? ` (Retry-After: ${retryAfter} s)` : ""}`,
+  );
+}
+
+async function waitForGateway(url: string, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (
+    !(await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    if (Date.now() > until) throw new Error(`the gateway did not answer on ${url} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `--load`: traffic through the gateway, with a line of counts every 5 s. */
+function startLoad(gatewayUrl: string): void {
+  const perSecond = Number(process.env["LOAD_RPS"] ?? 20);
+  say(`load: about ${perSecond} requests/s through the gateway (LOAD_RPS); watch it with switchyard top`);
+  const counts = newLoadCounts();
+  const report = setInterval(
+    () => say(`load: ${counts.ok} ok, ${counts.limited} over quota (429), ${counts.failed} failed`),
+    5_000,
+  );
+  void runLoad(gatewayUrl, perSecond, loadStop.signal, counts).finally(() => clearInterval(report));
+}
+
+/** The gateway's port: GATEWAY_PORT, else 8080 when free, else any free port. */
+async function gatewayPort(): Promise<number> {
+  const fromEnv = process.env["GATEWAY_PORT"];
+  if (fromEnv) return Number(fromEnv);
+  return (await isListening(8080)) ? await freePort() : 8080;
 }
 
 let stopping = false;
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
+  loadStop.abort();
   say("draining and stopping…");
   await stopAll();
   process.exit(code);
@@ -153,32 +266,53 @@ try {
     args: (port, dir) => ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir],
   });
   const env = { NATS_URL: natsUrl, REDIS_URL: redisUrl };
-  const metrics = [`controller ${await startService("controller", env)}`];
+  const started = [await startService("controller", 1, env)];
   const mesh = await connectMesh({
     name: "demo",
     servers: natsUrl,
     logLevel: "warn",
     policy: { follow: false },
   });
+  const port = await gatewayPort();
+  const gatewayUrl = `http://127.0.0.1:${port}`;
   try {
     await applyExamplePolicy(mesh);
-    metrics.push(`inventory ${await startService("inventory", env)}`);
-    metrics.push(`orders ${await startService("orders", env)}`);
-    await demo(mesh);
+    for (const name of ["inventory", "payments", "orders"]) {
+      for (let i = 1; i <= 2; i++) started.push(await startService(name, i, env));
+    }
+    started.push(
+      await startService("gateway", 1, {
+        ...env,
+        GATEWAY_PORT: String(port),
+        GATEWAY_HOST: "127.0.0.1",
+        GATEWAY_KEYS_FILE: "examples/api-keys.json",
+      }),
+    );
+    for (const name of ["inventory", "payments", "orders"]) await waitForInstances(mesh, name, 2);
+    await waitForGateway(gatewayUrl);
+    say(`gateway ${gatewayUrl}`);
+    await demo(gatewayUrl);
   } finally {
     await mesh.close();
   }
   if (once) {
     await shutdown(0);
   } else {
-    say(`\nThe mesh is running on NATS ${natsUrl} with quotas in Redis ${redisUrl}:`);
-    say("  npx switchyard top");
-    say("  npx switchyard services ls");
-    say("  npx switchyard policy status");
-    say(`  npx switchyard call inventory stock '{"sku":"WIDGET-1"}' --tenant acme`);
-    say(`  npx switchyard quota status globex --redis ${redisUrl}`);
-    say(`Prometheus metrics:\n  ${metrics.join("\n  ")}`);
-    say("Press Ctrl-C to drain and stop.");
+    say(`
+The mesh is running: NATS ${natsUrl}, Redis ${redisUrl}, the gateway on ${gatewayUrl}.
+Try it (demo keys, published on purpose: examples/api-keys.json):
+  curl -s -X POST ${gatewayUrl}/orders -H 'Authorization: Bearer ${DEMO_KEYS.acme}' -H 'Content-Type: application/json' -d '{"customerId":"c-1","lines":[{"sku":"WIDGET-1","quantity":1}]}'
+  curl -s ${gatewayUrl}/orders/<orderId> -H 'Authorization: Bearer ${DEMO_KEYS.acme}'
+  curl -si -X POST ${gatewayUrl}/orders -H 'Authorization: Bearer ${DEMO_KEYS.globex}' -H 'Content-Type: application/json' -d '{"customerId":"c-7","lines":[{"sku":"GADGET-2","quantity":1}]}'   # free plan: 429 after 5
+Watch and steer it:
+  NATS_URL=${natsUrl} npx switchyard top
+  NATS_URL=${natsUrl} npx switchyard policy apply -f examples/policy.yaml --wait
+  NATS_URL=${natsUrl} npx switchyard services ls
+  npx switchyard quota status globex --redis ${redisUrl}
+Prometheus metrics:
+  ${started.map((s) => `${s.name.padEnd(12)} ${s.metricsUrl}`).join("\n  ")}
+Press Ctrl-C to drain and stop.`);
+    if (load) startLoad(gatewayUrl);
   }
 } catch (error) {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);

@@ -7,6 +7,7 @@ import { isMeshError } from "@switchyard/runtime";
 import { inventoryContract } from "@switchyard/service-inventory";
 import { delay, meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
+import { freePort } from "./fixtures/processes.js";
 import { startRedis } from "./fixtures/redis-server.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -51,22 +52,32 @@ describe("example services", () => {
     assert.equal(second.exitCode, null, "the other instance keeps serving");
   });
 
-  it("npm start -- --once: controller, example policy, orders → inventory, quotas", async (t) => {
+  it("npm start -- --once: controller, policy, gateway → orders → inventory and payments, quotas, keys", async (t) => {
     const nats = await startNats(t, { jetstream: true });
     const redis = await startRedis(t);
     const { stdout } = await promisify(execFile)("npm", ["start", "--", "--once"], {
       cwd: ROOT,
-      env: { ...process.env, NATS_URL: nats.url, REDIS_URL: redis.url },
+      env: {
+        ...process.env,
+        NATS_URL: nats.url,
+        REDIS_URL: redis.url,
+        GATEWAY_PORT: String(await freePort()),
+      },
       timeout: 90_000,
     });
     assert.match(stdout, /applied examples\/policy\.yaml as policy version 1/);
+    assert.match(stdout, /POST \/orders \(acme\) → 201 \{"orderId".*"status":"confirmed"/);
+    assert.match(stdout, /GET \/orders\/\S+ \(acme\) → 200 /);
+    assert.match(stdout, /too many GIZMO-3 → 409 CONFLICT/);
+    assert.match(stdout, /an unknown SKU → 404 NOT_FOUND/);
+    assert.match(stdout, /a declined card \(the stock is released\) → 422 FAILED_PRECONDITION/);
+    assert.match(stdout, /a bad input → 400 INVALID_ARGUMENT/);
+    assert.match(stdout, /no API key → 401 UNAUTHENTICATED/);
+    assert.match(stdout, /a revoked API key → 401 UNAUTHENTICATED/);
     // the free plan's quota: 5 orders at once (burst), then 10 a minute
     assert.match(
       stdout,
-      /7 orders for globex \(free plan\) → ok, ok, ok, ok, ok, QUOTA_EXCEEDED, QUOTA_EXCEEDED/,
+      /7 orders for globex \(free plan\) → 201, 201, 201, 201, 201, 429, 429 \(Retry-After: \d+ s\)/,
     );
-    assert.match(stdout, /orders\.create → \{"orderId"/);
-    assert.match(stdout, /unknown SKU → NOT_FOUND/);
-    assert.match(stdout, /bad input → INVALID_ARGUMENT/);
   });
 });

@@ -23,7 +23,9 @@ describe("gateway API keys", () => {
           customerId: input.customerId,
           lines: input.lines,
           reservationId: "r-1",
-          status: "reserved" as const,
+          paymentId: "p-1",
+          totalCents: 1999,
+          status: "confirmed" as const,
         };
       },
       get: () => {

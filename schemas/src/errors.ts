@@ -61,6 +61,13 @@ export const ErrorCodes = {
     wire: true,
     meaning: "The request conflicts with current state; it may succeed later.",
   },
+  FAILED_PRECONDITION: {
+    status: 422,
+    retry: "no",
+    executed: "no",
+    wire: true,
+    meaning: "The request is valid but cannot be done in the current state (a card declined).",
+  },
   PAYLOAD_TOO_LARGE: {
     status: 413,
     retry: "no",
@@ -157,6 +164,8 @@ export function codeForStatus(status: number): ErrorCode {
       return "CONFLICT";
     case 413:
       return "PAYLOAD_TOO_LARGE";
+    case 422:
+      return "FAILED_PRECONDITION";
     case 429:
       return "QUOTA_EXCEEDED";
     case 503:

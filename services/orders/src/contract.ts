@@ -6,20 +6,23 @@ const Order = z.object({
   customerId: z.string(),
   lines: z.array(z.object({ sku: z.string(), quantity: z.number().int() })),
   reservationId: z.string(),
-  status: z.enum(["reserved"]),
+  paymentId: z.string(),
+  totalCents: z.number().int(),
+  status: z.enum(["confirmed"]),
 });
 
 /** The orders service. */
 export const ordersContract = defineContract({
   name: "orders",
   version: "1.0.0",
-  description: "Creates orders; each reserves its stock from inventory",
+  description:
+    "Creates orders: reserves the stock, charges the customer, releases the stock when the charge fails",
   endpoints: {
     create: {
       input: z.strictObject({
         customerId: z.string().min(1).max(64),
         lines: z
-          .array(z.strictObject({ sku: z.string(), quantity: z.number().int().min(1) }))
+          .array(z.strictObject({ sku: z.string().max(32), quantity: z.number().int().min(1).max(1_000) }))
           .min(1)
           .max(50),
       }),
