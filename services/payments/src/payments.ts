@@ -59,16 +59,15 @@ export function paymentsHandlers(
 
 /** The profile from PAYMENTS_LATENCY_MS, PAYMENTS_DECLINE_RATE and PAYMENTS_FAULT_RATE. */
 export function profileFromEnv(env: NodeJS.ProcessEnv): PaymentsProfile {
-  const num = (name: string, fallback: number, max: number) => {
-    const text = env[name];
+  const num = (name: string, text: string | undefined, fallback: number, max: number) => {
     const n = text === undefined || text === "" ? fallback : Number(text);
     if (!Number.isFinite(n) || n < 0 || n > max)
       throw new Error(`${name} must be a number from 0 to ${max}, not ${text}`);
     return n;
   };
   return {
-    latencyMs: num("PAYMENTS_LATENCY_MS", 20, 60_000),
-    declineRate: num("PAYMENTS_DECLINE_RATE", 0, 1),
-    faultRate: num("PAYMENTS_FAULT_RATE", 0, 1),
+    latencyMs: num("PAYMENTS_LATENCY_MS", env["PAYMENTS_LATENCY_MS"], 20, 60_000),
+    declineRate: num("PAYMENTS_DECLINE_RATE", env["PAYMENTS_DECLINE_RATE"], 0, 1),
+    faultRate: num("PAYMENTS_FAULT_RATE", env["PAYMENTS_FAULT_RATE"], 0, 1),
   };
 }
