@@ -52,6 +52,7 @@ function validate(document: unknown): Policy {
 export function controllerHandlers(
   store: PolicyStore,
   tracker: RolloutTracker,
+  requestReports: () => void,
   publish: (snapshot: PolicySnapshot) => Promise<void>,
 ): Handlers<typeof controllerContract> {
   const commitAndPublish = async (next: Parameters<PolicyStore["commit"]>[0]) => {
@@ -101,6 +102,8 @@ export function controllerHandlers(
     },
     status: async () => {
       const version = (await store.current())?.version ?? 0;
+      // someone waits on a rollout that lags: ask for fresh reports, so the dead drop out soon
+      if (tracker.shouldProbe(version, Date.now())) requestReports();
       return { version, instances: tracker.status(version, Date.now()) };
     },
   };
@@ -129,8 +132,9 @@ export async function startController(options: ControllerOptions = {}): Promise<
       nc.publish(configSubject(prefix), JSON.stringify(snapshot));
       await nc.flush();
     };
-    await mesh.serve(controllerContract, controllerHandlers(store, tracker, publish));
-    nc.publish(reportRequestSubject(prefix));
+    const requestReports = () => nc.publish(reportRequestSubject(prefix));
+    await mesh.serve(controllerContract, controllerHandlers(store, tracker, requestReports, publish));
+    requestReports();
     return { mesh, close: () => mesh.close() };
   } catch (error) {
     await mesh.close();

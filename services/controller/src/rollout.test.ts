@@ -48,3 +48,23 @@ test("silent instances drop out after three heartbeats, stopped ones at once", (
   );
   assert.deepEqual(t.status(1, 3_001), []);
 });
+
+test("a lagging rollout asks for reports; an instance that does not answer within a second is gone", () => {
+  const t = new RolloutTracker();
+  const slow = { heartbeatMs: 30_000 };
+  t.record(report({ instanceId: "alive", version: 1, ...slow }), 0);
+  t.record(report({ instanceId: "crashed", version: 1, ...slow }), 0);
+  assert.equal(t.shouldProbe(1, 100), false, "nothing lags");
+  assert.equal(t.shouldProbe(2, 200), true);
+  assert.equal(t.shouldProbe(2, 300), false, "not again so soon");
+  t.record(report({ instanceId: "alive", version: 1, status: "heartbeat", ...slow }), 250);
+  assert.deepEqual(
+    t.status(2, 900).map((s) => s.instanceId),
+    ["alive", "crashed"],
+    "still within the grace period",
+  );
+  assert.deepEqual(
+    t.status(2, 1_300).map((s) => [s.instanceId, s.state]),
+    [["alive", "lagging"]],
+  );
+});

@@ -3,6 +3,10 @@ import type { InstanceStatus } from "./contract.js";
 
 /** An instance that missed this many heartbeats is gone. */
 const MISSED_HEARTBEATS = 3;
+/** An instance that has not answered a report request within this long is gone (crashed). */
+const PROBE_GRACE_MS = 1_000;
+/** Report requests go out at most this often. */
+const PROBE_EVERY_MS = 2_000;
 
 interface Known {
   report: AppliedReport;
@@ -13,10 +17,24 @@ interface Known {
 
 /**
  * What each runtime last said on the applied subject. Live instances are those heard from within
- * three of their heartbeat periods that have not said goodbye. Pure: time comes in as an argument.
+ * three of their heartbeat periods, that have not said goodbye, and that answered the last report
+ * request. Pure: time comes in as an argument.
  */
 export class RolloutTracker {
   readonly #instances = new Map<string, Known>();
+  #probedAt: number | undefined;
+
+  /**
+   * Whether to ask every runtime to report now: when some instance lags `version` and no request
+   * went out recently. A crashed instance never answers, so it drops out a second later instead
+   * of after three heartbeats.
+   */
+  shouldProbe(version: number, now: number): boolean {
+    if (this.#probedAt !== undefined && now - this.#probedAt < PROBE_EVERY_MS) return false;
+    const lagging = this.status(version, now).some((i) => i.state !== "current");
+    if (lagging) this.#probedAt = now;
+    return lagging;
+  }
 
   record(report: AppliedReport, now: number): void {
     if (report.status === "stopped") {
@@ -36,7 +54,11 @@ export class RolloutTracker {
   status(version: number, now: number): InstanceStatus[] {
     const out: InstanceStatus[] = [];
     for (const [id, known] of this.#instances) {
-      if (now - known.seenAt > MISSED_HEARTBEATS * known.report.heartbeatMs) {
+      const unanswered =
+        this.#probedAt !== undefined &&
+        known.seenAt < this.#probedAt &&
+        now - this.#probedAt >= PROBE_GRACE_MS;
+      if (unanswered || now - known.seenAt > MISSED_HEARTBEATS * known.report.heartbeatMs) {
         this.#instances.delete(id);
         continue;
       }

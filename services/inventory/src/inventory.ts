@@ -42,7 +42,7 @@ export function inventoryHandlers(options: InventoryOptions): Handlers<typeof in
       const reservation = { id: `res-${process.pid}-${next++}`, lines };
       byOrder.set(orderId, reservation);
       byId.set(reservation.id, reservation);
-      ctx.log.debug({ orderId, reservationId: reservation.id }, "reserved");
+      ctx.log.info({ orderId, reservationId: reservation.id }, "reserved");
       return { reservationId: reservation.id };
     },
     release: ({ reservationId }) => {

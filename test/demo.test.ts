@@ -1,0 +1,145 @@
+// Issue 8: the demo as `npm start` runs it, driven over HTTP through the gateway: an order across
+// four services in one trace, a tenant over quota, a missing key, a payments instance killed under
+// load, a policy change taking effect live, and Ctrl-C leaving nothing behind.
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { parse, stringify } from "yaml";
+import { DEMO_KEYS } from "../scripts/demo-keys.js";
+import { eventually } from "./fixtures/eventually.js";
+import { delay } from "./fixtures/mesh.js";
+import { startNats } from "./fixtures/nats-server.js";
+import { freePort, isListening, scratchDir } from "./fixtures/processes.js";
+import { startRedis } from "./fixtures/redis-server.js";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function order(gateway: string, key: string | undefined, customerId = "c-e2e") {
+  const res = await fetch(`${gateway}/orders`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      ...(key === undefined ? {} : { Authorization: `Bearer ${key}` }),
+    },
+    body: JSON.stringify({ customerId, lines: [{ sku: "WIDGET-1", quantity: 1 }] }),
+  });
+  const body = (await res.json()) as { orderId?: string; error?: { code: string } };
+  return { status: res.status, body, headers: res.headers };
+}
+
+describe("the demo, end to end", () => {
+  it("npm start: one trace across four services, 429, 401, a killed payments instance, a live policy change, a clean Ctrl-C", async (t) => {
+    const nats = await startNats(t, { jetstream: true });
+    const redis = await startRedis(t);
+    const gatewayPort = await freePort();
+    const env = { ...process.env, NATS_URL: nats.url, REDIS_URL: redis.url };
+    const demo: ChildProcess = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+      cwd: ROOT,
+      env: { ...env, GATEWAY_PORT: String(gatewayPort) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    t.after(() => demo.kill("SIGKILL"));
+    let out = "";
+    demo.stdout?.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    demo.stderr?.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    await eventually(() => assert.match(out, /Press Ctrl-C to drain and stop/), 90_000, 100);
+    const pids = new Map(
+      [...out.matchAll(/started (\S+) pid (\d+)/g)].map((m) => [m[1] as string, Number(m[2])]),
+    );
+    assert.equal(pids.size, 8, [...pids.keys()].join());
+    const gateway = `http://127.0.0.1:${gatewayPort}`;
+
+    // one order: gateway → orders → inventory and payments, one trace id in every service's log
+    const created = await order(gateway, DEMO_KEYS.acme);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const traceId = created.headers.get("traceparent")?.split("-")[1];
+    assert.match(traceId ?? "", /^[0-9a-f]{32}$/);
+    await eventually(
+      () => {
+        for (const service of ["orders", "inventory", "payments"]) {
+          assert.match(
+            out,
+            new RegExp(`\\[${service}#\\d\\] .*"trace_id":"${traceId}"`),
+            `${service} logged the trace`,
+          );
+        }
+      },
+      5_000,
+      50,
+    );
+    assert.ok(created.headers.get("x-request-id"));
+
+    // globex spent its free-plan burst in the demo: over quota now, with Retry-After
+    const limited = await order(gateway, DEMO_KEYS.globex);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.error?.code, "QUOTA_EXCEEDED");
+    assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+    assert.equal((await order(gateway, undefined)).status, 401);
+
+    // a payments instance killed mid-load: no request fails
+    const results: number[] = [];
+    const load = (async () => {
+      for (let i = 0; i < 40; i++) {
+        const batch = await Promise.all([
+          order(gateway, DEMO_KEYS.acme, `c-load-${i}`),
+          order(gateway, DEMO_KEYS.acme),
+        ]);
+        results.push(...batch.map((r) => r.status));
+        await delay(25);
+      }
+    })();
+    await delay(500);
+    process.kill(pids.get("payments#1") as number, "SIGKILL");
+    await load;
+    assert.equal(results.length, 80);
+    assert.deepEqual(
+      results.filter((s) => s !== 201),
+      [],
+      "every order made while a payments instance died succeeded",
+    );
+
+    // a lower timeout applied with the CLI changes the gateway's behaviour, no restart
+    const dir = scratchDir(t, "demo-policy");
+    const policy = parse(readFileSync(join(ROOT, "examples/policy.yaml"), "utf8")) as {
+      services: { orders: { endpoints: { create: { timeoutMs: number } } } };
+    };
+    policy.services.orders.endpoints.create.timeoutMs = 5;
+    const file = join(dir, "policy.yaml");
+    writeFileSync(file, stringify(policy));
+    const applied = await new Promise<{ code: number | null; output: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [join(ROOT, "cli/bin/switchyard.mjs"), "policy", "apply", "-f", file, "--wait"],
+        { cwd: ROOT, env },
+        (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : Number(error.code), output: stdout + stderr }),
+      ),
+    );
+    assert.equal(applied.code, 0, applied.output);
+    const slow = await order(gateway, DEMO_KEYS.acme);
+    assert.equal(slow.status, 504, JSON.stringify(slow.body));
+    assert.equal(slow.body.error?.code, "DEADLINE_EXCEEDED");
+
+    // Ctrl-C: everything drains and exits; no process and no port is left
+    const exited = new Promise<number | null>((resolve) => demo.once("exit", (code) => resolve(code)));
+    demo.kill("SIGINT");
+    assert.equal(await exited, 0);
+    for (const [name, pid] of pids) assert.ok(!alive(pid), `${name} (pid ${pid}) still runs`);
+    assert.equal(await isListening(gatewayPort), false, "the gateway's port is free");
+  });
+});
