@@ -59,6 +59,13 @@ export const EndpointData = z.object({
   inFlight: Count,
   /** Requests refused with OVERLOADED by the concurrency limit. */
   sheds: Count,
+  /**
+   * The same per calling service (`Mesh-Caller`; `(unnamed)` without one): the observed
+   * caller → callee edges. `counts` uses `latency.boundsMs`.
+   */
+  callers: z
+    .record(z.string(), z.object({ requests: Count, errors: Count, counts: z.array(Count) }))
+    .optional(),
   /** Quota decisions by `rule/tenant`. */
   quota: z.record(z.string(), z.record(z.string(), Count)).optional(),
   concurrency: z.object({ limit: Count, inFlight: Count }).optional(),

@@ -1,7 +1,7 @@
+import { breakersOf, type EndpointRow, rowsOf, type Sample, sampleOf } from "@switchyard/controller";
 import { StatsResponse } from "@switchyard/schemas";
 import { type CommandContext, flagInt } from "../context.js";
 import { print, table } from "../output.js";
-import { breakersOf, type EndpointRow, rowsOf, type Sample, sampleOf } from "../top-model.js";
 import { gather } from "./services.js";
 
 const DEFAULT_INTERVAL_MS = 1_000;

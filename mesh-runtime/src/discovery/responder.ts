@@ -10,27 +10,48 @@ import {
 } from "@switchyard/schemas";
 import type { Logger } from "pino";
 
-/** Counters one served endpoint keeps for `$SRV.STATS` (and `switchyard top`). */
-export class EndpointCounters {
+/** Requests, errors and handling times: of an endpoint, or of one caller of it. */
+class Tally {
   requests = 0;
   errors = 0;
+  /** Handling times by `LATENCY_BOUNDS_MS` bucket, the last one open-ended. */
+  readonly latency: number[] = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
+
+  add(elapsedMs: number, failed: boolean): void {
+    this.requests++;
+    if (failed) this.errors++;
+    let bucket = 0;
+    while (bucket < LATENCY_BOUNDS_MS.length && elapsedMs > (LATENCY_BOUNDS_MS[bucket] as number)) bucket++;
+    this.latency[bucket] = (this.latency[bucket] as number) + 1;
+  }
+}
+
+// callers are services, so few; a flood of made-up `Mesh-Caller` names shares one tally
+const MAX_CALLERS = 256;
+const OTHER_CALLERS = "(other)";
+const UNNAMED_CALLER = "(unnamed)";
+
+/** Counters one served endpoint keeps for `$SRV.STATS` (`switchyard top`, the dashboard). */
+export class EndpointCounters extends Tally {
   lastError = "";
   processingNs = 0;
   inFlight = 0;
   sheds = 0;
-  /** Handling times by `LATENCY_BOUNDS_MS` bucket, the last one open-ended. */
-  readonly latency: number[] = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
+  /** The same, per calling service (`Mesh-Caller`): the edges of the mesh's topology. */
+  readonly callers = new Map<string, Tally>();
 
-  record(elapsedMs: number, error: string | undefined): void {
-    this.requests++;
+  record(elapsedMs: number, error: string | undefined, caller: string | undefined): void {
+    this.add(elapsedMs, error !== undefined);
     this.processingNs += Math.round(elapsedMs * 1e6);
-    let bucket = 0;
-    while (bucket < LATENCY_BOUNDS_MS.length && elapsedMs > (LATENCY_BOUNDS_MS[bucket] as number)) bucket++;
-    this.latency[bucket] = (this.latency[bucket] as number) + 1;
-    if (error !== undefined) {
-      this.errors++;
-      this.lastError = error;
+    if (error !== undefined) this.lastError = error;
+    let name = caller ?? UNNAMED_CALLER;
+    if (!this.callers.has(name) && this.callers.size >= MAX_CALLERS) name = OTHER_CALLERS;
+    let tally = this.callers.get(name);
+    if (tally === undefined) {
+      tally = new Tally();
+      this.callers.set(name, tally);
     }
+    tally.add(elapsedMs, error !== undefined);
   }
 }
 
@@ -97,6 +118,12 @@ export function answerDiscovery(
           latency: { boundsMs: LATENCY_BOUNDS_MS, counts: c.latency },
           inFlight: c.inFlight,
           sheds: c.sheds,
+          callers: Object.fromEntries(
+            [...c.callers].map(([caller, t]) => [
+              caller,
+              { requests: t.requests, errors: t.errors, counts: t.latency },
+            ]),
+          ),
           ...(data?.() as object | undefined),
         },
       })),

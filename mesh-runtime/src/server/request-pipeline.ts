@@ -217,7 +217,7 @@ export async function serveRequest(
     reply(msg, deadlineAt, host.log, body);
     succeeded = true;
     const elapsedMs = monotonicNow() - arrivedAt;
-    counters.record(elapsedMs, undefined);
+    counters.record(elapsedMs, undefined, meta.caller);
     telemetry.endServerSpan(requestSpan, endpoint, meta.tenant, elapsedMs, undefined);
     if (host.log.isLevelEnabled("debug")) {
       logAccess(host.log, endpoint, meta, requestSpan, elapsedMs, undefined);
@@ -225,7 +225,7 @@ export async function serveRequest(
   } catch (thrown) {
     const error = toReplyError(thrown);
     const elapsedMs = monotonicNow() - arrivedAt;
-    counters.record(elapsedMs, `${error.code}: ${error.message}`);
+    counters.record(elapsedMs, `${error.code}: ${error.message}`, meta?.caller);
     // a request refused before its headers were read still gets a span, a root one
     span ??= telemetry.startServerSpan(endpoint, meta?.tenant, meta?.attempt ?? 1, ROOT_CONTEXT);
     telemetry.endServerSpan(span, endpoint, meta?.tenant, elapsedMs, error);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { StatsResponse } from "@switchyard/schemas";
-import { breakersOf, quantile, rowsOf, sampleOf } from "./top-model.js";
+import { breakersOf, edgeRowsOf, edgesOf, quantile, rowsOf, sampleOf } from "./stats-model.js";
 
 const BOUNDS = [1, 10, 100];
 
@@ -39,7 +39,7 @@ function reply(
   };
 }
 
-describe("top model", () => {
+describe("stats model", () => {
   it("interpolates quantiles inside a bucket and answers the open bucket with the top bound", () => {
     assert.equal(quantile(BOUNDS, [0, 10, 0, 0], 0.5), 5.5);
     assert.equal(quantile(BOUNDS, [10, 0, 0, 0], 0.99), 0.99);
@@ -83,5 +83,30 @@ describe("top model", () => {
     assert.equal(row?.window, "lifetime");
     assert.equal(row?.callsPerSec, 0);
     assert.equal(row?.p99Ms, 9.91);
+  });
+});
+
+describe("edges", () => {
+  it("sum each caller's requests to a service over its endpoints and instances, with rates", () => {
+    const withCallers = (id: string, gateway: number, cli: number): StatsResponse => {
+      const r = reply(id, gateway + cli, 0, [gateway + cli, 0, 0, 0]);
+      const e = r.endpoints[0] as { data: Record<string, unknown> };
+      e.data["callers"] = {
+        gateway: { requests: gateway, errors: 1, counts: [gateway, 0, 0, 0] },
+        "switchyard-cli": { requests: cli, errors: 0, counts: [0, cli, 0, 0] },
+      };
+      return r;
+    };
+    const before = edgesOf([withCallers("a", 10, 1), withCallers("b", 10, 0)]);
+    const now = edgesOf([withCallers("a", 30, 1), withCallers("b", 20, 0)]);
+    const rows = edgeRowsOf(now, before, 1_000);
+    assert.deepEqual(
+      rows.map((r) => [r.caller, r.service, r.calls, r.callsPerSec, r.window]),
+      [
+        ["gateway", "svc", 50, 30, "interval"],
+        ["switchyard-cli", "svc", 1, 0, "lifetime"],
+      ],
+    );
+    assert.equal(rows[0]?.successRate, 1, "no new errors in the interval");
   });
 });

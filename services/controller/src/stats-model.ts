@@ -1,21 +1,13 @@
 import { EndpointData, type StatsResponse } from "@switchyard/schemas";
 
 /** One endpoint as `switchyard top` shows it, summed over its instances. */
-export interface EndpointRow {
+export interface EndpointRow extends Figures {
   service: string;
   endpoint: string;
   instances: number;
   /** Since the instances started. */
   calls: number;
   errors: number;
-  /** Over the last interval (0 on the first sample). */
-  callsPerSec: number;
-  /** Share of calls without an error reply: over the interval when it had calls, else lifetime. */
-  successRate: number | null;
-  /** Estimated from the latency histograms, over the same span as `successRate`. */
-  p50Ms: number | null;
-  p99Ms: number | null;
-  window: "interval" | "lifetime";
   inFlight: number;
   sheds: number;
   quotaDenied: number;
@@ -24,15 +16,19 @@ export interface EndpointRow {
 }
 
 /** The counters of one endpoint summed over instances: what two samples are compared by. */
-interface Totals {
-  instances: number;
+/** Calls, errors and a latency histogram: summed per endpoint, or per edge. */
+interface Tally {
   calls: number;
   errors: number;
+  boundsMs: readonly number[];
+  counts: number[];
+}
+
+interface Totals extends Tally {
+  instances: number;
   inFlight: number;
   sheds: number;
   quotaDenied: number;
-  boundsMs: readonly number[];
-  counts: number[];
 }
 
 export type Sample = Map<string, Totals>;
@@ -123,6 +119,34 @@ export function breakersOf(replies: readonly StatsResponse[]): Map<string, Endpo
   return out;
 }
 
+/** Rate, success and latency of one tally over an interval: what endpoints and edges share. */
+export interface Figures {
+  /** Over the last interval (0 on the first sample). */
+  callsPerSec: number;
+  /** Share of calls without an error reply: over the interval when it had calls, else lifetime. */
+  successRate: number | null;
+  /** Estimated from the latency histograms, over the same span as `successRate`. */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  window: "interval" | "lifetime";
+}
+
+function figures(t: Tally, before: Tally | undefined, hasPrevious: boolean, elapsedMs: number): Figures {
+  // an instance that restarted counts from zero again: then the interval is unknown
+  const delta = before !== undefined && before.calls <= t.calls ? t.calls - before.calls : 0;
+  const interval = delta > 0 && before !== undefined && sameBounds(before.boundsMs, t.boundsMs);
+  const counts = interval ? t.counts.map((c, i) => c - (before.counts[i] ?? 0)) : t.counts;
+  const calls = interval ? delta : t.calls;
+  const errors = interval ? Math.max(0, t.errors - before.errors) : t.errors;
+  return {
+    callsPerSec: !hasPrevious || elapsedMs <= 0 ? 0 : round((delta * 1_000) / elapsedMs),
+    successRate: calls === 0 ? null : round((calls - errors) / calls, 4),
+    p50Ms: roundOrNull(quantile(t.boundsMs, counts, 0.5)),
+    p99Ms: roundOrNull(quantile(t.boundsMs, counts, 0.99)),
+    window: interval ? "interval" : "lifetime",
+  };
+}
+
 /** The rows of one refresh: `now` against the previous sample, `elapsedMs` apart. */
 export function rowsOf(
   now: Sample,
@@ -133,24 +157,13 @@ export function rowsOf(
   const rows: EndpointRow[] = [];
   for (const [key, t] of now) {
     const [service = "", endpoint = ""] = key.split("/");
-    const before = previous?.get(key);
-    // an instance that restarted counts from zero again: then the interval is unknown
-    const delta = before !== undefined && before.calls <= t.calls ? t.calls - before.calls : 0;
-    const interval = delta > 0 && before !== undefined && sameBounds(before.boundsMs, t.boundsMs);
-    const counts = interval ? t.counts.map((c, i) => c - (before.counts[i] ?? 0)) : t.counts;
-    const calls = interval ? delta : t.calls;
-    const errors = interval ? Math.max(0, t.errors - before.errors) : t.errors;
     rows.push({
       service,
       endpoint,
       instances: t.instances,
       calls: t.calls,
       errors: t.errors,
-      callsPerSec: previous === undefined || elapsedMs <= 0 ? 0 : round((delta * 1_000) / elapsedMs),
-      successRate: calls === 0 ? null : round((calls - errors) / calls, 4),
-      p50Ms: roundOrNull(quantile(t.boundsMs, counts, 0.5)),
-      p99Ms: roundOrNull(quantile(t.boundsMs, counts, 0.99)),
-      window: interval ? "interval" : "lifetime",
+      ...figures(t, previous?.get(key), previous !== undefined, elapsedMs),
       inFlight: t.inFlight,
       sheds: t.sheds,
       quotaDenied: t.quotaDenied,
@@ -179,6 +192,59 @@ export function rowsOf(
     });
   }
   return rows.sort((a, b) => `${a.service}/${a.endpoint}`.localeCompare(`${b.service}/${b.endpoint}`));
+}
+
+/** One observed caller → callee edge, summed over the callee's endpoints and instances. */
+export interface EdgeRow extends Figures {
+  caller: string;
+  service: string;
+  calls: number;
+  errors: number;
+}
+
+export type EdgeSample = Map<string, Tally>;
+
+/** Sums the callee-side per-caller tallies of STATS replies into caller → service edges. */
+export function edgesOf(replies: readonly StatsResponse[]): EdgeSample {
+  const edges: EdgeSample = new Map();
+  for (const reply of replies) {
+    for (const e of reply.endpoints) {
+      const data = EndpointData.safeParse(e.data);
+      if (!data.success) continue;
+      const boundsMs = data.data.latency.boundsMs;
+      for (const [caller, c] of Object.entries(data.data.callers ?? {})) {
+        const key = `${caller}>${reply.name}`;
+        let t = edges.get(key);
+        if (t === undefined) {
+          t = { calls: 0, errors: 0, boundsMs, counts: c.counts.map(() => 0) };
+          edges.set(key, t);
+        }
+        t.calls += c.requests;
+        t.errors += c.errors;
+        if (sameBounds(t.boundsMs, boundsMs)) {
+          for (let i = 0; i < c.counts.length; i++)
+            t.counts[i] = (t.counts[i] ?? 0) + (c.counts[i] as number);
+        }
+      }
+    }
+  }
+  return edges;
+}
+
+/** The edges of one refresh, as `rowsOf` does for endpoints. */
+export function edgeRowsOf(now: EdgeSample, previous: EdgeSample | undefined, elapsedMs: number): EdgeRow[] {
+  const rows: EdgeRow[] = [];
+  for (const [key, t] of now) {
+    const [caller = "", service = ""] = key.split(">");
+    rows.push({
+      caller,
+      service,
+      calls: t.calls,
+      errors: t.errors,
+      ...figures(t, previous?.get(key), previous !== undefined, elapsedMs),
+    });
+  }
+  return rows.sort((a, b) => `${a.caller}>${a.service}`.localeCompare(`${b.caller}>${b.service}`));
 }
 
 function round(n: number, digits = 2): number {
