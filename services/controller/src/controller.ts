@@ -8,6 +8,8 @@ import {
   parseJsonMessage,
   reportRequestSubject,
 } from "@switchyard/schemas";
+import type { Logger } from "pino";
+import type { z } from "zod";
 import { controllerContract, type PolicyMeta } from "./contract.js";
 import { diffDocuments, renderDiff } from "./policy-diff.js";
 import { PolicyStore } from "./policy-store.js";
@@ -49,22 +51,35 @@ function validate(document: unknown): Policy {
   );
 }
 
-export function controllerHandlers(
+type Endpoints = (typeof controllerContract)["endpoints"];
+
+/**
+ * What the controller does, one function per endpoint of its contract. The mesh serves it, and the
+ * dashboard calls the same functions: one validated path for every change to the policy.
+ */
+export type ControllerApi = {
+  readonly [K in keyof Endpoints]: (
+    input: z.output<Endpoints[K]["input"]>,
+  ) => Promise<z.input<Endpoints[K]["output"]>>;
+};
+
+export function controllerApi(
   store: PolicyStore,
   tracker: RolloutTracker,
   requestReports: () => void,
   publish: (snapshot: PolicySnapshot) => Promise<void>,
-): Handlers<typeof controllerContract> {
+  log: Logger,
+): ControllerApi {
   const commitAndPublish = async (next: Parameters<PolicyStore["commit"]>[0]) => {
     const snapshot = await store.commit(next);
     await publish(snapshot);
     return meta(snapshot);
   };
   return {
-    apply: async ({ document, expectedVersion, author, note }, ctx) => {
+    apply: async ({ document, expectedVersion, author, note }) => {
       const policy = validate(document);
       const result = await commitAndPublish({ document: policy, expectedVersion, author, note });
-      ctx.log.info({ version: result.version, author }, "policy applied");
+      log.info({ version: result.version, author }, "policy applied");
       return result;
     },
     get: async ({ version }) => {
@@ -88,7 +103,7 @@ export function controllerHandlers(
       const changes = diffDocuments(a.document, b.document);
       return { from, to, changes, text: renderDiff(changes) };
     },
-    rollback: async ({ toVersion, expectedVersion, author }, ctx) => {
+    rollback: async ({ toVersion, expectedVersion, author }) => {
       const old = await store.version(toVersion);
       const result = await commitAndPublish({
         document: old.document,
@@ -97,7 +112,7 @@ export function controllerHandlers(
         author,
         note: `rollback to version ${toVersion}`,
       });
-      ctx.log.info({ version: result.version, rollbackOf: toVersion }, "policy rolled back");
+      log.info({ version: result.version, rollbackOf: toVersion }, "policy rolled back");
       return result;
     },
     status: async () => {
@@ -133,7 +148,9 @@ export async function startController(options: ControllerOptions = {}): Promise<
       await nc.flush();
     };
     const requestReports = () => nc.publish(reportRequestSubject(prefix));
-    await mesh.serve(controllerContract, controllerHandlers(store, tracker, requestReports, publish));
+    const api = controllerApi(store, tracker, requestReports, publish, mesh.log);
+    const handlers: Handlers<typeof controllerContract> = api;
+    await mesh.serve(controllerContract, handlers);
     requestReports();
     return { mesh, close: () => mesh.close() };
   } catch (error) {
