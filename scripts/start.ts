@@ -266,7 +266,8 @@ try {
     args: (port, dir) => ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir],
   });
   const env = { NATS_URL: natsUrl, REDIS_URL: redisUrl };
-  const started = [await startService("controller", 1, env)];
+  const dashboardPort = process.env["DASHBOARD_PORT"] || String(await freePort());
+  const started = [await startService("controller", 1, { ...env, DASHBOARD_PORT: dashboardPort })];
   const mesh = await connectMesh({
     name: "demo",
     servers: natsUrl,
@@ -305,6 +306,7 @@ Try it (demo keys, published on purpose: examples/api-keys.json):
   curl -s ${gatewayUrl}/orders/<orderId> -H 'Authorization: Bearer ${DEMO_KEYS.acme}'
   curl -si -X POST ${gatewayUrl}/orders -H 'Authorization: Bearer ${DEMO_KEYS.globex}' -H 'Content-Type: application/json' -d '{"customerId":"c-7","lines":[{"sku":"GADGET-2","quantity":1}]}'   # free plan: 429 after 5
 Watch and steer it:
+  the dashboard: http://127.0.0.1:${dashboardPort}
   NATS_URL=${natsUrl} npx switchyard top
   NATS_URL=${natsUrl} npx switchyard policy apply -f examples/policy.yaml --wait
   NATS_URL=${natsUrl} npx switchyard services ls

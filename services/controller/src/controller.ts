@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { connectMesh, type Handlers, type Mesh, MeshError, type MeshOptions } from "@switchyard/runtime";
 import {
   AppliedReport,
@@ -11,19 +12,28 @@ import {
 import type { Logger } from "pino";
 import type { z } from "zod";
 import { controllerContract, type PolicyMeta } from "./contract.js";
+import { StatsCollector } from "./dashboard/collector.js";
+import { type Dashboard, type DashboardOptions, startDashboard } from "./dashboard/server.js";
 import { diffDocuments, renderDiff } from "./policy-diff.js";
 import { PolicyStore } from "./policy-store.js";
 import { RolloutTracker } from "./rollout.js";
+
+/** Where `npm run build` puts the dashboard's single-page app. */
+const DASHBOARD_ASSETS = fileURLToPath(new URL("../../../dashboard/dist", import.meta.url));
 
 export interface ControllerOptions {
   /** Mesh connection options; `name` defaults to "controller". */
   readonly mesh?: Partial<MeshOptions>;
   /** KV replicas of the policy bucket: 1 on a single server, 3 in a cluster. */
   readonly replicas?: number;
+  /** Serve the dashboard (and its JSON API) over HTTP; none when absent. */
+  readonly dashboard?: Omit<DashboardOptions, "assets"> & { readonly assets?: string };
 }
 
 export interface Controller {
   readonly mesh: Mesh;
+  /** The dashboard's address, when it is served. */
+  readonly dashboardUrl: string | undefined;
   /** Drains the controller's mesh connection. */
   close(): Promise<void>;
 }
@@ -152,7 +162,22 @@ export async function startController(options: ControllerOptions = {}): Promise<
     const handlers: Handlers<typeof controllerContract> = api;
     await mesh.serve(controllerContract, handlers);
     requestReports();
-    return { mesh, close: () => mesh.close() };
+    let dashboard: Dashboard | undefined;
+    let stats: StatsCollector | undefined;
+    if (options.dashboard !== undefined) {
+      stats = new StatsCollector(nc);
+      dashboard = await startDashboard({ assets: DASHBOARD_ASSETS, ...options.dashboard }, api, stats);
+      mesh.log.info({ url: dashboard.url, writable: options.dashboard.token !== undefined }, "dashboard");
+    }
+    return {
+      mesh,
+      dashboardUrl: dashboard?.url,
+      close: async () => {
+        stats?.stop();
+        await dashboard?.close();
+        await mesh.close();
+      },
+    };
   } catch (error) {
     await mesh.close();
     throw error;

@@ -5,7 +5,19 @@ import { startController } from "./controller.js";
 
 // before connecting: the mesh takes its meter when it connects
 const telemetry = await startTelemetry({ serviceName: "controller" });
+const dashboardPort = process.env["DASHBOARD_PORT"];
+const token = process.env["DASHBOARD_TOKEN"];
 const controller = await startController({
   replicas: Number(process.env["POLICY_REPLICAS"] ?? 1),
+  // the dashboard when a port is given; writes (apply, rollback) only with a token
+  ...(dashboardPort
+    ? {
+        dashboard: {
+          port: Number(dashboardPort),
+          host: process.env["DASHBOARD_HOST"] || "127.0.0.1",
+          ...(token ? { token } : {}),
+        },
+      }
+    : {}),
 });
-drainOnSignals(controller.mesh, { after: telemetry.shutdown });
+drainOnSignals(controller.mesh, { before: controller.close, after: telemetry.shutdown });

@@ -1,0 +1,215 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  discoverySubject,
+  EndpointData,
+  MetadataKey,
+  parseJsonMessage,
+  StatsResponse,
+} from "@switchyard/schemas";
+import {
+  breakersOf,
+  type EdgeRow,
+  type EdgeSample,
+  type EndpointRow,
+  edgeRowsOf,
+  edgesOf,
+  rowsOf,
+  type Sample,
+  sampleOf,
+} from "../stats-model.js";
+
+/** One running instance, as its STATS reply describes it. */
+export interface InstanceRow {
+  service: string;
+  id: string;
+  version: string;
+  policyVersion: number | null;
+  runtime: string | null;
+  startedAt: string;
+  uptimeS: number;
+  inFlight: number;
+}
+
+/** Quota decisions of one rule and tenant, summed over the instances that enforce it. */
+export interface QuotaRow {
+  rule: string;
+  tenant: string;
+  service: string;
+  endpoint: string;
+  decisions: Record<string, number>;
+}
+
+/** One point of an endpoint's history (one a second, 15 minutes kept). */
+export interface HistoryPoint {
+  t: number;
+  callsPerSec: number;
+  successRate: number | null;
+  p99Ms: number | null;
+}
+
+/** What the dashboard shows, as of the last collection. */
+export interface Snapshot {
+  at: string;
+  /** CPU the last collection took (parsing the replies, computing the figures), ms. */
+  collectMs: number;
+  instances: InstanceRow[];
+  endpoints: EndpointRow[];
+  edges: EdgeRow[];
+  quotas: QuotaRow[];
+}
+
+const HISTORY_POINTS = 900;
+const GATHER_MS = 400;
+
+/**
+ * Gathers `$SRV.STATS` from every instance once per period and keeps the figures the dashboard
+ * shows: endpoints and edges with rates against the previous collection, instances, quota
+ * decisions, and 15 minutes of history per endpoint. Nothing runs while nobody looks: collection
+ * starts on first use and stops after a minute without one.
+ */
+export class StatsCollector {
+  readonly #nc: NatsConnection;
+  readonly #periodMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #previous: { sample: Sample; edges: EdgeSample; at: number } | undefined;
+  #snapshot: Snapshot = {
+    at: new Date(0).toISOString(),
+    collectMs: 0,
+    instances: [],
+    endpoints: [],
+    edges: [],
+    quotas: [],
+  };
+  readonly #history = new Map<string, HistoryPoint[]>();
+  readonly #listeners = new Set<(s: Snapshot) => void>();
+  #lastUsed = 0;
+  #running: Promise<void> | undefined;
+
+  constructor(nc: NatsConnection, periodMs = 1_000) {
+    this.#nc = nc;
+    this.#periodMs = periodMs;
+  }
+
+  /** The latest snapshot; starts collecting when idle (the first call waits for one). */
+  async snapshot(): Promise<Snapshot> {
+    this.#touch();
+    if (this.#previous === undefined) await (this.#running ?? this.#collect());
+    return this.#snapshot;
+  }
+
+  history(service: string, endpoint: string): HistoryPoint[] {
+    this.#touch();
+    return this.#history.get(`${service}/${endpoint}`) ?? [];
+  }
+
+  /** Calls `listener` after every collection until the returned function is called. */
+  subscribe(listener: (s: Snapshot) => void): () => void {
+    this.#touch();
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #touch(): void {
+    this.#lastUsed = Date.now();
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => {
+        if (this.#listeners.size === 0 && Date.now() - this.#lastUsed > 60_000) this.stop();
+        else if (this.#running === undefined) void this.#collect();
+      }, this.#periodMs);
+      this.#timer.unref();
+    }
+  }
+
+  #collect(): Promise<void> {
+    this.#running = this.#gather().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #gather(): Promise<void> {
+    const replies: StatsResponse[] = [];
+    // gathering is mostly waiting: the cost is parsing the replies and what comes after
+    let parseMs = 0;
+    try {
+      const msgs = await this.#nc.requestMany(discoverySubject("STATS"), "", {
+        strategy: "timer",
+        maxWait: GATHER_MS,
+      });
+      for await (const msg of msgs) {
+        const parseStartedAt = performance.now();
+        const parsed = parseJsonMessage(StatsResponse, msg.data);
+        if (parsed.success) replies.push(parsed.data);
+        parseMs += performance.now() - parseStartedAt;
+      }
+    } catch {
+      // no responders: an empty mesh
+    }
+    const now = performance.now();
+    const sample = sampleOf(replies);
+    const edges = edgesOf(replies);
+    const before = this.#previous;
+    const elapsed = before === undefined ? 0 : now - before.at;
+    const endpoints = rowsOf(sample, before?.sample, elapsed, breakersOf(replies));
+    const t = Date.now();
+    for (const row of endpoints) {
+      const key = `${row.service}/${row.endpoint}`;
+      const points = this.#history.get(key) ?? [];
+      points.push({ t, callsPerSec: row.callsPerSec, successRate: row.successRate, p99Ms: row.p99Ms });
+      if (points.length > HISTORY_POINTS) points.splice(0, points.length - HISTORY_POINTS);
+      this.#history.set(key, points);
+    }
+    this.#previous = { sample, edges, at: now };
+    this.#snapshot = {
+      at: new Date(t).toISOString(),
+      collectMs: Math.round((parseMs + performance.now() - now) * 100) / 100,
+      instances: instancesOf(replies),
+      endpoints,
+      edges: edgeRowsOf(edges, before?.edges, elapsed),
+      quotas: quotasOf(replies),
+    };
+    for (const listener of this.#listeners) listener(this.#snapshot);
+  }
+}
+
+function instancesOf(replies: readonly StatsResponse[]): InstanceRow[] {
+  const now = Date.now();
+  return replies
+    .map((r) => {
+      const started = Date.parse(r.started);
+      const policy = r.metadata?.[MetadataKey.PolicyVersion];
+      return {
+        service: r.name,
+        id: r.id,
+        version: r.version,
+        policyVersion: policy === undefined ? null : Number(policy),
+        runtime: r.metadata?.[MetadataKey.Runtime] ?? null,
+        startedAt: r.started,
+        uptimeS: Number.isFinite(started) ? Math.max(0, Math.round((now - started) / 1_000)) : 0,
+        inFlight: r.endpoints.reduce((n, e) => n + (EndpointData.safeParse(e.data).data?.inFlight ?? 0), 0),
+      };
+    })
+    .sort((a, b) => `${a.service}/${a.id}`.localeCompare(`${b.service}/${b.id}`));
+}
+
+function quotasOf(replies: readonly StatsResponse[]): QuotaRow[] {
+  const rows = new Map<string, QuotaRow>();
+  for (const r of replies) {
+    for (const e of r.endpoints) {
+      const data = EndpointData.safeParse(e.data);
+      for (const [ruleTenant, decisions] of Object.entries(data.data?.quota ?? {})) {
+        const [rule = "", tenant = ""] = ruleTenant.split("/");
+        const key = `${ruleTenant}|${r.name}/${e.name}`;
+        const row = rows.get(key) ?? { rule, tenant, service: r.name, endpoint: e.name, decisions: {} };
+        for (const [k, v] of Object.entries(decisions)) row.decisions[k] = (row.decisions[k] ?? 0) + v;
+        rows.set(key, row);
+      }
+    }
+  }
+  return [...rows.values()].sort((a, b) => `${a.tenant}/${a.rule}`.localeCompare(`${b.tenant}/${b.rule}`));
+}

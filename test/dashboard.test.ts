@@ -1,0 +1,204 @@
+// Issue 9 (the server side): the controller's dashboard API over a running mesh — overview with
+// observed edges, service pages, the live stream, policy and rollout, operator-only writes — and
+// its cost with 50 services and 200 instances publishing statistics.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { connect } from "@nats-io/transport-node";
+import { startController } from "@switchyard/controller";
+import { LATENCY_BOUNDS_MS, type StatsResponse } from "@switchyard/schemas";
+import { echoContract } from "./fixtures/contracts.js";
+import { eventually } from "./fixtures/eventually.js";
+import { delay, meshFor } from "./fixtures/mesh.js";
+import { startNats } from "./fixtures/nats-server.js";
+
+const TOKEN = "operator-token-for-tests";
+
+async function get<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200, `${url}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+interface Overview {
+  collectMs: number;
+  instances: Array<{ service: string; id: string }>;
+  endpoints: Array<{ service: string; endpoint: string; instances: number; callsPerSec: number }>;
+  edges: Array<{ caller: string; service: string; callsPerSec: number; successRate: number | null }>;
+}
+
+describe("dashboard API", () => {
+  it("overview, edges, service page, stream, policy and rollout; writes only with the operator token", async (t) => {
+    const nats = await startNats(t, { jetstream: true });
+    const controller = await startController({
+      mesh: { servers: nats.url, logLevel: "silent" },
+      dashboard: { port: 0, token: TOKEN },
+    });
+    t.after(() => controller.close());
+    const base = controller.dashboardUrl as string;
+    for (let i = 0; i < 2; i++) {
+      const mesh = await meshFor(t, nats.url, "echo");
+      await mesh.serve(echoContract, { say: ({ text }) => ({ text }), sayAgain: ({ text }) => ({ text }) });
+    }
+    const frontend = await meshFor(t, nats.url, "frontend");
+    let calling = true;
+    const traffic = (async () => {
+      while (calling) {
+        await frontend.call("echo", "say", { text: "hi" }).catch(() => undefined);
+        await delay(5);
+      }
+    })();
+    t.after(async () => {
+      calling = false;
+      await traffic;
+    });
+
+    await eventually(
+      async () => {
+        const o = await get<Overview>(`${base}/api/overview`);
+        const say = o.endpoints.find((e) => e.service === "echo" && e.endpoint === "say");
+        assert.equal(say?.instances, 2);
+        assert.ok((say?.callsPerSec ?? 0) > 0, "a rate once two collections are in");
+        const edge = o.edges.find((e) => e.caller === "frontend" && e.service === "echo");
+        assert.ok(edge && edge.callsPerSec > 0 && edge.successRate === 1, JSON.stringify(o.edges));
+      },
+      10_000,
+      200,
+    );
+    const page = await get<{ instances: unknown[]; endpoints: Array<{ history: unknown[] }> }>(
+      `${base}/api/services/echo`,
+    );
+    assert.equal(page.instances.length, 2);
+    assert.ok(page.endpoints.every((e) => e.history.length > 0));
+    assert.equal((await fetch(`${base}/api/services/nobody`)).status, 404);
+
+    // the live stream: an overview event about once a second
+    const stream = await fetch(`${base}/api/stream`);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes("event: overview")) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+
+    // policy: read-only without the token, applied with it, then every instance acknowledges
+    const before = await get<{ rollout: { version: number } }>(`${base}/api/policy`);
+    assert.equal(before.rollout.version, 0);
+    const apply = (token?: string) =>
+      fetch(`${base}/api/policy`, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify({
+          document: { services: { echo: { timeoutMs: 1_500 } } },
+          note: "from the test",
+        }),
+      });
+    assert.equal((await apply()).status, 401);
+    assert.equal((await apply("wrong")).status, 401);
+    const invalid = await fetch(`${base}/api/policy`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ document: { services: { echo: { timeoutMs: -1 } } } }),
+    });
+    assert.equal(invalid.status, 400, "validated as the CLI's apply is");
+    assert.equal((await apply(TOKEN)).status, 200);
+    await eventually(
+      async () => {
+        const p = await get<{
+          current: { version: number };
+          history: unknown[];
+          rollout: { version: number; instances: Array<{ service: string; state: string }> };
+        }>(`${base}/api/policy`);
+        assert.equal(p.current.version, 1);
+        assert.equal(p.history.length, 1);
+        const echoes = p.rollout.instances.filter((i) => i.service === "echo");
+        assert.equal(echoes.length, 2);
+        assert.ok(echoes.every((i) => i.state === "current"));
+      },
+      5_000,
+      100,
+    );
+    assert.ok(Array.isArray(await get<unknown[]>(`${base}/api/quotas`)));
+    assert.equal((await fetch(`${base}/`)).status, 200);
+  });
+
+  it("stays responsive with 50 services and 200 instances publishing statistics", async (t) => {
+    const nats = await startNats(t, { jetstream: true });
+    const controller = await startController({
+      mesh: { servers: nats.url, logLevel: "silent" },
+      dashboard: { port: 0 },
+    });
+    t.after(() => controller.close());
+    const nc = await connect({ servers: nats.url });
+    t.after(() => nc.close());
+    const started = new Date().toISOString();
+    let tick = 0;
+    for (let s = 0; s < 50; s++) {
+      for (let i = 0; i < 4; i++) {
+        const name = `svc-${s}`;
+        nc.subscribe("$SRV.STATS", {
+          callback: (_err, msg) => {
+            const n = 100 + tick++;
+            const reply: StatsResponse = {
+              type: "io.nats.micro.v1.stats_response",
+              name,
+              id: `${name}-${i}`,
+              version: "1.0.0",
+              started,
+              metadata: { "switchyard.policy_version": "0" },
+              endpoints: ["get", "put", "list"].map((e) => ({
+                name: e,
+                subject: `mesh.svc.${name}.${e}`,
+                num_requests: n,
+                num_errors: 1,
+                last_error: "",
+                processing_time: n * 1_000_000,
+                average_processing_time: 1_000_000,
+                data: {
+                  latency: {
+                    boundsMs: LATENCY_BOUNDS_MS,
+                    counts: LATENCY_BOUNDS_MS.map(() => 0)
+                      .concat(0)
+                      .fill(n, 3, 4),
+                  },
+                  inFlight: 1,
+                  sheds: 0,
+                  callers: {
+                    [`svc-${(s + 1) % 50}`]: {
+                      requests: n,
+                      errors: 1,
+                      counts: [0, 0, 0, n, ...Array(14).fill(0)],
+                    },
+                  },
+                },
+              })),
+            };
+            msg.respond(JSON.stringify(reply));
+          },
+        });
+      }
+    }
+    await nc.flush();
+    const base = controller.dashboardUrl as string;
+    await get<Overview>(`${base}/api/overview`);
+    const times: number[] = [];
+    const collect: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await delay(1_000);
+      const startedAt = performance.now();
+      const o = await get<Overview>(`${base}/api/overview`);
+      times.push(performance.now() - startedAt);
+      collect.push(o.collectMs);
+      // the controller answers discovery too
+      assert.equal(o.instances.filter((x) => x.service.startsWith("svc-")).length, 200);
+      assert.equal(o.endpoints.filter((x) => x.service.startsWith("svc-")).length, 150);
+      assert.equal(o.edges.length, 50);
+    }
+    const worst = Math.max(...times);
+    t.diagnostic(
+      `overview answered in ≤ ${worst.toFixed(1)} ms; each collection of 200 replies cost ${collect.map((c) => c.toFixed(1)).join(", ")} ms of CPU (once a second)`,
+    );
+    assert.ok(worst < 500, `overview took ${worst} ms`);
+    assert.ok(Math.max(...collect) < 200, "a collection costs well under its second");
+  });
+});
