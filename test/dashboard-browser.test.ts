@@ -131,6 +131,15 @@ describe("the dashboard in a browser", () => {
       before + 1,
       { timeout: 15_000 },
     );
+    // and the readable diff of the change (the one before the current against the current)
+    await page.waitForFunction(
+      () =>
+        (document.querySelector("[data-diff]")?.textContent ?? "").includes(
+          "services.orders.endpoints.get.timeoutMs",
+        ),
+      undefined,
+      { timeout: 10_000 },
+    );
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-policy.png"), fullPage: true });
 
     // quotas: globex, over its free-plan quota under the load, shows denials

@@ -273,15 +273,24 @@ function Service({ name }: { name: string }) {
 function Policy() {
   const view = usePoll<PolicyView>("/api/policy");
   const [from, setFrom] = useState<number | undefined>(undefined);
+  const [to, setTo] = useState<number | undefined>(undefined);
   const [diff, setDiff] = useState<string>("");
   const current = view?.current;
+  // any two versions; by default the one before the current against the current
+  const a = from ?? (current !== undefined && current.version > 1 ? current.version - 1 : undefined);
+  const b = to ?? current?.version;
   useEffect(() => {
-    if (current === undefined || from === undefined) return;
-    fetch(`/api/policy/diff/${from}/${current.version}`)
+    if (a === undefined || b === undefined || a === b) return setDiff("");
+    fetch(`/api/policy/diff/${a}/${b}`)
       .then((r) => r.json() as Promise<{ text: string }>)
       .then((d) => setDiff(d.text))
       .catch(() => setDiff(""));
-  }, [from, current?.version]);
+  }, [a, b]);
+  const versions = (view?.history ?? []).map((h) => h.version);
+  const picker = (value: number | undefined, set: (v: number) => void) =>
+    html`<select value=${value} onChange=${(e: Event) => set(Number((e.target as HTMLSelectElement).value))}>
+      ${versions.map((v) => html`<option value=${v}>${v}</option>`)}
+    </select>`;
   if (view === undefined) return html`<h2>Policy</h2><p>Loading…</p>`;
   if (current === undefined) return html`<h2>Policy</h2><p>No policy has been applied yet.</p>`;
   return html`
@@ -297,15 +306,19 @@ function Policy() {
     </table>
     <h3>History</h3>
     <table>
-      <tr><th>Version</th><th>When</th><th>Author</th><th>Note</th><th></th></tr>
+      <tr><th>Version</th><th>When</th><th>Author</th><th>Note</th></tr>
       ${view.history.map(
         (
           h,
         ) => html`<tr><td class="num">${h.version}</td><td>${h.createdAt}</td><td>${h.author ?? ""}</td><td>${h.note ?? ""}</td>
-          <td>${h.version < current.version ? html`<button onClick=${() => setFrom(h.version)}>diff with current</button>` : ""}</td></tr>`,
+          </tr>`,
       )}
     </table>
-    ${from === undefined ? "" : html`<h3>Changes from ${from} to ${current.version}</h3><pre>${diff || "(no changes)"}</pre>`}
+    ${
+      versions.length < 2
+        ? ""
+        : html`<h3>Changes from ${picker(a, setFrom)} to ${picker(b, setTo)}</h3><pre data-diff>${diff || "(no changes)"}</pre>`
+    }
     <h3>Document</h3>
     <pre>${JSON.stringify(current.document, null, 2)}</pre>
   `;
