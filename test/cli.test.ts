@@ -66,7 +66,7 @@ describe("switchyard CLI", () => {
     };
     assert.ok(out.version >= 1);
     const echoes = out.instances.filter((i) => i.service === "echo");
-    assert.equal(echoes.length, 2);
+    assert.equal(echoes.length, 2, run.stdout);
     for (const i of echoes) assert.equal(i.state, "current");
 
     const json = join(dir, "policy.json");

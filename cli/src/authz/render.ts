@@ -97,7 +97,8 @@ function controllerPermissions(input: RenderInput): UserPermissions {
   const { prefix, bucket } = input;
   return {
     name: CONTROLLER_SERVICE,
-    publish: [`${prefix}.config.>`, "$JS.API.>", `$KV.${bucket}.>`],
+    // $SRV.>: the dashboard gathers every instance's statistics
+    publish: [`${prefix}.config.>`, "$JS.API.>", `$KV.${bucket}.>`, "$SRV.>"],
     publishDeny: [],
     subscribe: [
       `${serviceSubjects(prefix, CONTROLLER_SERVICE)} ${queueGroup(CONTROLLER_SERVICE)}`,

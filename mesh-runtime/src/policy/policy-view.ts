@@ -83,6 +83,8 @@ export class PolicyView {
       this.#nc.subscribe(reportRequestSubject(prefix), { callback: () => this.#report("heartbeat") }),
     );
     await this.refresh();
+    // known to the controller from the start, even with no policy yet: a rollout waits for it
+    if (this.#current.version === 0) this.#report("heartbeat");
     this.#schedule();
   }
 

@@ -110,3 +110,20 @@ describe("edges", () => {
     assert.equal(rows[0]?.successRate, 1, "no new errors in the interval");
   });
 });
+
+describe("intervals per instance", () => {
+  it("an instance missing from the last sample, or restarted, adds no spike and no negative count", () => {
+    const before = sampleOf([reply("a", 10, 0, [10, 0, 0, 0]), reply("b", 500, 0, [500, 0, 0, 0])]);
+    // b restarted (counts from zero again); c answers for the first time, with a long lifetime
+    const now = sampleOf([
+      reply("a", 20, 0, [10, 10, 0, 0]),
+      reply("b", 3, 0, [3, 0, 0, 0]),
+      reply("c", 9_000, 0, [0, 0, 9_000, 0]),
+    ]);
+    const [row] = rowsOf(now, before, 1_000, new Map());
+    assert.equal(row?.callsPerSec, 10, "only a's ten new calls");
+    assert.equal(row?.window, "interval");
+    // the interval's latencies are a's ten, all in (1, 10] ms
+    assert.ok((row?.p99Ms ?? 0) > 1 && (row?.p99Ms ?? 0) <= 10);
+  });
+});

@@ -15,13 +15,43 @@ export interface EndpointRow extends Figures {
   breakers: { closed: number; "half-open": number; open: number };
 }
 
-/** The counters of one endpoint summed over instances: what two samples are compared by. */
-/** Calls, errors and a latency histogram: summed per endpoint, or per edge. */
-interface Tally {
+/** One instance's counters: what two samples are compared by. */
+interface Counts {
   calls: number;
   errors: number;
-  boundsMs: readonly number[];
   counts: number[];
+}
+
+/**
+ * Calls, errors and a latency histogram summed per endpoint (or per edge), and each instance's
+ * own, so that an interval is the sum of per-instance differences: an instance that missed one
+ * gather, joined or restarted does not turn into a spike or a negative count.
+ */
+interface Tally extends Counts {
+  boundsMs: readonly number[];
+  byInstance: Map<string, Counts>;
+}
+
+function addInstance(
+  t: Tally,
+  id: string,
+  calls: number,
+  errors: number,
+  counts: readonly number[] | undefined,
+): void {
+  t.calls += calls;
+  t.errors += errors;
+  const own = { calls, errors, counts: counts === undefined ? [] : [...counts] };
+  for (let i = 0; i < own.counts.length; i++) t.counts[i] = (t.counts[i] ?? 0) + (own.counts[i] as number);
+  const had = t.byInstance.get(id);
+  // one process calling two endpoints of a service is one edge: add up
+  if (had === undefined) t.byInstance.set(id, own);
+  else {
+    had.calls += own.calls;
+    had.errors += own.errors;
+    for (let i = 0; i < own.counts.length; i++)
+      had.counts[i] = (had.counts[i] ?? 0) + (own.counts[i] as number);
+  }
 }
 
 interface Totals extends Tally {
@@ -50,26 +80,29 @@ export function sampleOf(replies: readonly StatsResponse[]): Sample {
           quotaDenied: 0,
           boundsMs: [],
           counts: [],
+          byInstance: new Map(),
         };
         sample.set(key, t);
       }
       t.instances++;
-      t.calls += e.num_requests;
-      t.errors += e.num_errors;
       const data = EndpointData.safeParse(e.data);
-      if (!data.success) continue;
+      if (!data.success) {
+        addInstance(t, reply.id, e.num_requests, e.num_errors, undefined);
+        continue;
+      }
       t.inFlight += data.data.inFlight;
       t.sheds += data.data.sheds;
       for (const byTenant of Object.values(data.data.quota ?? {})) t.quotaDenied += byTenant["denied"] ?? 0;
       const { boundsMs, counts } = data.data.latency;
-      if (t.counts.length === 0) {
-        t.boundsMs = boundsMs;
-        t.counts = counts.map(() => 0);
-      }
-      // instances of another runtime version may bucket differently: those are left out
-      if (sameBounds(t.boundsMs, boundsMs)) {
-        for (let i = 0; i < counts.length; i++) t.counts[i] = (t.counts[i] ?? 0) + (counts[i] as number);
-      }
+      if (t.counts.length === 0) t.boundsMs = boundsMs;
+      // instances of another runtime version may bucket differently: their latencies are left out
+      addInstance(
+        t,
+        reply.id,
+        e.num_requests,
+        e.num_errors,
+        sameBounds(t.boundsMs, boundsMs) ? counts : undefined,
+      );
     }
   }
   return sample;
@@ -131,19 +164,35 @@ export interface Figures {
   window: "interval" | "lifetime";
 }
 
+/** What happened between two samples: the sum of each instance's own difference. */
+function intervalOf(t: Tally, before: Tally | undefined): Counts | undefined {
+  if (before === undefined || !sameBounds(before.boundsMs, t.boundsMs)) return undefined;
+  const sum: Counts = { calls: 0, errors: 0, counts: t.counts.map(() => 0) };
+  for (const [id, now] of t.byInstance) {
+    const was = before.byInstance.get(id);
+    // new (or missing from the last gather), or restarted and counting from zero: no interval
+    if (was === undefined || was.calls > now.calls) continue;
+    sum.calls += now.calls - was.calls;
+    sum.errors += Math.max(0, now.errors - was.errors);
+    for (let i = 0; i < now.counts.length; i++) {
+      sum.counts[i] = (sum.counts[i] ?? 0) + Math.max(0, (now.counts[i] as number) - (was.counts[i] ?? 0));
+    }
+  }
+  return sum.calls > 0 ? sum : undefined;
+}
+
 function figures(t: Tally, before: Tally | undefined, hasPrevious: boolean, elapsedMs: number): Figures {
-  // an instance that restarted counts from zero again: then the interval is unknown
-  const delta = before !== undefined && before.calls <= t.calls ? t.calls - before.calls : 0;
-  const interval = delta > 0 && before !== undefined && sameBounds(before.boundsMs, t.boundsMs);
-  const counts = interval ? t.counts.map((c, i) => c - (before.counts[i] ?? 0)) : t.counts;
-  const calls = interval ? delta : t.calls;
-  const errors = interval ? Math.max(0, t.errors - before.errors) : t.errors;
+  const interval = intervalOf(t, before);
+  const span = interval ?? t;
   return {
-    callsPerSec: !hasPrevious || elapsedMs <= 0 ? 0 : round((delta * 1_000) / elapsedMs),
-    successRate: calls === 0 ? null : round((calls - errors) / calls, 4),
-    p50Ms: roundOrNull(quantile(t.boundsMs, counts, 0.5)),
-    p99Ms: roundOrNull(quantile(t.boundsMs, counts, 0.99)),
-    window: interval ? "interval" : "lifetime",
+    callsPerSec:
+      !hasPrevious || elapsedMs <= 0 || interval === undefined
+        ? 0
+        : round((interval.calls * 1_000) / elapsedMs),
+    successRate: span.calls === 0 ? null : round((span.calls - span.errors) / span.calls, 4),
+    p50Ms: roundOrNull(quantile(t.boundsMs, span.counts, 0.5)),
+    p99Ms: roundOrNull(quantile(t.boundsMs, span.counts, 0.99)),
+    window: interval === undefined ? "lifetime" : "interval",
   };
 }
 
@@ -216,15 +265,16 @@ export function edgesOf(replies: readonly StatsResponse[]): EdgeSample {
         const key = `${caller}>${reply.name}`;
         let t = edges.get(key);
         if (t === undefined) {
-          t = { calls: 0, errors: 0, boundsMs, counts: c.counts.map(() => 0) };
+          t = { calls: 0, errors: 0, boundsMs, counts: [], byInstance: new Map() };
           edges.set(key, t);
         }
-        t.calls += c.requests;
-        t.errors += c.errors;
-        if (sameBounds(t.boundsMs, boundsMs)) {
-          for (let i = 0; i < c.counts.length; i++)
-            t.counts[i] = (t.counts[i] ?? 0) + (c.counts[i] as number);
-        }
+        addInstance(
+          t,
+          reply.id,
+          c.requests,
+          c.errors,
+          sameBounds(t.boundsMs, boundsMs) ? c.counts : undefined,
+        );
       }
     }
   }

@@ -118,7 +118,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const sc = span.spanContext();
     if (isSpanContextValid(sc))
       res.setHeader("traceparent", `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
-    res.once("finish", () => {
+    // "close" also fires when the client goes away before the response is done
+    res.once("close", () => {
       span.setAttribute("http.response.status_code", res.statusCode);
       span.end();
     });

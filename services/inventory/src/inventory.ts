@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { type Handlers, MeshError } from "@switchyard/runtime";
 import type { inventoryContract } from "./contract.js";
 
@@ -21,7 +22,6 @@ export function inventoryHandlers(options: InventoryOptions): Handlers<typeof in
   const stock = new Map(Object.entries(options.stock));
   const byOrder = new Map<string, Reservation>();
   const byId = new Map<string, Reservation>();
-  let next = 1;
 
   return {
     reserve: async ({ orderId, lines }, ctx) => {
@@ -39,7 +39,7 @@ export function inventoryHandlers(options: InventoryOptions): Handlers<typeof in
         }
       }
       for (const { sku, quantity } of lines) stock.set(sku, (stock.get(sku) ?? 0) - quantity);
-      const reservation = { id: `res-${process.pid}-${next++}`, lines };
+      const reservation = { id: `res-${randomUUID()}`, lines };
       byOrder.set(orderId, reservation);
       byId.set(reservation.id, reservation);
       ctx.log.info({ orderId, reservationId: reservation.id }, "reserved");

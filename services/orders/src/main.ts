@@ -1,6 +1,7 @@
 // The orders service process: `node --import tsx services/orders/src/main.ts`.
 import { connectMesh, drainOnSignals } from "@switchyard/runtime";
 import { startTelemetry } from "@switchyard/runtime/telemetry";
+import { inventoryContract } from "@switchyard/service-inventory";
 import { Redis } from "ioredis";
 import { ordersContract } from "./contract.js";
 import { memoryOrderStore, ordersHandlers, redisOrderStore } from "./orders.js";
@@ -18,4 +19,11 @@ drainOnSignals(mesh, {
     await telemetry.shutdown();
   },
 });
-await mesh.serve(ordersContract, ordersHandlers(redis ? redisOrderStore(redis) : memoryOrderStore()));
+const inventory = mesh.client(inventoryContract);
+await mesh.serve(
+  ordersContract,
+  ordersHandlers(redis ? redisOrderStore(redis) : memoryOrderStore(), async (reservationId, tenant) => {
+    const { released } = await inventory.release({ reservationId }, { tenant, timeoutMs: 2_000 });
+    return released;
+  }),
+);

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { type Handlers, isMeshError, MeshError } from "@switchyard/runtime";
 import { inventoryContract } from "@switchyard/service-inventory";
 import { paymentsContract } from "@switchyard/service-payments";
@@ -14,16 +15,22 @@ export const PRICES_CENTS: Readonly<Record<string, number>> = {
   "GIZMO-3": 12_999,
 };
 
+/** An order and the tenant it belongs to (only that tenant may read it). */
+interface Stored {
+  readonly order: Order;
+  readonly tenant: string | undefined;
+}
+
 /** Where orders live: Redis when the service has one (every instance sees every order), else memory. */
 export interface OrderStore {
-  put(order: Order): Promise<void>;
-  get(orderId: string): Promise<Order | undefined>;
+  put(stored: Stored): Promise<void>;
+  get(orderId: string): Promise<Stored | undefined>;
 }
 
 export function memoryOrderStore(): OrderStore {
-  const orders = new Map<string, Order>();
+  const orders = new Map<string, Stored>();
   return {
-    put: async (order) => void orders.set(order.orderId, order),
+    put: async (stored) => void orders.set(stored.order.orderId, stored),
     get: async (orderId) => orders.get(orderId),
   };
 }
@@ -32,28 +39,33 @@ const ORDER_TTL_S = 24 * 3_600;
 
 export function redisOrderStore(redis: Redis): OrderStore {
   return {
-    put: async (order) =>
-      void (await redis.set(`orders:${order.orderId}`, JSON.stringify(order), "EX", ORDER_TTL_S)),
+    put: async (stored) =>
+      void (await redis.set(`orders:${stored.order.orderId}`, JSON.stringify(stored), "EX", ORDER_TTL_S)),
     get: async (orderId) => {
       const text = await redis.get(`orders:${orderId}`);
-      return text === null ? undefined : (JSON.parse(text) as Order);
+      return text === null ? undefined : (JSON.parse(text) as Stored);
     },
   };
 }
 
 /**
+ * Gives a reservation back, with a budget of its own: the request that failed may be out of time
+ * or cancelled, and the stock must come back anyway. Resolves with whether inventory found it.
+ */
+export type Release = (reservationId: string, tenant: string | undefined) => Promise<boolean>;
+
+/**
  * Creating an order is a small saga: reserve the stock, charge the customer, and give the stock
  * back when the charge fails.
  */
-export function ordersHandlers(store: OrderStore): Handlers<typeof ordersContract> {
-  let next = 1;
+export function ordersHandlers(store: OrderStore, release: Release): Handlers<typeof ordersContract> {
   return {
     create: async ({ customerId, lines }, ctx) => {
-      const orderId = `ord-${process.pid}-${next++}`;
+      // unique across instances and restarts: the id also keys the charge's idempotency
+      const orderId = `ord-${randomUUID()}`;
       const totalCents = lines.reduce((sum, l) => sum + (PRICES_CENTS[l.sku] ?? 0) * l.quantity, 0);
       // ctx.client carries this request's tenant, remaining deadline and trace to each callee
-      const inventory = ctx.client(inventoryContract);
-      const { reservationId } = await inventory.reserve({ orderId, lines });
+      const { reservationId } = await ctx.client(inventoryContract).reserve({ orderId, lines });
       let paymentId: string;
       try {
         // the same key on every attempt: a retried charge is replayed by payments, never repeated
@@ -61,13 +73,22 @@ export function ordersHandlers(store: OrderStore): Handlers<typeof ordersContrac
           .client(paymentsContract)
           .charge({ orderId, customerId, amountCents: totalCents }, { idempotencyKey: `charge-${orderId}` }));
       } catch (error) {
-        // compensate: the stock goes back whatever the reason the charge failed
-        await inventory.release({ reservationId }).catch((releaseError: unknown) => {
+        // compensate: the stock goes back whatever the reason the charge failed. A charge that
+        // timed out may still have been captured: the demo does not refund it (README)
+        const released = await release(reservationId, ctx.tenant).catch((releaseError: unknown) => {
           ctx.log.error(
             { err: releaseError, orderId, reservationId },
             "could not release after a failed charge",
           );
+          return true;
         });
+        if (!released) {
+          // stock lives in each inventory instance's memory: another instance got the release
+          ctx.log.warn(
+            { orderId, reservationId },
+            "the release found no reservation: the stock stays reserved",
+          );
+        }
         ctx.log.warn(
           { orderId, reservationId, code: isMeshError(error) ? error.code : undefined },
           "charge failed: reservation released",
@@ -83,15 +104,17 @@ export function ordersHandlers(store: OrderStore): Handlers<typeof ordersContrac
         totalCents,
         status: "confirmed",
       };
-      await store.put(order);
+      await store.put({ order, tenant: ctx.tenant });
       ctx.log.info({ orderId, reservationId, paymentId, totalCents }, "order created");
       return order;
     },
-    get: async ({ orderId }) => {
-      const order = await store.get(orderId);
-      if (order === undefined)
+    get: async ({ orderId }, ctx) => {
+      const stored = await store.get(orderId);
+      // another tenant's order does not exist, as far as this tenant can tell
+      if (stored === undefined || stored.tenant !== ctx.tenant) {
         throw new MeshError("NOT_FOUND", `no order ${orderId}`, { details: { orderId } });
-      return order;
+      }
+      return stored.order;
     },
   };
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { type Handlers, MeshError } from "@switchyard/runtime";
 import type { z } from "zod";
 import type { paymentsContract } from "./contract.js";
@@ -26,7 +27,6 @@ export function paymentsHandlers(
   random = Math.random,
 ): Handlers<typeof paymentsContract> {
   const payments = new Map<string, Payment>();
-  let next = 1;
   return {
     charge: async ({ orderId, customerId, amountCents }, ctx) => {
       if (random() < profile.faultRate) throw new MeshError("UNAVAILABLE", "the card processor timed out");
@@ -37,7 +37,7 @@ export function paymentsHandlers(
         });
       }
       const payment: Payment = {
-        paymentId: `pay-${process.pid}-${next++}`,
+        paymentId: `pay-${randomUUID()}`,
         orderId,
         amountCents,
         status: "captured",

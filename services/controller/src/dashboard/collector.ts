@@ -112,6 +112,8 @@ export class StatsCollector {
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
+    // rates need two fresh collections: the next use starts over instead of showing stale figures
+    this.#previous = undefined;
   }
 
   #touch(): void {

@@ -2,8 +2,11 @@ import { timingSafeEqual } from "node:crypto";
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { extname, join, normalize } from "node:path";
+import { extname, isAbsolute, join, relative, resolve } from "node:path";
 import { isMeshError, MeshError } from "@switchyard/runtime";
+import { summarizeIssues } from "@switchyard/schemas";
+import type { z } from "zod";
+import { controllerContract } from "../contract.js";
 import type { ControllerApi } from "../controller.js";
 import type { StatsCollector } from "./collector.js";
 
@@ -30,6 +33,7 @@ const TYPES: Record<string, string> = {
   ".json": "application/json",
 };
 const MAX_BODY = 1024 * 1024;
+const MAX_STREAMS = 64;
 
 const PLACEHOLDER = `<!doctype html><meta charset="utf-8"><title>Switchyard</title>
 <p>The dashboard is not built: run <code>npm run build</code>. Its JSON API is under <a href="/api/overview">/api/overview</a>.</p>`;
@@ -83,7 +87,7 @@ export async function startDashboard(
     [
       "GET",
       /^\/api\/policy\/diff\/(\d+)\/(\d+)$/,
-      async (_req, m) => api.diff({ from: Number(m[1]), to: Number(m[2]) }),
+      async (_req, m) => api.diff(parseInput("diff", { from: Number(m[1]), to: Number(m[2]) })),
     ],
     ["GET", /^\/api\/quotas$/, async () => (await stats.snapshot()).quotas],
     [
@@ -92,13 +96,9 @@ export async function startDashboard(
       async (req) => {
         if (!authorized(req))
           throw new MeshError("UNAUTHENTICATED", "applying a policy needs the operator token");
-        const body = (await readJson(req)) as { document?: unknown; note?: string; expectedVersion?: number };
-        return api.apply({
-          document: body.document,
-          author: "dashboard",
-          ...(body.note === undefined ? {} : { note: String(body.note) }),
-          ...(body.expectedVersion === undefined ? {} : { expectedVersion: Number(body.expectedVersion) }),
-        });
+        const body = await readJson(req);
+        const fields = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {};
+        return api.apply(parseInput("apply", { ...fields, author: "dashboard" }));
       },
     ],
     [
@@ -106,14 +106,15 @@ export async function startDashboard(
       /^\/api\/policy\/rollback\/(\d+)$/,
       async (req, m) => {
         if (!authorized(req)) throw new MeshError("UNAUTHENTICATED", "a rollback needs the operator token");
-        return api.rollback({ toVersion: Number(m[1]), author: "dashboard" });
+        return api.rollback(parseInput("rollback", { toVersion: Number(m[1]), author: "dashboard" }));
       },
     ],
   ];
 
+  const streams = new Set<ServerResponse>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://dashboard");
-    if (req.method === "GET" && url.pathname === "/api/stream") return stream(res, stats);
+    if (req.method === "GET" && url.pathname === "/api/stream") return stream(res, stats, streams);
     const route = routes.find(([method, path]) => method === req.method && path.test(url.pathname));
     if (route !== undefined) {
       const [, path, handle] = route;
@@ -149,24 +150,48 @@ export async function startDashboard(
   };
 }
 
+type Endpoints = (typeof controllerContract)["endpoints"];
+
+/** A request for the controller, validated by its contract, as the mesh validates the CLI's. */
+function parseInput<K extends keyof Endpoints>(endpoint: K, value: unknown): z.output<Endpoints[K]["input"]> {
+  const parsed = controllerContract.endpoints[endpoint].input.safeParse(value);
+  if (!parsed.success) {
+    throw new MeshError("INVALID_ARGUMENT", `invalid ${endpoint} request: ${summarizeIssues(parsed.error)}`, {
+      details: { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+    });
+  }
+  return parsed.data as z.output<Endpoints[K]["input"]>;
+}
+
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
   res.end(text);
 }
 
-/** Server-sent events: an `overview` event after every collection, until the client leaves. */
-function stream(res: ServerResponse, stats: StatsCollector): void {
+/**
+ * Server-sent events: an `overview` event after every collection, until the client leaves. A
+ * client that does not read skips snapshots instead of piling them up in the controller.
+ */
+function stream(res: ServerResponse, stats: StatsCollector, open: Set<ServerResponse>): void {
+  if (open.size >= MAX_STREAMS) {
+    json(res, 503, { error: { code: "OVERLOADED", message: `${MAX_STREAMS} streams are open already` } });
+    return;
+  }
+  open.add(res);
   res.writeHead(200, {
     "Content-Type": "text/event-stream",
     "Cache-Control": "no-cache",
     Connection: "keep-alive",
   });
   res.write(": switchyard\n\n");
-  const unsubscribe = stats.subscribe((snapshot) =>
-    res.write(`event: overview\ndata: ${JSON.stringify(snapshot)}\n\n`),
-  );
-  res.on("close", unsubscribe);
+  const unsubscribe = stats.subscribe((snapshot) => {
+    if (!res.writableNeedDrain) res.write(`event: overview\ndata: ${JSON.stringify(snapshot)}\n\n`);
+  });
+  res.on("close", () => {
+    unsubscribe();
+    open.delete(res);
+  });
 }
 
 function serveAsset(res: ServerResponse, root: string, pathname: string): void {
@@ -175,12 +200,22 @@ function serveAsset(res: ServerResponse, root: string, pathname: string): void {
     res.end(PLACEHOLDER);
     return;
   }
-  // a path that is not a file is a route of the single-page app
-  const file = normalize(join(root, decodeURIComponent(pathname)));
-  const target =
-    file.startsWith(root) && existsSync(file) && statSync(file).isFile() ? file : join(root, "index.html");
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    json(res, 400, { error: { code: "INVALID_ARGUMENT", message: "malformed path" } });
+    return;
+  }
+  // only files inside the build; any other path is a route of the single-page app
+  const file = resolve(root, `.${decoded}`);
+  const rel = relative(root, file);
+  const inside = rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+  const target = inside && existsSync(file) && statSync(file).isFile() ? file : join(root, "index.html");
   res.writeHead(200, { "Content-Type": TYPES[extname(target)] ?? "application/octet-stream" });
-  createReadStream(target).pipe(res);
+  createReadStream(target)
+    .on("error", () => res.destroy())
+    .pipe(res);
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
