@@ -98,6 +98,8 @@ function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
         async () => {
           const probe = await saturate(caller, `warm-${Date.now()}`, 400, 6);
           assert.ok((probe.counts.get("QUOTA_EXCEEDED") ?? 0) > 0, "redis is not deciding yet");
+          // every instance's store is connected: none answers from its failure mode any more
+          assert.equal(probe.counts.get("UNAVAILABLE") ?? 0, 0, "an instance's store is not ready yet");
         },
         15_000,
         0,
@@ -122,7 +124,8 @@ function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
     });
 
     it("50/s with burst 10 admits the exact GCRA allowance over 3 s; another tenant is unaffected", async () => {
-      await apply([rule({ name: `exact-${version}` })], true);
+      // closed: a store hiccup shows as UNAVAILABLE, never as an admission that blurs the count
+      await apply([rule({ name: `exact-${version}`, onStoreFailure: "closed" })], true);
       // the calm tenant calls at 20/s, well inside its own bucket, while the hot one saturates its own
       const calm = async () => {
         const codes: string[] = [];
@@ -150,7 +153,7 @@ function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
 
     it("lease mode stays within the documented bound: allowance + leaseTokens × instances", async () => {
       const leaseTokens = 5;
-      await apply([rule({ name: `lease-${version}`, leaseTokens })], true);
+      await apply([rule({ name: `lease-${version}`, leaseTokens, onStoreFailure: "closed" })], true);
       const run = await saturate(caller, "leasing-tenant", 3_000);
       const allowance = 10 + 50 * 3;
       assert.ok(run.ok <= allowance + leaseTokens * instances.length, `admitted ${run.ok}`);

@@ -1,66 +1,21 @@
 // The mesh dashboard: topology, services, policy and quotas, live from the controller's API.
 import dagre from "@dagrejs/dagre";
+import type {
+  EndpointRow,
+  Figures,
+  HistoryPoint,
+  InstanceRow,
+  Snapshot as Overview,
+  QuotaRow,
+} from "@switchyard/controller";
 import { html } from "htm/preact";
 import { render } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
-// ---- what the controller's API returns (services/controller/src/dashboard) ----
+// ---- what the controller's API returns (types from services/controller) ----
 
-interface Figures {
-  callsPerSec: number;
-  successRate: number | null;
-  p50Ms: number | null;
-  p99Ms: number | null;
-}
-interface EndpointRow extends Figures {
-  service: string;
-  endpoint: string;
-  instances: number;
-  calls: number;
-  errors: number;
-  inFlight: number;
-  sheds: number;
-  quotaDenied: number;
-  breakers: { closed: number; "half-open": number; open: number };
-}
-interface EdgeRow extends Figures {
-  caller: string;
-  service: string;
-  calls: number;
-  errors: number;
-}
-interface InstanceRow {
-  service: string;
-  id: string;
-  version: string;
-  policyVersion: number | null;
-  runtime: string | null;
-  uptimeS: number;
-  inFlight: number;
-}
-interface QuotaRow {
-  rule: string;
-  tenant: string;
-  service: string;
-  endpoint: string;
-  decisions: Record<string, number>;
-}
-interface Overview {
-  at: string;
-  collectMs: number;
-  instances: InstanceRow[];
-  endpoints: EndpointRow[];
-  edges: EdgeRow[];
-  quotas: QuotaRow[];
-}
-interface HistoryPoint {
-  t: number;
-  callsPerSec: number;
-  successRate: number | null;
-  p99Ms: number | null;
-}
 interface ServicePage {
   name: string;
   instances: InstanceRow[];
