@@ -5,6 +5,6 @@ export type { InstanceStatus, PolicyChange, PolicyDocument, PolicyMeta } from ".
 export { controllerContract } from "./contract.js";
 export type { Controller, ControllerOptions } from "./controller.js";
 export { startController } from "./controller.js";
+export type { HistoryPoint, InstanceRow, QuotaRow, Snapshot } from "./dashboard/collector.js";
 export type { EdgeRow, EdgeSample, EndpointRow, Figures, Sample } from "./stats-model.js";
 export { breakersOf, edgeRowsOf, edgesOf, quantile, rowsOf, sampleOf } from "./stats-model.js";
-export type { HistoryPoint, InstanceRow, QuotaRow, Snapshot } from "./dashboard/collector.js";
