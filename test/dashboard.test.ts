@@ -113,9 +113,12 @@ describe("dashboard API", () => {
         assert.equal(p.history.length, 1);
         const echoes = p.rollout.instances.filter((i) => i.service === "echo");
         assert.equal(echoes.length, 2);
-        assert.ok(echoes.every((i) => i.state === "current"));
+        assert.ok(
+          echoes.every((i) => i.state === "current"),
+          JSON.stringify(p.rollout),
+        );
       },
-      5_000,
+      15_000,
       100,
     );
     assert.ok(Array.isArray(await get<unknown[]>(`${base}/api/quotas`)));
