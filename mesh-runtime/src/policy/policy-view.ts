@@ -19,6 +19,8 @@ const VersionOnly = z.object({ version: z.number().int() });
 // a push may arrive before every KV replica has the write: re-read a few times before giving up
 const CONFIRM_TRIES = 10;
 const CONFIRM_DELAY_MS = 50;
+/** After a failed read of a pushed version, the next try. */
+const RETRY_PUSHED_MS = 1_000;
 
 /**
  * This runtime's view of the mesh policy. KV is the source of truth: it is read at start, after
@@ -96,6 +98,10 @@ export class PolicyView {
         await this.#refresh(expected);
       } catch (error) {
         this.#log.warn({ err: error }, "could not read the policy from KV; keeping the current one");
+        // a pushed version is known to exist: try again soon rather than at the next heartbeat
+        if (expected !== undefined && expected > this.#current.version && !this.#stopped) {
+          setTimeout(() => void this.refresh(expected), RETRY_PUSHED_MS).unref();
+        }
       }
     };
     // one read at a time; a push during a read chains another, so none is lost
