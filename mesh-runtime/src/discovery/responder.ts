@@ -17,13 +17,18 @@ class Tally {
   /** Handling times by `LATENCY_BOUNDS_MS` bucket, the last one open-ended. */
   readonly latency: number[] = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
 
-  add(elapsedMs: number, failed: boolean): void {
+  add(bucket: number, failed: boolean): void {
     this.requests++;
     if (failed) this.errors++;
-    let bucket = 0;
-    while (bucket < LATENCY_BOUNDS_MS.length && elapsedMs > (LATENCY_BOUNDS_MS[bucket] as number)) bucket++;
     this.latency[bucket] = (this.latency[bucket] as number) + 1;
   }
+}
+
+/** The `LATENCY_BOUNDS_MS` bucket of a handling time. */
+function bucketOf(elapsedMs: number): number {
+  let bucket = 0;
+  while (bucket < LATENCY_BOUNDS_MS.length && elapsedMs > (LATENCY_BOUNDS_MS[bucket] as number)) bucket++;
+  return bucket;
 }
 
 // callers are services, so few; a flood of made-up `Mesh-Caller` names shares one tally
@@ -41,17 +46,19 @@ export class EndpointCounters extends Tally {
   readonly callers = new Map<string, Tally>();
 
   record(elapsedMs: number, error: string | undefined, caller: string | undefined): void {
-    this.add(elapsedMs, error !== undefined);
+    const bucket = bucketOf(elapsedMs);
+    const failed = error !== undefined;
+    this.add(bucket, failed);
     this.processingNs += Math.round(elapsedMs * 1e6);
-    if (error !== undefined) this.lastError = error;
-    let name = caller ?? UNNAMED_CALLER;
-    if (!this.callers.has(name) && this.callers.size >= MAX_CALLERS) name = OTHER_CALLERS;
+    if (failed) this.lastError = error;
+    const name = caller ?? UNNAMED_CALLER;
     let tally = this.callers.get(name);
     if (tally === undefined) {
-      tally = new Tally();
-      this.callers.set(name, tally);
+      const shared = this.callers.size >= MAX_CALLERS;
+      tally = (shared ? this.callers.get(OTHER_CALLERS) : undefined) ?? new Tally();
+      this.callers.set(shared ? OTHER_CALLERS : name, tally);
     }
-    tally.add(elapsedMs, error !== undefined);
+    tally.add(bucket, failed);
   }
 }
 
