@@ -91,11 +91,20 @@ export const StatsResponse = z.object({
   mesh_calls: z.array(CallStats).optional(),
 });
 
+/**
+ * A STATS reply read once for Switchyard's figures: each endpoint's `data` as `EndpointData`, or
+ * undefined where it is not (another NATS micro service's data).
+ */
+export const MeshStatsResponse = StatsResponse.extend({
+  endpoints: z.array(EndpointStats.extend({ data: EndpointData.optional().catch(undefined) })),
+});
+
 export type PingResponse = z.infer<typeof PingResponse>;
 export type InfoResponse = z.infer<typeof InfoResponse>;
 export type StatsResponse = z.infer<typeof StatsResponse>;
 export type EndpointStats = z.infer<typeof EndpointStats>;
 export type EndpointData = z.infer<typeof EndpointData>;
+export type MeshStatsResponse = z.infer<typeof MeshStatsResponse>;
 export type CallStats = z.infer<typeof CallStats>;
 
 /** The three discovery verbs. */

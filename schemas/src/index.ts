@@ -17,6 +17,7 @@ export {
   EndpointStats,
   InfoResponse,
   LATENCY_BOUNDS_MS,
+  MeshStatsResponse,
   MetadataKey,
   PingResponse,
   StatsResponse,

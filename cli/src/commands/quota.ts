@@ -1,5 +1,5 @@
 import { controllerContract } from "@switchyard/controller";
-import { type Policy, quotaBucket, quotaKey, StatsResponse } from "@switchyard/schemas";
+import { MeshStatsResponse, type Policy, quotaBucket, quotaKey } from "@switchyard/schemas";
 import { Cluster, Redis } from "ioredis";
 import { type CommandContext, flagString, positional } from "../context.js";
 import { CliError, ExitCode } from "../exit-codes.js";
@@ -73,7 +73,7 @@ export const quotaCommands = {
       const { document } = await (await ctx.mesh()).client(controllerContract).get({});
       const rules = rulesFor(document, tenant);
       const left = rules.length === 0 ? [] : await remaining(redisUrl, tenant, rules);
-      const stats = await gather(ctx, "STATS", StatsResponse, undefined);
+      const stats = await gather(ctx, "STATS", MeshStatsResponse, undefined);
       const rows = rules.map((rule, i) => {
         const counts = Object.fromEntries(COUNTERS.map((c) => [c, 0])) as Record<
           (typeof COUNTERS)[number],
@@ -81,8 +81,7 @@ export const quotaCommands = {
         >;
         for (const s of stats) {
           for (const e of s.endpoints) {
-            const quota = (e.data as { quota?: Record<string, Partial<typeof counts>> } | undefined)?.quota;
-            const mine = quota?.[`${rule.name}/${tenant}`];
+            const mine = e.data?.quota?.[`${rule.name}/${tenant}`];
             for (const c of COUNTERS) counts[c] += mine?.[c] ?? 0;
           }
         }

@@ -1,5 +1,5 @@
 import { breakersOf, type EndpointRow, rowsOf, type Sample, sampleOf } from "@switchyard/controller";
-import { StatsResponse } from "@switchyard/schemas";
+import { MeshStatsResponse } from "@switchyard/schemas";
 import { type CommandContext, flagInt } from "../context.js";
 import { print, table } from "../output.js";
 import { gather } from "./services.js";
@@ -14,7 +14,7 @@ interface Snapshot {
 }
 
 async function snapshot(ctx: CommandContext): Promise<Snapshot> {
-  const replies = await gather(ctx, "STATS", StatsResponse, ctx.args[0]);
+  const replies = await gather(ctx, "STATS", MeshStatsResponse, ctx.args[0]);
   return { sample: sampleOf(replies), breakers: breakersOf(replies), at: performance.now() };
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { StatsResponse } from "@switchyard/schemas";
+import type { MeshStatsResponse } from "@switchyard/schemas";
 import { breakersOf, edgeRowsOf, edgesOf, quantile, rowsOf, sampleOf } from "./stats-model.js";
 
 const BOUNDS = [1, 10, 100];
@@ -10,8 +10,8 @@ function reply(
   requests: number,
   errors: number,
   counts: number[],
-  calls: StatsResponse["mesh_calls"] = [],
-): StatsResponse {
+  calls: MeshStatsResponse["mesh_calls"] = [],
+): MeshStatsResponse {
   return {
     type: "io.nats.micro.v1.stats_response",
     name: "svc",
@@ -88,10 +88,11 @@ describe("stats model", () => {
 
 describe("edges", () => {
   it("sum each caller's requests to a service over its endpoints and instances, with rates", () => {
-    const withCallers = (id: string, gateway: number, cli: number): StatsResponse => {
+    const withCallers = (id: string, gateway: number, cli: number): MeshStatsResponse => {
       const r = reply(id, gateway + cli, 0, [gateway + cli, 0, 0, 0]);
-      const e = r.endpoints[0] as { data: Record<string, unknown> };
-      e.data["callers"] = {
+      const data = r.endpoints[0]?.data;
+      assert.ok(data);
+      data.callers = {
         gateway: { requests: gateway, errors: 1, counts: [gateway, 0, 0, 0] },
         "switchyard-cli": { requests: cli, errors: 0, counts: [0, cli, 0, 0] },
       };

@@ -1,4 +1,4 @@
-import { EndpointData, type StatsResponse } from "@switchyard/schemas";
+import type { MeshStatsResponse } from "@switchyard/schemas";
 
 /** One endpoint as `switchyard top` shows it, summed over its instances. */
 export interface EndpointRow extends Figures {
@@ -64,7 +64,7 @@ interface Totals extends Tally {
 export type Sample = Map<string, Totals>;
 
 /** Sums STATS replies per service/endpoint. Replies from other NATS micro services count too. */
-export function sampleOf(replies: readonly StatsResponse[]): Sample {
+export function sampleOf(replies: readonly MeshStatsResponse[]): Sample {
   const sample: Sample = new Map();
   for (const reply of replies) {
     for (const e of reply.endpoints) {
@@ -85,15 +85,15 @@ export function sampleOf(replies: readonly StatsResponse[]): Sample {
         sample.set(key, t);
       }
       t.instances++;
-      const data = EndpointData.safeParse(e.data);
-      if (!data.success) {
+      const data = e.data;
+      if (data === undefined) {
         addInstance(t, reply.id, e.num_requests, e.num_errors, undefined);
         continue;
       }
-      t.inFlight += data.data.inFlight;
-      t.sheds += data.data.sheds;
-      for (const byTenant of Object.values(data.data.quota ?? {})) t.quotaDenied += byTenant["denied"] ?? 0;
-      const { boundsMs, counts } = data.data.latency;
+      t.inFlight += data.inFlight;
+      t.sheds += data.sheds;
+      for (const byTenant of Object.values(data.quota ?? {})) t.quotaDenied += byTenant["denied"] ?? 0;
+      const { boundsMs, counts } = data.latency;
       if (t.counts.length === 0) t.boundsMs = boundsMs;
       // instances of another runtime version may bucket differently: their latencies are left out
       addInstance(
@@ -135,7 +135,7 @@ export function quantile(boundsMs: readonly number[], counts: readonly number[],
 }
 
 /** Breaker states per target endpoint, each calling process counted once. */
-export function breakersOf(replies: readonly StatsResponse[]): Map<string, EndpointRow["breakers"]> {
+export function breakersOf(replies: readonly MeshStatsResponse[]): Map<string, EndpointRow["breakers"]> {
   const seen = new Set<string>();
   const out = new Map<string, EndpointRow["breakers"]>();
   for (const reply of replies) {
@@ -254,14 +254,13 @@ export interface EdgeRow extends Figures {
 export type EdgeSample = Map<string, Tally>;
 
 /** Sums the callee-side per-caller tallies of STATS replies into caller → service edges. */
-export function edgesOf(replies: readonly StatsResponse[]): EdgeSample {
+export function edgesOf(replies: readonly MeshStatsResponse[]): EdgeSample {
   const edges: EdgeSample = new Map();
   for (const reply of replies) {
     for (const e of reply.endpoints) {
-      const data = EndpointData.safeParse(e.data);
-      if (!data.success) continue;
-      const boundsMs = data.data.latency.boundsMs;
-      for (const [caller, c] of Object.entries(data.data.callers ?? {})) {
+      if (e.data === undefined) continue;
+      const boundsMs = e.data.latency.boundsMs;
+      for (const [caller, c] of Object.entries(e.data.callers ?? {})) {
         const key = `${caller}>${reply.name}`;
         let t = edges.get(key);
         if (t === undefined) {

@@ -1,11 +1,5 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import {
-  discoverySubject,
-  EndpointData,
-  MetadataKey,
-  parseJsonMessage,
-  StatsResponse,
-} from "@switchyard/schemas";
+import { discoverySubject, MeshStatsResponse, MetadataKey, parseJsonMessage } from "@switchyard/schemas";
 import {
   breakersOf,
   type EdgeRow,
@@ -135,7 +129,7 @@ export class StatsCollector {
   }
 
   async #gather(): Promise<void> {
-    const replies: StatsResponse[] = [];
+    const replies: MeshStatsResponse[] = [];
     // gathering is mostly waiting: the cost is parsing the replies and what comes after
     let parseMs = 0;
     try {
@@ -145,7 +139,7 @@ export class StatsCollector {
       });
       for await (const msg of msgs) {
         const parseStartedAt = performance.now();
-        const parsed = parseJsonMessage(StatsResponse, msg.data);
+        const parsed = parseJsonMessage(MeshStatsResponse, msg.data);
         if (parsed.success) replies.push(parsed.data);
         parseMs += performance.now() - parseStartedAt;
       }
@@ -179,7 +173,7 @@ export class StatsCollector {
   }
 }
 
-function instancesOf(replies: readonly StatsResponse[]): InstanceRow[] {
+function instancesOf(replies: readonly MeshStatsResponse[]): InstanceRow[] {
   const now = Date.now();
   return replies
     .map((r) => {
@@ -193,18 +187,17 @@ function instancesOf(replies: readonly StatsResponse[]): InstanceRow[] {
         runtime: r.metadata?.[MetadataKey.Runtime] ?? null,
         startedAt: r.started,
         uptimeS: Number.isFinite(started) ? Math.max(0, Math.round((now - started) / 1_000)) : 0,
-        inFlight: r.endpoints.reduce((n, e) => n + (EndpointData.safeParse(e.data).data?.inFlight ?? 0), 0),
+        inFlight: r.endpoints.reduce((n, e) => n + (e.data?.inFlight ?? 0), 0),
       };
     })
     .sort((a, b) => `${a.service}/${a.id}`.localeCompare(`${b.service}/${b.id}`));
 }
 
-function quotasOf(replies: readonly StatsResponse[]): QuotaRow[] {
+function quotasOf(replies: readonly MeshStatsResponse[]): QuotaRow[] {
   const rows = new Map<string, QuotaRow>();
   for (const r of replies) {
     for (const e of r.endpoints) {
-      const data = EndpointData.safeParse(e.data);
-      for (const [ruleTenant, decisions] of Object.entries(data.data?.quota ?? {})) {
+      for (const [ruleTenant, decisions] of Object.entries(e.data?.quota ?? {})) {
         const [rule = "", tenant = ""] = ruleTenant.split("/");
         const key = `${ruleTenant}|${r.name}/${e.name}`;
         const row = rows.get(key) ?? { rule, tenant, service: r.name, endpoint: e.name, decisions: {} };
