@@ -68,3 +68,23 @@ test("a lagging rollout asks for reports; an instance that does not answer withi
     [["alive", "lagging"]],
   );
 });
+
+test("the tracker holds a bounded number of instances and drops reports past it until some expire", () => {
+  const t = new RolloutTracker();
+  for (let i = 0; i < 10_000; i++) assert.ok(t.record(report({ instanceId: `i${i}` }), 0));
+  assert.equal(t.record(report({ instanceId: "one-too-many" }), 0), false);
+  // a known instance still reports while the tracker is full
+  assert.ok(t.record(report({ instanceId: "i1", version: 2 }), 0));
+  // three missed heartbeats later the old ones are gone and room is made
+  assert.ok(t.record(report({ instanceId: "late" }), 3_001));
+  assert.deepEqual(
+    t.status(1, 3_001).map((s) => s.instanceId),
+    ["late"],
+  );
+});
+
+test("a report cannot make itself immortal with a huge heartbeat period", () => {
+  const t = new RolloutTracker();
+  t.record(report({ instanceId: "forever", heartbeatMs: Number.MAX_SAFE_INTEGER }), 0);
+  assert.equal(t.status(1, 30 * 60_000 + 1).length, 0);
+});

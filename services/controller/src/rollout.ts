@@ -7,6 +7,10 @@ const MISSED_HEARTBEATS = 3;
 const PROBE_GRACE_MS = 1_000;
 /** Report requests go out at most this often. */
 const PROBE_EVERY_MS = 2_000;
+/** Instances tracked at most: reports are cheap to send, so their number must not grow memory. */
+const MAX_TRACKED = 10_000;
+/** A heartbeat period longer than this counts as this long: a report cannot make itself immortal. */
+const MAX_HEARTBEAT_MS = 10 * 60_000;
 
 interface Known {
   report: AppliedReport;
@@ -36,32 +40,43 @@ export class RolloutTracker {
     return lagging;
   }
 
-  record(report: AppliedReport, now: number): void {
+  /** Takes a report; false when it was dropped because the tracker is full of live instances. */
+  record(report: AppliedReport, now: number): boolean {
     if (report.status === "stopped") {
       this.#instances.delete(report.instanceId);
-      return;
+      return true;
     }
     const known = this.#instances.get(report.instanceId);
+    if (known === undefined && this.#instances.size >= MAX_TRACKED) {
+      this.#expire(now);
+      if (this.#instances.size >= MAX_TRACKED) return false;
+    }
     let rejection = known?.rejection;
     if (report.status === "rejected") rejection = { about: report.about, reason: report.reason };
     else if (rejection !== undefined && report.version >= (rejection.about ?? Number.POSITIVE_INFINITY)) {
       rejection = undefined;
     }
     this.#instances.set(report.instanceId, { report, seenAt: now, rejection });
+    return true;
   }
 
-  /** Live instances and where each stands against `version`, sorted by service then id. */
-  status(version: number, now: number): InstanceStatus[] {
-    const out: InstanceStatus[] = [];
+  /** Forgets instances that missed their heartbeats or did not answer the last report request. */
+  #expire(now: number): void {
     for (const [id, known] of this.#instances) {
       const unanswered =
         this.#probedAt !== undefined &&
         known.seenAt < this.#probedAt &&
         now - this.#probedAt >= PROBE_GRACE_MS;
-      if (unanswered || now - known.seenAt > MISSED_HEARTBEATS * known.report.heartbeatMs) {
-        this.#instances.delete(id);
-        continue;
-      }
+      const heartbeatMs = Math.min(known.report.heartbeatMs, MAX_HEARTBEAT_MS);
+      if (unanswered || now - known.seenAt > MISSED_HEARTBEATS * heartbeatMs) this.#instances.delete(id);
+    }
+  }
+
+  /** Live instances and where each stands against `version`, sorted by service then id. */
+  status(version: number, now: number): InstanceStatus[] {
+    this.#expire(now);
+    const out: InstanceStatus[] = [];
+    for (const [id, known] of this.#instances) {
       const { report, rejection } = known;
       const state =
         report.version >= version ? "current" : rejection?.about === version ? "rejected" : "lagging";
