@@ -1,14 +1,6 @@
+import type { RetryBudgetSettings } from "@switchyard/schemas";
 import { type Clock, monotonicNow } from "./clock.js";
 import { RollingWindow } from "./rolling-window.js";
-
-export interface RetryBudgetOptions {
-  /** Retries allowed as a share of requests in the window (0.2 = one retry per five calls). */
-  readonly ratio: number;
-  /** Retries always allowed per second, so a quiet caller can still retry. */
-  readonly minPerSecond: number;
-  /** How far back requests and retries count, in ms. */
-  readonly windowMs: number;
-}
 
 const REQUESTS = 0;
 const RETRIES = 1;
@@ -23,7 +15,7 @@ export class RetryBudget {
   readonly #floor: number;
   readonly #window: RollingWindow;
 
-  constructor(options: RetryBudgetOptions, clock: Clock = monotonicNow) {
+  constructor(options: RetryBudgetSettings, clock: Clock = monotonicNow) {
     this.#ratio = options.ratio;
     this.#floor = (options.minPerSecond * options.windowMs) / 1000;
     this.#window = new RollingWindow(options.windowMs, 2, clock);
