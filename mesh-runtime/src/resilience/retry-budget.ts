@@ -2,8 +2,8 @@ import type { RetryBudgetSettings } from "@switchyard/schemas";
 import { type Clock, monotonicNow } from "./clock.js";
 import { RollingWindow } from "./rolling-window.js";
 
-const REQUESTS = 0;
-const RETRIES = 1;
+/** The window's two counters. */
+const Slot = { requests: 0, retries: 1 } as const;
 
 /**
  * A retry budget over a sliding window (Finagle's idea): retries may be at most
@@ -23,14 +23,14 @@ export class RetryBudget {
 
   /** Counts one logical call (its first attempt). */
   recordRequest(): void {
-    this.#window.add(REQUESTS);
+    this.#window.add(Slot.requests);
   }
 
   /** Takes one retry from the budget; false when it is spent. */
   tryRetry(): boolean {
-    const allowed = this.#ratio * this.#window.sum(REQUESTS) + this.#floor;
-    if (this.#window.sum(RETRIES) + 1 > allowed) return false;
-    this.#window.add(RETRIES);
+    const allowed = this.#ratio * this.#window.sum(Slot.requests) + this.#floor;
+    if (this.#window.sum(Slot.retries) + 1 > allowed) return false;
+    this.#window.add(Slot.retries);
     return true;
   }
 }

@@ -149,30 +149,13 @@ export class MeshTelemetry {
 
   /** The CLIENT span of one logical call; the attempts' server spans are its children. */
   startClientSpan(target: SpanTarget, tenant: string | undefined, parent: Context): Span {
-    const span = this.tracer.startSpan(
-      `${target.service}/${target.endpoint}`,
-      { kind: SpanKind.CLIENT },
-      parent,
-    );
-    if (span.isRecording()) {
-      span.setAttributes(this.#spanAttributes(target));
-      if (tenant !== undefined) span.setAttribute("mesh.tenant", tenant);
-    }
-    return span;
+    return this.#startSpan(SpanKind.CLIENT, target, tenant, parent);
   }
 
   /** The SERVER span of one handled request (one attempt). */
   startServerSpan(target: SpanTarget, tenant: string | undefined, attempt: number, parent: Context): Span {
-    const span = this.tracer.startSpan(
-      `${target.service}/${target.endpoint}`,
-      { kind: SpanKind.SERVER },
-      parent,
-    );
-    if (span.isRecording()) {
-      span.setAttributes(this.#spanAttributes(target));
-      if (tenant !== undefined) span.setAttribute("mesh.tenant", tenant);
-      span.setAttribute("mesh.attempt", attempt);
-    }
+    const span = this.#startSpan(SpanKind.SERVER, target, tenant, parent);
+    if (span.isRecording()) span.setAttribute("mesh.attempt", attempt);
     return span;
   }
 
@@ -230,6 +213,15 @@ export class MeshTelemetry {
   close(): void {
     this.#breakerState.removeCallback(this.#observeBreakers);
     this.#policyVersion.removeCallback(this.#observePolicy);
+  }
+
+  #startSpan(kind: SpanKind, target: SpanTarget, tenant: string | undefined, parent: Context): Span {
+    const span = this.tracer.startSpan(`${target.service}/${target.endpoint}`, { kind }, parent);
+    if (span.isRecording()) {
+      span.setAttributes(this.#spanAttributes(target));
+      if (tenant !== undefined) span.setAttribute("mesh.tenant", tenant);
+    }
+    return span;
   }
 
   /** The attributes every span of a target starts with, made once per subject. */
