@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
-import { POLICY_BUCKET } from "@switchyard/schemas";
+import { CallSettings, POLICY_BUCKET } from "@switchyard/schemas";
 import { isMeshError } from "./errors.js";
 import { CALL_DEFAULTS, type MeshOptionsInput, parseCallOptions, parseMeshOptions } from "./options.js";
 
@@ -49,6 +49,10 @@ describe("mesh options", () => {
     assert.equal(o.auth, undefined);
     assert.equal(o.redis.url, undefined);
     assert.equal(o.telemetry.tenantLabel, false);
+  });
+
+  test("CALL_DEFAULTS are within the bounds the policy allows", () => {
+    assert.ok(CallSettings.safeParse(CALL_DEFAULTS).success);
   });
 
   test("calls take the policy's names and are overlaid field by field on the defaults", () => {

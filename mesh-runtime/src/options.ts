@@ -17,8 +17,9 @@ import { z } from "zod";
 import { issueDetails, MeshError } from "./errors.js";
 import { type EffectiveSettings, overlaySettings } from "./policy/resolved-settings.js";
 
-// Every default of the mesh options, and of the call settings they share with the policy, lives
-// in this file. The call settings' names and bounds are the policy's (schemas `CallSettings`).
+// Every default of the mesh options, and of the call settings they share with the policy, is set
+// in this file; the wire's own names (the subject prefix, the policy bucket) come from schemas, as
+// do the call settings' names and bounds (`CallSettings`, the policy's).
 const Millis = z.number().int().positive().max(MAX_CALL_TIMEOUT_MS);
 
 /** What a call runs with when neither these options, the policy nor the contract says otherwise. */
