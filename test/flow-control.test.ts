@@ -114,7 +114,7 @@ describe("flow control", () => {
     const caller = await meshFor(t, nats.url, "caller", {
       // sheds retry at once on a random instance: 20 attempts make (1/3)^20 the chance that a call
       // meets the slow one every time, negligible over thousands of calls
-      calls: { retry: { maxAttempts: 20 }, retryBudget: { ratio: 1, minPerSecond: 100, windowMs: 10_000 } },
+      calls: { retry: { maxAttempts: 20, budget: { ratio: 1, minPerSecond: 100, windowMs: 10_000 } } },
     });
     const client = caller.client(work);
     const fast: number[] = [];

@@ -60,7 +60,10 @@ describe("metrics", () => {
       },
     });
     const caller = await meshFor(t, nats.url, "caller", {
-      calls: { breaker: { minimumCalls: 4, openMs: 60_000 }, retry: { maxAttempts: 2, baseDelayMs: 1 } },
+      calls: {
+        breaker: { minimumCalls: 4, openMs: 60_000 },
+        retry: { maxAttempts: 2, backoff: { baseMs: 1, maxMs: 1_000 } },
+      },
     });
     const N = 57;
     for (let n = 0; n < N; n++) await caller.call("metered", "echo", { n });

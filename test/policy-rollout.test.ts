@@ -5,6 +5,7 @@ import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { controllerContract } from "@switchyard/controller";
 import { isMeshError, type Mesh } from "@switchyard/runtime";
+import { POLICY_BUCKET } from "@switchyard/schemas";
 import { echoContract } from "./fixtures/contracts.js";
 import { controllerFor } from "./fixtures/controller.js";
 import { eventually } from "./fixtures/eventually.js";
@@ -139,7 +140,7 @@ describe("policy rollout", () => {
       version: good.version + 1,
       document: { ...snapshot.document, defaults: { timeoutMs: -5 } },
     };
-    const kv = await new Kvm(caller.connection).open("mesh-policy");
+    const kv = await new Kvm(caller.connection).open(POLICY_BUCKET);
     await kv.put("current", JSON.stringify(bad));
     caller.connection.publish("mesh.config.policy", JSON.stringify(bad));
     await eventually(async () => {

@@ -18,7 +18,7 @@ describe("retries", () => {
 
   it("a call to a service that starts 300 ms late succeeds through retries on NO_RESPONDERS", async (t) => {
     const caller = await meshFor(t, nats.url, "caller", {
-      calls: { retry: { maxAttempts: 10, baseDelayMs: 50, maxDelayMs: 400 } },
+      calls: { retry: { maxAttempts: 10, backoff: { baseMs: 50, maxMs: 400 } } },
     });
     const server = await meshFor(t, nats.url, "echo");
     const late = delay(300).then(() =>
@@ -95,8 +95,11 @@ describe("retries", () => {
     await nc.flush();
     const caller = await meshFor(t, nats.url, "caller", {
       calls: {
-        retry: { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 5 },
-        retryBudget: { ratio: 0.1, minPerSecond: 1, windowMs: 10_000 },
+        retry: {
+          maxAttempts: 5,
+          backoff: { baseMs: 1, maxMs: 5 },
+          budget: { ratio: 0.1, minPerSecond: 1, windowMs: 10_000 },
+        },
         // this test is about the budget alone: the breaker would cut the storm short by itself
         breaker: { enabled: false },
       },

@@ -1,4 +1,4 @@
-import { defineContract } from "@switchyard/schemas";
+import { defineContract } from "@switchyard/runtime";
 import { z } from "zod";
 
 // What both sides of the request-reply suite share: the contract, the floors' subject, the payload.

@@ -1,8 +1,8 @@
 // The public API of @switchyard/runtime: everything else in src/ is internal.
 
 export type { Contract, ErrorCode } from "@switchyard/schemas";
-export { defineContract } from "@switchyard/schemas";
 export type { ContractClient } from "./client/typed-client.js";
+export { defineContract } from "./define-contract.js";
 export type { MeshErrorOptions } from "./errors.js";
 export { isMeshError, MeshError } from "./errors.js";
 export type { Handlers, Mesh } from "./mesh.js";

@@ -2,11 +2,13 @@ import { errors, type NatsConnection, nuid } from "@nats-io/nats-core";
 import {
   type Contract,
   cancelSubject,
+  type EndpointSpec,
   endpointSubject,
+  isServiceName,
   MetadataKey,
-  NAME_PATTERN,
 } from "@switchyard/schemas";
 import type { Logger } from "pino";
+import { BoundedCache } from "./bounded-cache.js";
 import { CallPipeline, type CallTarget, type ParentRequest } from "./client/call-pipeline.js";
 import { Requester } from "./client/requester.js";
 import { type ContractClient, contractTargets, makeClient } from "./client/typed-client.js";
@@ -16,13 +18,14 @@ import { EndpointCounters } from "./discovery/responder.js";
 import { MeshError } from "./errors.js";
 import {
   type CallOptionsInput,
+  DEFAULT_DEDUPE_TTL_MS,
   type MeshOptionsInput,
   parseCallOptions,
   parseMeshOptions,
   type ResolvedMeshOptions,
 } from "./options.js";
 import { PolicyView } from "./policy/policy-view.js";
-import { SettingsCache } from "./policy/settings-cache.js";
+import { declaredBy, SettingsCache } from "./policy/settings-cache.js";
 import { InstanceCount } from "./quota/instance-count.js";
 import { QuotaGate } from "./quota/quota-gate.js";
 import { QuotaStore } from "./quota/quota-store.js";
@@ -38,8 +41,8 @@ export type Handlers<C extends Contract> = {
   readonly [K in keyof C["endpoints"]]: Handler<C["endpoints"][K]>;
 };
 
+/** Targets of untyped calls: keyed by names the application passes, so bounded. */
 const MAX_CACHED_TARGETS = 10_000;
-const DEFAULT_DEDUPE_TTL_MS = 600_000;
 
 /**
  * A process's place in the mesh: one NATS connection, the services it serves and the calls it
@@ -63,7 +66,7 @@ export class Mesh {
   #quotaStore: QuotaStore | undefined;
   #dedupeStore: DedupeStore | undefined;
   readonly #services = new Map<string, ServiceInstance>();
-  readonly #targets = new Map<string, CallTarget>();
+  readonly #targets = new BoundedCache<string, CallTarget>(MAX_CACHED_TARGETS);
   readonly #contractTargets = new WeakMap<Contract, Map<string, CallTarget>>();
   #closing: Promise<void> | undefined;
 
@@ -159,40 +162,57 @@ export class Mesh {
     if (this.#services.has(contract.name)) {
       throw new MeshError("INVALID_ARGUMENT", `${contract.name} is already served by this mesh`);
     }
+    const endpoints = this.#servedEndpoints(contract, handlers as Readonly<Record<string, unknown>>);
+    const service = this.#newInstance(contract, endpoints);
+    this.#services.set(contract.name, service);
+    await this.#confirmServing(contract, service);
+    this.log.info({ service: contract.name, version: contract.version }, "serving");
+    return service;
+  }
+
+  /** Step 1 of `serve()`: every endpoint paired with its handler, none missing and none extra. */
+  #servedEndpoints(
+    contract: Contract,
+    handlers: Readonly<Record<string, unknown>>,
+  ): Map<string, ServedEndpoint> {
     const endpoints = new Map<string, ServedEndpoint>();
-    const given = handlers as Readonly<Record<string, unknown>>;
     for (const [name, spec] of Object.entries(contract.endpoints)) {
-      const handler = given[name];
+      const handler = handlers[name];
       if (typeof handler !== "function") {
         throw new MeshError("INVALID_ARGUMENT", `no handler for ${contract.name}.${name}`);
       }
-      endpoints.set(name, {
-        service: contract.name,
-        endpoint: name,
-        subject: endpointSubject(this.options.prefix, contract.name, name),
-        counters: new EndpointCounters(),
-        spec,
-        handler: handler as Handler,
-        settings: new SettingsCache(contract.name, name, {
-          timeoutMs: spec.timeoutMs,
-          // a deduplicated endpoint is safe to retry: its callee replays the first reply
-          idempotent: spec.idempotent ?? (spec.dedupe ? true : undefined),
-        }),
-        maxTimeoutMs: this.options.maxServeTimeoutMs,
-        limit: new EndpointLimit(),
-        dedupeTtlMs:
-          spec.dedupe === undefined || spec.dedupe === false
-            ? undefined
-            : spec.dedupe === true
-              ? DEFAULT_DEDUPE_TTL_MS
-              : spec.dedupe.ttlMs,
-      });
+      endpoints.set(name, this.#servedEndpoint(contract.name, name, spec, handler as Handler));
     }
-    const extra = Object.keys(given).filter((k) => !endpoints.has(k));
+    const extra = Object.keys(handlers).filter((k) => !endpoints.has(k));
     if (extra.length > 0) {
       throw new MeshError("INVALID_ARGUMENT", `handlers for unknown endpoints: ${extra.join(", ")}`);
     }
-    const service = new ServiceInstance(
+    return endpoints;
+  }
+
+  #servedEndpoint(service: string, endpoint: string, spec: EndpointSpec, handler: Handler): ServedEndpoint {
+    return {
+      service,
+      endpoint,
+      subject: endpointSubject(this.options.prefix, service, endpoint),
+      counters: new EndpointCounters(),
+      spec,
+      handler,
+      settings: new SettingsCache(service, endpoint, declaredBy(spec)),
+      maxTimeoutMs: this.options.maxServeTimeoutMs,
+      limit: new EndpointLimit(),
+      dedupeTtlMs:
+        spec.dedupe === undefined || spec.dedupe === false
+          ? undefined
+          : spec.dedupe === true
+            ? DEFAULT_DEDUPE_TTL_MS
+            : spec.dedupe.ttlMs,
+    };
+  }
+
+  /** Step 2 of `serve()`: the instance, subscribed, with what discovery reports about it. */
+  #newInstance(contract: Contract, endpoints: Map<string, ServedEndpoint>): ServiceInstance {
+    return new ServiceInstance(
       this.#nc,
       this.options.prefix,
       contract,
@@ -215,27 +235,34 @@ export class Mesh {
       }),
       () => [...this.#pipeline.breakerStates()],
     );
-    this.#services.set(contract.name, service);
+  }
+
+  /** Step 3 of `serve()`: the broker took the subscription, or the instance is undone. */
+  async #confirmServing(contract: Contract, service: ServiceInstance): Promise<void> {
     // the broker answers a refused SUB before the PONG of this flush
     await this.#nc.flush();
-    if (service.refusal !== undefined) {
-      this.#services.delete(contract.name);
-      await service.stop();
-      throw new MeshError(
-        "PERMISSION_DENIED",
-        `this identity may not serve ${contract.name}: ${service.refusal.message}`,
-        { cause: service.refusal },
-      );
-    }
-    this.log.info({ service: contract.name, version: contract.version }, "serving");
-    return service;
+    if (service.refusal === undefined) return;
+    this.#services.delete(contract.name);
+    await service.stop();
+    throw new MeshError(
+      "PERMISSION_DENIED",
+      `this identity may not serve ${contract.name}: ${service.refusal.message}`,
+      { cause: service.refusal },
+    );
   }
 
   /**
-   * Calls `service.endpoint` and resolves with the decoded reply. Rejects with a `MeshError`:
-   * the callee's code, or DEADLINE_EXCEEDED, NO_RESPONDERS, UNAVAILABLE, CANCELLED...
+   * Calls `service.endpoint` and resolves with the decoded reply. Given the service's contract
+   * rather than its name, the call honours what the contract declares (`idempotent`, `timeoutMs`)
+   * as `client()` does. Rejects with a `MeshError`: the callee's code, or DEADLINE_EXCEEDED,
+   * NO_RESPONDERS, UNAVAILABLE, CANCELLED...
    */
-  call(service: string, endpoint: string, input?: unknown, options?: CallOptionsInput): Promise<unknown> {
+  call(
+    service: string | Contract,
+    endpoint: string,
+    input?: unknown,
+    options?: CallOptionsInput,
+  ): Promise<unknown> {
     return this.#call(service, endpoint, input, options, undefined);
   }
 
@@ -254,32 +281,59 @@ export class Mesh {
   }
 
   #call(
-    service: string,
+    service: string | Contract,
     endpoint: string,
     input: unknown,
     options: CallOptionsInput | undefined,
     parent: ParentRequest | undefined,
   ): Promise<unknown> {
     try {
-      return this.#pipeline.call(this.#target(service, endpoint), input, parseCallOptions(options), parent);
+      const target =
+        typeof service === "string"
+          ? this.#target(service, endpoint)
+          : this.#contractTarget(service, endpoint);
+      return this.#invoke(target, input, options, parent);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   #client<C extends Contract>(contract: C, parent: ParentRequest | undefined): ContractClient<C> {
+    return makeClient<C>(this.#targetsOf(contract), (target, input, options) =>
+      this.#invoke(target, input, options, parent),
+    );
+  }
+
+  /** Every call, typed or not, goes out here: one path from options to the pipeline. */
+  #invoke(
+    target: CallTarget,
+    input: unknown,
+    options: CallOptionsInput | undefined,
+    parent: ParentRequest | undefined,
+  ): Promise<unknown> {
+    try {
+      return this.#pipeline.call(target, input, parseCallOptions(options), parent);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A contract's targets, resolved once per contract object (what `client()` calls through). */
+  #targetsOf(contract: Contract): Map<string, CallTarget> {
     let targets = this.#contractTargets.get(contract);
     if (targets === undefined) {
       targets = contractTargets(contract, this.options.prefix);
       this.#contractTargets.set(contract, targets);
     }
-    return makeClient<C>(targets, (target, input, options) => {
-      try {
-        return this.#pipeline.call(target, input, parseCallOptions(options), parent);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    });
+    return targets;
+  }
+
+  #contractTarget(contract: Contract, endpoint: string): CallTarget {
+    const target = this.#targetsOf(contract).get(endpoint);
+    if (target === undefined) {
+      throw new MeshError("INVALID_ARGUMENT", `${contract.name} has no endpoint ${endpoint}`);
+    }
+    return target;
   }
 
   /** The Redis quota store, connected on first need; none without `redis.url`/`REDIS_URL`. */
@@ -299,7 +353,7 @@ export class Mesh {
     const key = `${service}.${endpoint}`;
     let target = this.#targets.get(key);
     if (target === undefined) {
-      if (!NAME_PATTERN.test(service) || !NAME_PATTERN.test(endpoint)) {
+      if (!isServiceName(service) || !isServiceName(endpoint)) {
         throw new MeshError("INVALID_ARGUMENT", `not a valid service/endpoint name: ${key}`);
       }
       target = {
@@ -308,7 +362,6 @@ export class Mesh {
         subject: endpointSubject(this.options.prefix, service, endpoint),
         settings: new SettingsCache(service, endpoint, { timeoutMs: undefined, idempotent: undefined }),
       };
-      if (this.#targets.size >= MAX_CACHED_TARGETS) this.#targets.clear();
       this.#targets.set(key, target);
     }
     return target;

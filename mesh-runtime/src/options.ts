@@ -1,64 +1,51 @@
 import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
-import { DEFAULT_PREFIX, ServiceName, SubjectPrefix, TenantId } from "@switchyard/schemas";
+import {
+  CallSettings,
+  DEFAULT_PREFIX,
+  IDEMPOTENCY_KEY_PATTERN,
+  MAX_CALL_TIMEOUT_MS,
+  NAME_PATTERN,
+  NAME_RULE,
+  POLICY_BUCKET,
+  RetryPolicy,
+  ServiceName,
+  SubjectPrefix,
+  TenantId,
+} from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { issueDetails, MeshError } from "./errors.js";
+import { type EffectiveSettings, overlaySettings } from "./policy/resolved-settings.js";
 
-// Every default and bound of the runtime lives in this file.
-/** No call waits longer: a mesh call is a request/reply, not a job (callees cap budgets the same). */
-const MAX_CALL_TIMEOUT_MS = 300_000;
+// Every default of the mesh options, and of the call settings they share with the policy, is set
+// in this file; the wire's own names (the subject prefix, the policy bucket) come from schemas, as
+// do the call settings' names and bounds (`CallSettings`, the policy's).
 const Millis = z.number().int().positive().max(MAX_CALL_TIMEOUT_MS);
 
-export const RetryOptions = z.strictObject({
-  /** Attempts per logical call, the first included. */
-  maxAttempts: z.number().int().min(1).max(20).default(3),
-  /** Backoff ceiling of the first retry; doubles per retry (full jitter). */
-  baseDelayMs: z.number().min(0).max(60_000).default(25),
-  maxDelayMs: z.number().min(0).max(60_000).default(1_000),
+/** What a call runs with when neither these options, the policy nor the contract says otherwise. */
+export const CALL_DEFAULTS: EffectiveSettings = deepFreeze({
+  timeoutMs: 5_000,
+  attemptTimeoutMs: undefined,
+  idempotent: false,
+  retry: {
+    maxAttempts: 3,
+    backoff: { baseMs: 25, maxMs: 1_000 },
+    budget: { ratio: 0.2, minPerSecond: 10, windowMs: 10_000 },
+  },
+  breaker: {
+    enabled: true,
+    failureRatio: 0.5,
+    minimumCalls: 20,
+    windowMs: 10_000,
+    openMs: 5_000,
+    halfOpenProbes: 3,
+  },
+  concurrency: { enabled: true, mode: "fixed", limit: 1_000, minLimit: 1, maxLimit: 10_000 },
+  maxRequestBytes: undefined,
 });
 
-export const RetryBudgetOptions = z.strictObject({
-  /** Retries as a share of calls over the window. */
-  ratio: z.number().min(0).max(10).default(0.2),
-  /** Retries always allowed per second per target service. */
-  minPerSecond: z.number().min(0).max(10_000).default(10),
-  windowMs: z.number().int().min(1_000).max(600_000).default(10_000),
-});
-
-export const BreakerDefaults = z.strictObject({
-  enabled: z.boolean().default(true),
-  /** Share of failed calls (callee unwell) in the window that opens it. */
-  failureRatio: z.number().gt(0).max(1).default(0.5),
-  /** Calls in the window before the ratio counts. */
-  minimumCalls: z.number().int().min(1).max(100_000).default(20),
-  windowMs: z.number().int().min(100).max(3_600_000).default(10_000),
-  /** Fail fast this long before letting probes through. */
-  openMs: z.number().int().min(1).max(3_600_000).default(5_000),
-  halfOpenProbes: z.number().int().min(1).max(1_000).default(3),
-});
-
-export const ConcurrencyDefaults = z.strictObject({
-  /** Off only to measure what the limiter costs (the bench); a limit of some kind always helps. */
-  enabled: z.boolean().default(true),
-  mode: z.enum(["fixed", "adaptive"]).default("fixed"),
-  /** In-flight requests per instance and endpoint before shedding with OVERLOADED. */
-  limit: z.number().int().min(1).max(100_000).default(1_000),
-  minLimit: z.number().int().min(1).max(100_000).default(1),
-  maxLimit: z.number().int().min(1).max(100_000).default(10_000),
-});
-
-export const CallDefaults = z.strictObject({
-  /** Deadline of a call when neither the caller nor the contract gives one. */
-  timeoutMs: Millis.default(5_000),
-  /** Per-attempt limit, so an idempotent call can retry a slow attempt; default: the deadline. */
-  attemptTimeoutMs: Millis.optional(),
-  retry: RetryOptions.prefault({}),
-  retryBudget: RetryBudgetOptions.prefault({}),
-  /** The caller's circuit breaker per (service, endpoint). */
-  breaker: BreakerDefaults.prefault({}),
-  /** The callee's concurrency limit per endpoint. */
-  concurrency: ConcurrencyDefaults.prefault({}),
-});
+/** How long a deduplicating endpoint keeps a reply when its contract says only `dedupe: true`. */
+export const DEFAULT_DEDUPE_TTL_MS = 600_000;
 
 /**
  * The service's NATS identity. A file is read again on every (re)connect, so replacing it
@@ -105,7 +92,8 @@ export const MeshOptions = z.strictObject({
   drainTimeoutMs: Millis.default(30_000),
   /** Cap on any inbound `Mesh-Timeout`, so a caller cannot pin a handler for hours. */
   maxServeTimeoutMs: Millis.default(MAX_CALL_TIMEOUT_MS),
-  calls: CallDefaults.prefault({}),
+  /** The mesh-wide call settings, over `CALL_DEFAULTS`; the policy's levels go over these. */
+  calls: CallSettings.prefault({}).transform((calls) => overlaySettings(CALL_DEFAULTS, calls)),
   /** The quota store; used only when the policy has quota rules. */
   redis: z
     .strictObject({
@@ -139,10 +127,7 @@ export const MeshOptions = z.strictObject({
       /** Follow the mesh policy (KV and the config subject). Tools such as the CLI turn this off. */
       follow: z.boolean().default(true),
       /** JetStream KV bucket holding the policy (key `current`). */
-      bucket: z
-        .string()
-        .regex(/^[A-Za-z0-9_-]+$/)
-        .default("mesh-policy"),
+      bucket: z.string().regex(NAME_PATTERN, NAME_RULE).default(POLICY_BUCKET),
       /** How often KV is re-read (healing a missed push) and a heartbeat is reported. */
       refreshMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
     })
@@ -161,23 +146,24 @@ export const CallOptions = z.strictObject({
   /** Tenant the call is made for; inherited from the handler's request inside `ctx.call()`. */
   tenant: TenantId.optional(),
   /** Deadline in ms; never later than the parent request's deadline. */
-  timeoutMs: Millis.optional(),
-  attemptTimeoutMs: Millis.optional(),
+  timeoutMs: CallSettings.shape.timeoutMs,
+  attemptTimeoutMs: CallSettings.shape.attemptTimeoutMs,
   /** Declares the endpoint safe to run twice (a contract's `idempotent` does the same). */
   idempotent: z.boolean().optional(),
   /** Same on every attempt; default a fresh unique key per logical call. */
   idempotencyKey: z
     .string()
-    .regex(/^[\x21-\x7e]{1,128}$/, "must be 1-128 visible ASCII characters")
+    .regex(IDEMPOTENCY_KEY_PATTERN, "must be 1-128 visible ASCII characters")
     .optional(),
-  maxAttempts: z.number().int().min(1).max(20).optional(),
+  maxAttempts: RetryPolicy.shape.maxAttempts,
   /** Aborting it settles the call at once with `CANCELLED`. */
   signal: z.instanceof(AbortSignal).optional(),
 });
 export type CallOptionsInput = z.input<typeof CallOptions>;
 export type ResolvedCallOptions = z.output<typeof CallOptions>;
 
-function invalidOptions(what: string, error: z.ZodError): MeshError {
+/** A failed parse of what a caller gave: `INVALID_ARGUMENT` carrying the zod issues. */
+export function invalidArgument(what: string, error: z.ZodError): MeshError {
   return new MeshError("INVALID_ARGUMENT", `invalid ${what}: ${z.prettifyError(error)}`, {
     details: { issues: issueDetails(error) },
   });
@@ -194,7 +180,7 @@ function deepFreeze<T>(value: T): T {
 /** Validates and defaults mesh options once; the result is a new, frozen object. */
 export function parseMeshOptions(input: MeshOptionsInput): ResolvedMeshOptions {
   const parsed = MeshOptions.safeParse(input);
-  if (!parsed.success) throw invalidOptions("mesh options", parsed.error);
+  if (!parsed.success) throw invalidArgument("mesh options", parsed.error);
   const {
     logger,
     telemetry: { tracerProvider, meterProvider, ...telemetry },
@@ -237,6 +223,6 @@ const NO_OPTIONS: ResolvedCallOptions = Object.freeze({});
 export function parseCallOptions(input: CallOptionsInput | undefined): ResolvedCallOptions {
   if (input === undefined) return NO_OPTIONS;
   const parsed = CallOptions.safeParse(input);
-  if (!parsed.success) throw invalidOptions("call options", parsed.error);
+  if (!parsed.success) throw invalidArgument("call options", parsed.error);
   return parsed.data;
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CallSettings } from "./call-settings.js";
 import { EndpointName, ServiceName } from "./subjects.js";
 
 /** One endpoint of a contract: the shapes of its request and reply bodies (JSON). */
@@ -45,7 +46,7 @@ const ContractMeta = z.strictObject({
         input: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema"),
         output: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema"),
         idempotent: z.boolean().optional(),
-        timeoutMs: z.number().int().positive().max(300_000).optional(),
+        timeoutMs: CallSettings.shape.timeoutMs,
         dedupe: z
           .union([
             z.boolean(),
@@ -64,16 +65,26 @@ const ContractMeta = z.strictObject({
     .refine((e) => Object.keys(e).length > 0, "a contract needs at least one endpoint"),
 });
 
+/** A contract declaration checked: frozen, or the problems found (every one, not the first). */
+export type CheckedContract<E extends EndpointSpecs> =
+  | { readonly ok: true; readonly contract: Contract<E> }
+  | { readonly ok: false; readonly error: z.ZodError };
+
 /**
- * Declares a service contract. Names follow the NATS micro rule (`^[A-Za-z0-9_-]+$`), the version
- * is semver. Throws a `ZodError` listing every problem when the declaration is invalid.
+ * Checks a service contract: names follow the NATS micro rule (`^[A-Za-z0-9_-]+$`), the version
+ * is semver. A result, not a throw: the runtime's `defineContract` turns a failure into its
+ * `INVALID_ARGUMENT` error (this package cannot depend on the runtime).
  */
-export function defineContract<const E extends EndpointSpecs>(contract: {
+export function checkContract<const E extends EndpointSpecs>(contract: {
   name: string;
   version: string;
   description?: string;
   endpoints: E;
-}): Contract<E> {
-  ContractMeta.parse(contract);
-  return Object.freeze({ ...contract, endpoints: Object.freeze({ ...contract.endpoints }) });
+}): CheckedContract<E> {
+  const parsed = ContractMeta.safeParse(contract);
+  if (!parsed.success) return { ok: false, error: parsed.error };
+  return {
+    ok: true,
+    contract: Object.freeze({ ...contract, endpoints: Object.freeze({ ...contract.endpoints }) }),
+  };
 }

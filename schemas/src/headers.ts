@@ -29,3 +29,6 @@ export type Header = (typeof Header)[keyof typeof Header];
 
 /** The only content type of protocol v1; a request without `Content-Type` is JSON. */
 export const JSON_CONTENT_TYPE = "application/json";
+
+/** An `Idempotency-Key`: 1-128 visible ASCII characters. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;

@@ -1,12 +1,21 @@
 export { allowsCall, CONTROLLER_SERVICE, CONTROLLER_WRITE_ENDPOINTS, callableBy } from "./access.js";
+export type { CallSettingsInput, RetryBudgetSettings } from "./call-settings.js";
+export {
+  BreakerPolicy,
+  CallSettings,
+  ConcurrencyPolicy,
+  MAX_CALL_TIMEOUT_MS,
+  RetryPolicy,
+} from "./call-settings.js";
 export type {
+  CheckedContract,
   Contract,
   EndpointSpec,
   EndpointSpecs,
   InputOf,
   OutputOf,
 } from "./contract.js";
-export { defineContract } from "./contract.js";
+export { checkContract } from "./contract.js";
 export type { EndpointStats as EndpointStatsType } from "./discovery.js";
 export {
   CallStats,
@@ -25,7 +34,7 @@ export {
 export { ErrorBody } from "./error-body.js";
 export type { ErrorCode, ErrorCodeSpec, Executed, RetryClass } from "./errors.js";
 export { codeForStatus, ErrorCodes, isErrorCode } from "./errors.js";
-export { Header, JSON_CONTENT_TYPE } from "./headers.js";
+export { Header, IDEMPOTENCY_KEY_PATTERN, JSON_CONTENT_TYPE } from "./headers.js";
 export { parseJsonMessage, summarizeIssues } from "./json-message.js";
 export { jsonSchemas } from "./json-schemas.js";
 export type { AppliedReport as AppliedReportType, PolicyInput } from "./policy.js";
@@ -34,9 +43,6 @@ export {
   AccessRule,
   AppliedReport,
   appliedSubject,
-  BreakerPolicy,
-  CallSettings,
-  ConcurrencyPolicy,
   configSubject,
   FaultRule,
   Plan,
@@ -46,7 +52,6 @@ export {
   PolicySnapshot,
   policyVersionKey,
   QuotaRule,
-  RetryPolicy,
   reportRequestSubject,
   ServicePolicy,
   TenantsPolicy,
@@ -58,7 +63,10 @@ export {
   DEFAULT_PREFIX,
   EndpointName,
   endpointSubject,
+  isServiceName,
+  MAX_NAME_LENGTH,
   NAME_PATTERN,
+  NAME_RULE,
   PREFIX_PATTERN,
   queueGroup,
   ServiceName,

@@ -2,10 +2,18 @@ import { z } from "zod";
 
 /** Service and endpoint names: the NATS micro (ADR-32) name rule. */
 export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
+/** Longest service or endpoint name: subjects, queue groups and metric labels stay small. */
+export const MAX_NAME_LENGTH = 128;
+export const NAME_RULE = "must match ^[A-Za-z0-9_-]+$";
 /** A subject prefix: one or more name tokens joined by dots. */
 export const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
-export const ServiceName = z.string().max(128).regex(NAME_PATTERN, "must match ^[A-Za-z0-9_-]+$");
+export const ServiceName = z.string().max(MAX_NAME_LENGTH).regex(NAME_PATTERN, NAME_RULE);
+
+/** What `ServiceName` accepts, as a plain test for hot paths (headers, call targets). */
+export function isServiceName(name: string): boolean {
+  return name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name);
+}
 export const EndpointName = ServiceName;
 export const SubjectPrefix = z
   .string()

@@ -171,7 +171,7 @@ export class CallPipeline {
     const settings = target.settings.get(policy, policy.planOf(tenant));
     const deadline = deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, parent?.deadlineAt);
     const attemptTimeoutMs = opts.attemptTimeoutMs ?? settings.attemptTimeoutMs;
-    const maxAttempts = opts.maxAttempts ?? settings.maxAttempts;
+    const maxAttempts = opts.maxAttempts ?? settings.retry.maxAttempts;
     const idempotent = opts.idempotent ?? settings.idempotent;
     const idempotencyKey = opts.idempotencyKey ?? nuid.next();
     // a call made inside a handler is abandoned when that handler's own caller gives up
@@ -189,7 +189,7 @@ export class CallPipeline {
     if (settings.maxRequestBytes !== undefined && payload.length > settings.maxRequestBytes) {
       throw markDownstream(payloadTooLarge(payload.length, settings.maxRequestBytes, target));
     }
-    const budget = this.#budget(target.service, settings.budget);
+    const budget = this.#budget(target.service, settings.retry.budget);
     budget.recordRequest();
     const plan: CallPlan = {
       target,
@@ -278,7 +278,7 @@ export class CallPipeline {
       const backoffMs =
         error.code === "OVERLOADED"
           ? 0
-          : fullJitterDelayMs(attempt, settings.baseDelayMs, settings.maxDelayMs);
+          : fullJitterDelayMs(attempt, settings.retry.backoff.baseMs, settings.retry.backoff.maxMs);
       const delayMs = Math.max(backoffMs, error.retryAfterMs ?? 0);
       if (monotonicNow() + delayMs >= deadline) throw markDownstream(error);
       if (!budget.tryRetry()) {
@@ -357,7 +357,7 @@ export class CallPipeline {
    * One budget per target service and parameters: endpoints or plans with their own budget
    * parameters get their own, instead of resetting a shared one on every switch.
    */
-  #budget(service: string, params: EffectiveSettings["budget"]): RetryBudget {
+  #budget(service: string, params: EffectiveSettings["retry"]["budget"]): RetryBudget {
     const key = `${service}|${params.ratio}|${params.minPerSecond}|${params.windowMs}`;
     let budget = this.#budgets.get(key);
     if (budget === undefined) {

@@ -1,6 +1,6 @@
 import { type Contract, endpointSubject, type InputOf, type OutputOf } from "@switchyard/schemas";
 import type { CallOptionsInput } from "../options.js";
-import { SettingsCache } from "../policy/settings-cache.js";
+import { declaredBy, SettingsCache } from "../policy/settings-cache.js";
 import type { CallTarget } from "./call-pipeline.js";
 
 /** A typed caller for a contract: one method per endpoint. */
@@ -25,11 +25,7 @@ export function contractTargets(contract: Contract, prefix: string): Map<string,
       service: contract.name,
       endpoint,
       subject: endpointSubject(prefix, contract.name, endpoint),
-      settings: new SettingsCache(contract.name, endpoint, {
-        // a deduplicated endpoint is safe to retry: its callee replays the first reply
-        idempotent: spec.idempotent ?? (spec.dedupe ? true : undefined),
-        timeoutMs: spec.timeoutMs,
-      }),
+      settings: new SettingsCache(contract.name, endpoint, declaredBy(spec)),
     });
   }
   return targets;

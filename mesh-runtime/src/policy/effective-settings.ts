@@ -1,66 +1,23 @@
-import { allowsCall, type CallSettings, CONTROLLER_SERVICE, type Policy } from "@switchyard/schemas";
+import { allowsCall, CONTROLLER_SERVICE, type Policy } from "@switchyard/schemas";
+import { BoundedCache } from "../bounded-cache.js";
 import type { ResolvedMeshOptions } from "../options.js";
 import { QuotaRules } from "../quota/quota-rules.js";
+import { type EffectiveSettings, overlaySettings } from "./resolved-settings.js";
 
-/** Everything a call or a served request needs from policy, fully defaulted. */
-export interface EffectiveSettings {
-  readonly timeoutMs: number;
-  readonly attemptTimeoutMs: number | undefined;
-  readonly idempotent: boolean;
-  readonly maxAttempts: number;
-  readonly baseDelayMs: number;
-  readonly maxDelayMs: number;
-  readonly budget: { readonly ratio: number; readonly minPerSecond: number; readonly windowMs: number };
-  readonly breaker: Readonly<ResolvedMeshOptions["calls"]["breaker"]>;
-  readonly concurrency: Readonly<ResolvedMeshOptions["calls"]["concurrency"]>;
-  /** Largest request body accepted; undefined: only the server's `max_payload`. */
-  readonly maxRequestBytes: number | undefined;
-}
+export type { EffectiveSettings } from "./resolved-settings.js";
 
-/** `base` with the fields `over` sets; absent fields keep the base's value. */
-function merge<T extends object>(base: T, over: Partial<T> | undefined): T {
-  if (over === undefined) return base;
-  const out = { ...base };
-  for (const [k, v] of Object.entries(over)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
+/** Memo entries per policy version: keyed by names callers choose, so bounded. */
+const MAX_MEMO = 10_000;
+
+/** A record's own entry: names peers choose ("constructor", "__proto__") never reach the prototype. */
+function own<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 /** What a contract declares about an endpoint, which policy may override; absent is "not said". */
 export interface Declared {
   readonly timeoutMs: number | undefined;
   readonly idempotent: boolean | undefined;
-}
-
-function overlay(base: EffectiveSettings, s: CallSettings | undefined): EffectiveSettings {
-  if (s === undefined) return base;
-  return {
-    timeoutMs: s.timeoutMs ?? base.timeoutMs,
-    attemptTimeoutMs: s.attemptTimeoutMs ?? base.attemptTimeoutMs,
-    idempotent: s.idempotent ?? base.idempotent,
-    maxAttempts: s.retry?.maxAttempts ?? base.maxAttempts,
-    baseDelayMs: s.retry?.backoff?.baseMs ?? base.baseDelayMs,
-    maxDelayMs: s.retry?.backoff?.maxMs ?? base.maxDelayMs,
-    budget: s.retry?.budget ?? base.budget,
-    breaker: merge(base.breaker, s.breaker),
-    concurrency: merge(base.concurrency, s.concurrency),
-    maxRequestBytes: s.maxRequestBytes ?? base.maxRequestBytes,
-  };
-}
-
-/** The runtime's own defaults, before any policy: mesh options. */
-export function baseSettings(calls: ResolvedMeshOptions["calls"]): EffectiveSettings {
-  return {
-    timeoutMs: calls.timeoutMs,
-    attemptTimeoutMs: calls.attemptTimeoutMs,
-    idempotent: false,
-    maxAttempts: calls.retry.maxAttempts,
-    baseDelayMs: calls.retry.baseDelayMs,
-    maxDelayMs: calls.retry.maxDelayMs,
-    budget: calls.retryBudget,
-    breaker: calls.breaker,
-    concurrency: calls.concurrency,
-    maxRequestBytes: undefined,
-  };
 }
 
 /**
@@ -75,15 +32,15 @@ export class CompiledPolicy {
   readonly version: number;
   readonly policy: Policy | undefined;
   readonly quotas: QuotaRules;
-  readonly #faults = new Map<string, readonly FaultRule[]>();
-  readonly #access = new Map<string, boolean>();
+  readonly #faults = new BoundedCache<string, readonly FaultRule[]>(MAX_MEMO);
+  readonly #access = new BoundedCache<string, boolean>(MAX_MEMO);
   readonly #base: EffectiveSettings;
 
   constructor(version: number, policy: Policy | undefined, calls: ResolvedMeshOptions["calls"]) {
     this.version = version;
     this.policy = policy;
     this.quotas = new QuotaRules(policy);
-    this.#base = overlay(baseSettings(calls), policy?.defaults);
+    this.#base = overlaySettings(calls, policy?.defaults);
   }
 
   /**
@@ -94,13 +51,10 @@ export class CompiledPolicy {
     const access = this.policy?.access;
     if (access === undefined || access.default === "allow" || service === CONTROLLER_SERVICE) return true;
     const key = `${caller ?? ""}>${service}.${endpoint}`;
-    let allowed = this.#access.get(key);
-    if (allowed === undefined) {
-      allowed = access.rules.length > 0 && allowsCall(access, caller, service, endpoint);
-      if (this.#access.size >= 10_000) this.#access.clear();
-      this.#access.set(key, allowed);
-    }
-    return allowed;
+    return this.#access.getOrCreate(
+      key,
+      () => access.rules.length > 0 && allowsCall(access, caller, service, endpoint),
+    );
   }
 
   /** False for a tenant the policy does not list when unknown tenants are denied. */
@@ -115,25 +69,21 @@ export class CompiledPolicy {
     const all = this.policy?.faults;
     if (all === undefined || all.length === 0) return NO_FAULTS;
     const key = `${service}.${endpoint}|${tenant ?? ""}`;
-    let found = this.#faults.get(key);
-    if (found === undefined) {
-      found = all.filter(
+    return this.#faults.getOrCreate(key, () =>
+      all.filter(
         (f) =>
           f.service === service &&
           (f.endpoint === undefined || f.endpoint === "*" || f.endpoint === endpoint) &&
           (f.tenant === undefined || f.tenant === tenant),
-      );
-      if (this.#faults.size >= 10_000) this.#faults.clear();
-      this.#faults.set(key, found);
-    }
-    return found;
+      ),
+    );
   }
 
   /** The plan a tenant is on, or undefined for none (no policy, or no tenant). */
   planOf(tenant: string | undefined): string | undefined {
     const tenants = this.policy?.tenants;
     if (tenant === undefined || tenants === undefined) return undefined;
-    const known = tenants.tenants[tenant];
+    const known = own(tenants.tenants, tenant);
     if (known !== undefined) return known.plan;
     return tenants.unknownTenants === "deny" ? undefined : tenants.unknownTenants.plan;
   }
@@ -152,12 +102,13 @@ export class CompiledPolicy {
         idempotent: declared.idempotent ?? settings.idempotent,
       };
     }
-    const svc = this.policy?.services[service];
+    const svc = own(this.policy?.services, service);
     if (svc !== undefined) {
-      settings = overlay(settings, svc);
-      settings = overlay(settings, svc.endpoints?.[endpoint]);
+      settings = overlaySettings(settings, svc);
+      settings = overlaySettings(settings, own(svc.endpoints, endpoint));
     }
-    if (plan !== undefined) settings = overlay(settings, this.policy?.tenants.plans[plan]?.settings);
+    if (plan !== undefined)
+      settings = overlaySettings(settings, own(this.policy?.tenants.plans, plan)?.settings);
     return settings;
   }
 }

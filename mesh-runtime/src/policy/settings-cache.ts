@@ -1,4 +1,14 @@
+import type { EndpointSpec } from "@switchyard/schemas";
 import type { CompiledPolicy, Declared, EffectiveSettings } from "./effective-settings.js";
+
+/** What a contract says of an endpoint that policy may override: for its callers and its callee alike. */
+export function declaredBy(spec: EndpointSpec): Declared {
+  return {
+    timeoutMs: spec.timeoutMs,
+    // a deduplicated endpoint is safe to retry: its callee replays the first reply
+    idempotent: spec.idempotent ?? (spec.dedupe ? true : undefined),
+  };
+}
 
 /**
  * The effective settings of one endpoint, resolved once per policy version (and per plan) rather

@@ -1,4 +1,5 @@
 import { type Policy, quotaBucket } from "@switchyard/schemas";
+import { BoundedCache } from "../bounded-cache.js";
 import type { GcraParams } from "./gcra.js";
 
 type PolicyRule = Policy["quotas"][number];
@@ -44,7 +45,7 @@ function specificity(rule: PolicyRule): number {
 export class QuotaRules {
   readonly #rules: readonly PolicyRule[];
   readonly #compiled = new Map<string, QuotaRule>();
-  readonly #cache = new Map<string, readonly QuotaRule[]>();
+  readonly #cache = new BoundedCache<string, readonly QuotaRule[]>(MAX_CACHED);
 
   constructor(policy: Policy | undefined) {
     this.#rules = policy?.quotas ?? [];
@@ -68,8 +69,7 @@ export class QuotaRules {
   ): readonly QuotaRule[] {
     if (this.#rules.length === 0) return NONE;
     const key = `${service}.${endpoint}|${tenant ?? ""}|${plan ?? ""}`;
-    let found = this.#cache.get(key);
-    if (found === undefined) {
+    return this.#cache.getOrCreate(key, () => {
       const winners = new Map<string, PolicyRule>();
       for (const rule of this.#rules) {
         const m = rule.match;
@@ -81,10 +81,7 @@ export class QuotaRules {
         const held = winners.get(scope);
         if (held === undefined || specificity(rule) > specificity(held)) winners.set(scope, rule);
       }
-      found = [...winners.values()].map((r) => this.#compiled.get(r.name) as QuotaRule);
-      if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
-      this.#cache.set(key, found);
-    }
-    return found;
+      return [...winners.values()].map((r) => this.#compiled.get(r.name) as QuotaRule);
+    });
   }
 }

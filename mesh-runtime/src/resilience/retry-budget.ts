@@ -1,17 +1,9 @@
+import type { RetryBudgetSettings } from "@switchyard/schemas";
 import { type Clock, monotonicNow } from "./clock.js";
 import { RollingWindow } from "./rolling-window.js";
 
-export interface RetryBudgetOptions {
-  /** Retries allowed as a share of requests in the window (0.2 = one retry per five calls). */
-  readonly ratio: number;
-  /** Retries always allowed per second, so a quiet caller can still retry. */
-  readonly minPerSecond: number;
-  /** How far back requests and retries count, in ms. */
-  readonly windowMs: number;
-}
-
-const REQUESTS = 0;
-const RETRIES = 1;
+/** The window's two counters. */
+const Slot = { requests: 0, retries: 1 } as const;
 
 /**
  * A retry budget over a sliding window (Finagle's idea): retries may be at most
@@ -23,7 +15,7 @@ export class RetryBudget {
   readonly #floor: number;
   readonly #window: RollingWindow;
 
-  constructor(options: RetryBudgetOptions, clock: Clock = monotonicNow) {
+  constructor(options: RetryBudgetSettings, clock: Clock = monotonicNow) {
     this.#ratio = options.ratio;
     this.#floor = (options.minPerSecond * options.windowMs) / 1000;
     this.#window = new RollingWindow(options.windowMs, 2, clock);
@@ -31,14 +23,14 @@ export class RetryBudget {
 
   /** Counts one logical call (its first attempt). */
   recordRequest(): void {
-    this.#window.add(REQUESTS);
+    this.#window.add(Slot.requests);
   }
 
   /** Takes one retry from the budget; false when it is spent. */
   tryRetry(): boolean {
-    const allowed = this.#ratio * this.#window.sum(REQUESTS) + this.#floor;
-    if (this.#window.sum(RETRIES) + 1 > allowed) return false;
-    this.#window.add(RETRIES);
+    const allowed = this.#ratio * this.#window.sum(Slot.requests) + this.#floor;
+    if (this.#window.sum(Slot.retries) + 1 > allowed) return false;
+    this.#window.add(Slot.retries);
     return true;
   }
 }

@@ -5,6 +5,7 @@ import {
   type Histogram,
   isSpanContextValid,
   type MeterProvider,
+  type MetricOptions,
   metrics,
   type ObservableGauge,
   type ObservableResult,
@@ -17,6 +18,7 @@ import {
   type UpDownCounter,
 } from "@opentelemetry/api";
 import { type CallStats, LATENCY_BOUNDS_MS } from "@switchyard/schemas";
+import { BoundedCache } from "../bounded-cache.js";
 import type { MeshError } from "../errors.js";
 import type { BreakerState } from "../resilience/circuit-breaker.js";
 import { RUNTIME_VERSION } from "../version.js";
@@ -26,6 +28,36 @@ const RPC_SYSTEM = "switchyard";
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
 const BUCKETS_S = LATENCY_BOUNDS_MS.map((ms) => ms / 1_000);
 const MAX_ATTRIBUTE_SETS = 10_000;
+
+/** The runtime's metrics: name, unit, description. Names are part of the documented telemetry. */
+const METRICS = {
+  clientDuration: ["rpc.client.call.duration", "s", "Duration of logical calls made, retries included"],
+  serverDuration: ["rpc.server.call.duration", "s", "Duration of requests handled, from arrival to reply"],
+  retries: ["mesh.client.retries", "{retry}", "Attempts after the first, by the code that was retried"],
+  sheds: ["mesh.server.sheds", "{request}", "Requests refused with OVERLOADED by the concurrency limit"],
+  quota: ["mesh.quota.decisions", "{decision}", "Quota checks by decision (admit, deny, unavailable)"],
+  breakerChanges: [
+    "mesh.breaker.transitions",
+    "{transition}",
+    "Circuit breaker state changes, by the state entered",
+  ],
+  inFlight: ["mesh.server.active_requests", "{request}", "Requests being handled"],
+  breakerState: [
+    "mesh.breaker.state",
+    "1",
+    "Circuit breaker state per target endpoint: 0 closed, 1 half-open, 2 open",
+  ],
+  policyVersion: ["mesh.policy.version", "1", "Version of the mesh policy this process runs"],
+} as const satisfies Record<string, readonly [string, string, string]>;
+
+/** A metric's name and options, ready to spread into `meter.create…()`. */
+function metric(key: keyof typeof METRICS): [string, MetricOptions] {
+  const [name, unit, description] = METRICS[key];
+  const options: MetricOptions = { unit, description };
+  // latency histograms share the STATS buckets, so both views agree
+  if (unit === "s") options.advice = { explicitBucketBoundaries: BUCKETS_S };
+  return [name, options];
+}
 
 /** Span events and their attributes: the names are part of the documented telemetry. */
 export const SpanEvent = {
@@ -87,50 +119,24 @@ export class MeshTelemetry {
   readonly #observeBreakers: (result: ObservableResult) => void;
   readonly #observePolicy: (result: ObservableResult) => void;
   // metric attribute sets are reused: one object per (method, outcome[, tenant])
-  readonly #attributes = new Map<string, Map<string, Map<string, Attributes>>>();
-  readonly #spanAttributeSets = new Map<string, Attributes>();
+  readonly #attributes = new BoundedCache<string, BoundedCache<string, BoundedCache<string, Attributes>>>(
+    MAX_ATTRIBUTE_SETS,
+  );
+  readonly #spanAttributeSets = new BoundedCache<string, Attributes>(MAX_ATTRIBUTE_SETS);
 
   constructor(options: TelemetryOptions, source: TelemetrySource) {
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, RUNTIME_VERSION);
     this.#tenantLabel = options.tenantLabel;
     const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE, RUNTIME_VERSION);
-    const duration = { unit: "s", advice: { explicitBucketBoundaries: BUCKETS_S } };
-    this.#clientDuration = meter.createHistogram("rpc.client.call.duration", {
-      ...duration,
-      description: "Duration of logical calls made, retries included",
-    });
-    this.#serverDuration = meter.createHistogram("rpc.server.call.duration", {
-      ...duration,
-      description: "Duration of requests handled, from arrival to reply",
-    });
-    this.#retries = meter.createCounter("mesh.client.retries", {
-      unit: "{retry}",
-      description: "Attempts after the first, by the code that was retried",
-    });
-    this.#sheds = meter.createCounter("mesh.server.sheds", {
-      unit: "{request}",
-      description: "Requests refused with OVERLOADED by the concurrency limit",
-    });
-    this.#quota = meter.createCounter("mesh.quota.decisions", {
-      unit: "{decision}",
-      description: "Quota checks by decision (admit, deny, unavailable)",
-    });
-    this.#breakerChanges = meter.createCounter("mesh.breaker.transitions", {
-      unit: "{transition}",
-      description: "Circuit breaker state changes, by the state entered",
-    });
-    this.#inFlight = meter.createUpDownCounter("mesh.server.active_requests", {
-      unit: "{request}",
-      description: "Requests being handled",
-    });
-    this.#breakerState = meter.createObservableGauge("mesh.breaker.state", {
-      unit: "1",
-      description: "Circuit breaker state per target endpoint: 0 closed, 1 half-open, 2 open",
-    });
-    this.#policyVersion = meter.createObservableGauge("mesh.policy.version", {
-      unit: "1",
-      description: "Version of the mesh policy this process runs",
-    });
+    this.#clientDuration = meter.createHistogram(...metric("clientDuration"));
+    this.#serverDuration = meter.createHistogram(...metric("serverDuration"));
+    this.#retries = meter.createCounter(...metric("retries"));
+    this.#sheds = meter.createCounter(...metric("sheds"));
+    this.#quota = meter.createCounter(...metric("quota"));
+    this.#breakerChanges = meter.createCounter(...metric("breakerChanges"));
+    this.#inFlight = meter.createUpDownCounter(...metric("inFlight"));
+    this.#breakerState = meter.createObservableGauge(...metric("breakerState"));
+    this.#policyVersion = meter.createObservableGauge(...metric("policyVersion"));
     this.#observeBreakers = (result) => {
       for (const b of source.breakers()) {
         result.observe(BREAKER_VALUE[b.breaker], this.#attrs(b.service, b.endpoint, undefined, undefined));
@@ -143,30 +149,13 @@ export class MeshTelemetry {
 
   /** The CLIENT span of one logical call; the attempts' server spans are its children. */
   startClientSpan(target: SpanTarget, tenant: string | undefined, parent: Context): Span {
-    const span = this.tracer.startSpan(
-      `${target.service}/${target.endpoint}`,
-      { kind: SpanKind.CLIENT },
-      parent,
-    );
-    if (span.isRecording()) {
-      span.setAttributes(this.#spanAttributes(target));
-      if (tenant !== undefined) span.setAttribute("mesh.tenant", tenant);
-    }
-    return span;
+    return this.#startSpan(SpanKind.CLIENT, target, tenant, parent);
   }
 
   /** The SERVER span of one handled request (one attempt). */
   startServerSpan(target: SpanTarget, tenant: string | undefined, attempt: number, parent: Context): Span {
-    const span = this.tracer.startSpan(
-      `${target.service}/${target.endpoint}`,
-      { kind: SpanKind.SERVER },
-      parent,
-    );
-    if (span.isRecording()) {
-      span.setAttributes(this.#spanAttributes(target));
-      if (tenant !== undefined) span.setAttribute("mesh.tenant", tenant);
-      span.setAttribute("mesh.attempt", attempt);
-    }
+    const span = this.#startSpan(SpanKind.SERVER, target, tenant, parent);
+    if (span.isRecording()) span.setAttribute("mesh.attempt", attempt);
     return span;
   }
 
@@ -226,6 +215,15 @@ export class MeshTelemetry {
     this.#policyVersion.removeCallback(this.#observePolicy);
   }
 
+  #startSpan(kind: SpanKind, target: SpanTarget, tenant: string | undefined, parent: Context): Span {
+    const span = this.tracer.startSpan(`${target.service}/${target.endpoint}`, { kind }, parent);
+    if (span.isRecording()) {
+      span.setAttributes(this.#spanAttributes(target));
+      if (tenant !== undefined) span.setAttribute("mesh.tenant", tenant);
+    }
+    return span;
+  }
+
   /** The attributes every span of a target starts with, made once per subject. */
   #spanAttributes(target: SpanTarget): Attributes {
     let attrs = this.#spanAttributeSets.get(target.subject);
@@ -237,7 +235,6 @@ export class MeshTelemetry {
         "messaging.destination.name": target.subject,
         "messaging.destination.template": "{prefix}.svc.{service}.{endpoint}",
       });
-      if (this.#spanAttributeSets.size >= MAX_ATTRIBUTE_SETS) this.#spanAttributeSets.clear();
       this.#spanAttributeSets.set(target.subject, attrs);
     }
     return attrs;
@@ -253,41 +250,45 @@ export class MeshTelemetry {
     outcome: string | undefined,
     tenant: string | undefined,
   ): Attributes {
-    // nested maps keyed by the strings at hand: no key is built on the hot path
-    let byEndpoint = this.#attributes.get(service);
-    if (byEndpoint === undefined) {
-      if (this.#attributes.size >= MAX_ATTRIBUTE_SETS) this.#attributes.clear();
-      byEndpoint = new Map();
-      this.#attributes.set(service, byEndpoint);
-    }
-    let byOutcome = byEndpoint.get(endpoint);
-    if (byOutcome === undefined) {
-      byOutcome = new Map();
-      byEndpoint.set(endpoint, byOutcome);
-    }
+    // nested caches keyed by the strings at hand: no key is built on the hot path
+    const byOutcome = this.#attributes.getOrCreate(service, newCache).getOrCreate(endpoint, newCache);
     const labelTenant = this.#tenantLabel && tenant !== undefined;
     const key = labelTenant ? `${outcome ?? ""}|${tenant}` : (outcome ?? "");
+    // a tenant label can make many: bounded like the rest
     let attrs = byOutcome.get(key);
     if (attrs === undefined) {
-      const a: Attributes = {
-        "rpc.system.name": RPC_SYSTEM,
-        "rpc.service": service,
-        "rpc.method": `${service}/${endpoint}`,
-      };
-      if (outcome?.startsWith("quota:")) a["mesh.quota.decision"] = outcome.slice(6);
-      else if (outcome?.startsWith("breaker:")) a["mesh.breaker.state"] = outcome.slice(8);
-      else if (outcome !== undefined) {
-        a["rpc.response.status_code"] = outcome;
-        if (outcome !== "OK") a["error.type"] = outcome;
-      }
-      if (labelTenant) a["mesh.tenant"] = tenant;
-      attrs = Object.freeze(a);
-      // a tenant label can make many: bounded like the rest
-      if (byOutcome.size >= MAX_ATTRIBUTE_SETS) byOutcome.clear();
+      attrs = metricAttributes(service, endpoint, outcome, labelTenant ? tenant : undefined);
       byOutcome.set(key, attrs);
     }
     return attrs;
   }
+}
+
+// one function, not a closure per call: the hot path allocates nothing once the caches are warm
+function newCache<V>(): BoundedCache<string, V> {
+  return new BoundedCache(MAX_ATTRIBUTE_SETS);
+}
+
+/** The attributes of one metric point; `outcome` as for `#attrs`. */
+function metricAttributes(
+  service: string,
+  endpoint: string,
+  outcome: string | undefined,
+  tenant: string | undefined,
+): Attributes {
+  const a: Attributes = {
+    "rpc.system.name": RPC_SYSTEM,
+    "rpc.service": service,
+    "rpc.method": `${service}/${endpoint}`,
+  };
+  if (outcome?.startsWith("quota:")) a["mesh.quota.decision"] = outcome.slice(6);
+  else if (outcome?.startsWith("breaker:")) a["mesh.breaker.state"] = outcome.slice(8);
+  else if (outcome !== undefined) {
+    a["rpc.response.status_code"] = outcome;
+    if (outcome !== "OK") a["error.type"] = outcome;
+  }
+  if (tenant !== undefined) a["mesh.tenant"] = tenant;
+  return Object.freeze(a);
 }
 
 function endSpan(span: Span, error: MeshError | undefined, markError: boolean): void {

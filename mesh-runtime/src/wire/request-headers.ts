@@ -1,5 +1,11 @@
 import type { Msg } from "@nats-io/nats-core";
-import { Header, JSON_CONTENT_TYPE, TENANT_PATTERN } from "@switchyard/schemas";
+import {
+  Header,
+  IDEMPOTENCY_KEY_PATTERN,
+  isServiceName,
+  JSON_CONTENT_TYPE,
+  TENANT_PATTERN,
+} from "@switchyard/schemas";
 import { MeshError } from "../errors.js";
 import type { TraceHeaders } from "../telemetry/trace-context.js";
 import { EncodedHeaders, forEachHeader, headerText } from "./raw-headers.js";
@@ -19,8 +25,6 @@ export interface RequestMeta {
 
 const DIGITS = /^\d{1,10}$/;
 const SIGNED_DIGITS = /^-\d{1,10}$/;
-const NAME = /^[A-Za-z0-9_-]{1,128}$/;
-const KEY = /^[\x21-\x7e]{1,128}$/;
 const MAX_TRACE_HEADER = 512;
 
 function invalid(header: string, value: string, rule: string): MeshError {
@@ -59,7 +63,7 @@ export function readRequestHeaders(msg: Msg): RequestMeta {
         meta.tenant = value;
         break;
       case "mesh-caller":
-        if (!NAME.test(value)) throw invalid(Header.Caller, value, "is not a service name");
+        if (!isServiceName(value)) throw invalid(Header.Caller, value, "is not a service name");
         meta.caller = value;
         break;
       case "mesh-attempt": {
@@ -69,7 +73,8 @@ export function readRequestHeaders(msg: Msg): RequestMeta {
         break;
       }
       case "idempotency-key":
-        if (!KEY.test(value)) throw invalid(Header.IdempotencyKey, value, "must be 1-128 visible ASCII");
+        if (!IDEMPOTENCY_KEY_PATTERN.test(value))
+          throw invalid(Header.IdempotencyKey, value, "must be 1-128 visible ASCII");
         meta.idempotencyKey = value;
         break;
       case "content-type": {

@@ -1,4 +1,5 @@
-import { AppliedReport, defineContract, type Policy, PolicySnapshot } from "@switchyard/schemas";
+import { defineContract } from "@switchyard/runtime";
+import { AppliedReport, type Policy, PolicySnapshot } from "@switchyard/schemas";
 import { z } from "zod";
 
 const Version = z.number().int().min(1);

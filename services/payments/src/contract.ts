@@ -1,4 +1,4 @@
-import { defineContract } from "@switchyard/schemas";
+import { defineContract } from "@switchyard/runtime";
 import { z } from "zod";
 
 const Payment = z.object({

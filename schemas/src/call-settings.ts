@@ -1,0 +1,82 @@
+import { z } from "zod";
+
+// The settings of a call, one schema for the policy (defaults, services, endpoints, plans) and
+// the mesh options' `calls`: one set of names and bounds. Every field is optional here; the
+// runtime's defaults fill the gaps (mesh-runtime/src/options.ts). docs/POLICY.md is the reference.
+
+/** No call waits longer: a mesh call is a request/reply, not a job (callees cap budgets the same). */
+export const MAX_CALL_TIMEOUT_MS = 300_000;
+const CallMillis = z.number().int().positive().max(MAX_CALL_TIMEOUT_MS);
+const Millis = z.number().int().positive().max(3_600_000);
+
+export const RetryPolicy = z
+  .strictObject({
+    /** Attempts per logical call, the first included. */
+    maxAttempts: z.number().int().min(1).max(20).optional(),
+    backoff: z
+      .strictObject({
+        /** Ceiling of the first retry's full-jitter delay; doubles per retry. */
+        baseMs: z.number().int().min(0).max(60_000),
+        maxMs: z.number().int().min(0).max(60_000),
+      })
+      .refine((b) => b.baseMs <= b.maxMs, { message: "baseMs must not exceed maxMs", path: ["baseMs"] })
+      .optional(),
+    budget: z
+      .strictObject({
+        /** Retries as a share of calls over the window. */
+        ratio: z.number().min(0).max(10),
+        /** Retries always allowed per second. */
+        minPerSecond: z.number().min(0).max(10_000),
+        windowMs: z.number().int().min(1_000).max(600_000),
+      })
+      .optional(),
+  })
+  .describe("Retries of a call; only safe ones happen (see docs/ERRORS.md)");
+
+export const BreakerPolicy = z.strictObject({
+  enabled: z.boolean().optional(),
+  /** Share of failed calls in the window that opens the breaker. */
+  failureRatio: z.number().gt(0).max(1).optional(),
+  /** Calls in the window before the ratio counts. */
+  minimumCalls: z.number().int().min(1).max(100_000).optional(),
+  /** At least 100 ms: the window has 10 buckets, and a shorter one counts nothing. */
+  windowMs: z.number().int().min(100).max(3_600_000).optional(),
+  /** How long the breaker stays open before letting probes through. */
+  openMs: Millis.optional(),
+  /** Probe calls allowed while half-open. */
+  halfOpenProbes: z.number().int().min(1).max(1_000).optional(),
+});
+
+export const ConcurrencyPolicy = z.strictObject({
+  /** Off only to measure what the limiter costs (the bench); a limit of some kind always helps. */
+  enabled: z.boolean().optional(),
+  mode: z.enum(["fixed", "adaptive"]).optional(),
+  /** In-flight requests per instance and endpoint (the start point in adaptive mode). */
+  limit: z.number().int().min(1).max(100_000).optional(),
+  minLimit: z.number().int().min(1).max(100_000).optional(),
+  maxLimit: z.number().int().min(1).max(100_000).optional(),
+});
+
+/** Settings that options, defaults, services, endpoints and plans can each set; the most specific wins. */
+export const CallSettings = z.strictObject({
+  /** Deadline of a call in ms. */
+  timeoutMs: CallMillis.optional(),
+  /** Per-attempt limit in ms, so a slow attempt of an idempotent call can be retried. */
+  attemptTimeoutMs: CallMillis.optional(),
+  /** Safe to run twice: may be retried after a timeout or INTERNAL. */
+  idempotent: z.boolean().optional(),
+  retry: RetryPolicy.optional(),
+  breaker: BreakerPolicy.optional(),
+  concurrency: ConcurrencyPolicy.optional(),
+  /** Largest request body in bytes the endpoint accepts. */
+  maxRequestBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(64 * 1024 * 1024)
+    .optional(),
+});
+export type CallSettings = z.infer<typeof CallSettings>;
+export type CallSettingsInput = z.input<typeof CallSettings>;
+/** A retry budget's parameters: all three, as `retry.budget` requires. */
+export type RetryBudgetSettings = NonNullable<z.output<typeof RetryPolicy>["budget"]>;
