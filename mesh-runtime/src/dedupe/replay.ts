@@ -1,6 +1,7 @@
 import { isErrorCode } from "@switchyard/schemas";
-import { MeshError, toReplyError } from "../errors.js";
+import { MeshError } from "../errors.js";
 import { StoreUnavailable } from "../quota/quota-store.js";
+import { toReplyError } from "../server/reply-error.js";
 import type { DedupeStore, StoredReply } from "./dedupe-store.js";
 
 const MIN_CONFLICT_RETRY_AFTER_MS = 100;

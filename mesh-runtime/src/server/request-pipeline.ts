@@ -6,7 +6,7 @@ import type { z } from "zod";
 import { type DedupeStore, dedupeKey } from "../dedupe/dedupe-store.js";
 import { replayOrRun } from "../dedupe/replay.js";
 import type { EndpointCounters } from "../discovery/responder.js";
-import { isMeshError, issueDetails, MeshError, payloadTooLarge, toReplyError } from "../errors.js";
+import { isMeshError, issueDetails, MeshError, payloadTooLarge } from "../errors.js";
 import type { CompiledPolicy } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
 import type { QuotaRule } from "../quota/quota-rules.js";
@@ -21,6 +21,7 @@ import { type RequestMeta, readRequestHeaders } from "../wire/request-headers.js
 import { type ContextHost, type HandlerContext, RequestContext } from "./context.js";
 import type { EndpointLimit } from "./endpoint-limit.js";
 import { injectFaults } from "./fault-injection.js";
+import { toReplyError } from "./reply-error.js";
 
 /** A handler: the validated input in, a value of the output schema's input type out. */
 export type Handler<E extends EndpointSpec = EndpointSpec> = (
