@@ -10,13 +10,9 @@ import {
 import type { Logger } from "pino";
 import { answerDiscovery, type DiscoverySource } from "../discovery/responder.js";
 import { MeshError } from "../errors.js";
-import {
-  type InFlight,
-  type PipelineHost,
-  refuseRequest,
-  type ServedEndpoint,
-  serveRequest,
-} from "./request-pipeline.js";
+import { refuseRequest } from "./request-outcome.js";
+import { serveRequest } from "./request-pipeline.js";
+import type { InFlight, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
 
 /** A running service instance, as `serve()` returns it. */
 export interface ServiceHandle {
