@@ -192,15 +192,15 @@ export class Mesh {
     if (extra.length > 0) {
       throw new MeshError("INVALID_ARGUMENT", `handlers for unknown endpoints: ${extra.join(", ")}`);
     }
-    const service = new ServiceInstance(
-      this.#nc,
-      this.options.prefix,
+    const service = new ServiceInstance({
+      nc: this.#nc,
+      prefix: this.options.prefix,
       contract,
       endpoints,
-      this.#host,
-      this.options.drainTimeoutMs,
-      this.instanceId,
-      (endpoint) => {
+      host: this.#host,
+      drainTimeoutMs: this.options.drainTimeoutMs,
+      instanceId: this.instanceId,
+      statsData: (endpoint) => {
         const quota = this.#quota.counters(contract.name, endpoint);
         const limit = endpoints.get(endpoint)?.limit.current;
         return {
@@ -208,13 +208,13 @@ export class Mesh {
           ...(limit === undefined ? {} : { concurrency: { limit: limit.limit, inFlight: limit.inFlight } }),
         };
       },
-      () => ({
+      metadata: () => ({
         [MetadataKey.Runtime]: RUNTIME_VERSION,
         [MetadataKey.PolicyVersion]: String(this.policyVersion),
         [MetadataKey.Caller]: this.name,
       }),
-      () => [...this.#pipeline.breakerStates()],
-    );
+      calls: () => [...this.#pipeline.breakerStates()],
+    });
     this.#services.set(contract.name, service);
     // the broker answers a refused SUB before the PONG of this flush
     await this.#nc.flush();
