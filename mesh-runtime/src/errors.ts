@@ -66,9 +66,5 @@ export function payloadTooLarge(
   );
 }
 
-/** Zod issues as `INVALID_ARGUMENT` details carry them: `{ path: string[], message }`. */
-export function issueDetails(error: {
-  issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>;
-}) {
-  return error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
-}
+// options.ts and the pipelines map zod issues here; the one mapping lives in @switchyard/schemas
+export { issueDetails } from "@switchyard/schemas";

@@ -1,7 +1,8 @@
 import { context, trace } from "@opentelemetry/api";
+import { issueDetails } from "@switchyard/schemas";
 import { dedupeKey } from "../dedupe/dedupe-store.js";
 import { replayOrRun } from "../dedupe/replay.js";
-import { isMeshError, issueDetails, MeshError, payloadTooLarge } from "../errors.js";
+import { isMeshError, MeshError, payloadTooLarge } from "../errors.js";
 import type { QuotaRule } from "../quota/quota-rules.js";
 import { remainingMs } from "../resilience/deadline.js";
 import { type QuotaDecision, SpanEvent } from "../telemetry/telemetry.js";
