@@ -149,7 +149,8 @@ export class CallPipeline {
     const parentContext = parent?.traceContext ?? context.active();
     const span = this.#telemetry.startClientSpan(target, tenant, parentContext);
     try {
-      const value = await this.#guarded(target, input, opts, parent, tenant, span, parentContext);
+      const plan = this.#plan(target, input, opts, parent, tenant, span, parentContext);
+      const value = await this.#guarded(plan);
       this.#telemetry.endClientSpan(span, target, tenant, startedAt, undefined);
       return value;
     } catch (error) {
@@ -161,17 +162,8 @@ export class CallPipeline {
     }
   }
 
-  /** Step 1 (the deadline, and all else fixed once per call), then step 2, the breaker. */
-  async #guarded(
-    target: CallTarget,
-    input: unknown,
-    opts: ResolvedCallOptions,
-    parent: ParentRequest | undefined,
-    tenant: string | undefined,
-    span: Span,
-    parentContext: Context,
-  ): Promise<unknown> {
-    const plan = this.#plan(target, input, opts, parent, tenant, span, parentContext);
+  /** Step 2, the breaker, when the endpoint has one; then the retry loop. */
+  async #guarded(plan: CallPlan): Promise<unknown> {
     plan.budget.recordRequest();
     if (!plan.settings.breaker.enabled) return await this.#retryLoop(plan);
     return await this.#throughBreaker(plan);
