@@ -20,7 +20,7 @@ import { injectTraceContext, type TraceHeaders } from "../telemetry/trace-contex
 import { encodeJson } from "../wire/json-codec.js";
 import { writeRequestHeaders } from "../wire/request-headers.js";
 import { AttemptFailed, settleAttempt } from "./attempt.js";
-import type { Requester } from "./requester.js";
+import type { Requester, SendResult } from "./requester.js";
 
 /** Failures that say the callee is unwell: only these count against its circuit breaker. */
 const UNWELL: ReadonlySet<ErrorCode> = new Set([
@@ -33,6 +33,18 @@ const UNWELL: ReadonlySet<ErrorCode> = new Set([
 
 // failures of attempts that never left this process: they say nothing about the callee
 const neverSent = new WeakSet<MeshError>();
+
+/** An attempt's timeout: what is left of the deadline, or less; throws once nothing is left. */
+function attemptTimeoutMs(plan: CallPlan): number {
+  const left = remainingMs(plan.deadline);
+  if (left < 1) {
+    throw markDownstream(
+      new MeshError("DEADLINE_EXCEEDED", `deadline passed before calling ${plan.target.subject}`),
+    );
+  }
+  const cap = plan.attemptTimeoutMs;
+  return cap !== undefined && cap < left ? cap : left;
+}
 
 /** A call's outcome counts against the breaker when it says the callee is unwell. */
 function unwell(error: unknown): boolean {
@@ -162,11 +174,10 @@ export class CallPipeline {
     }
   }
 
-  /** Step 2, the breaker, when the endpoint has one; then the retry loop. */
-  async #guarded(plan: CallPlan): Promise<unknown> {
+  /** Step 2, the breaker, when the endpoint has one; then the retry loop. Not async: no extra promise. */
+  #guarded(plan: CallPlan): Promise<unknown> {
     plan.budget.recordRequest();
-    if (!plan.settings.breaker.enabled) return await this.#retryLoop(plan);
-    return await this.#throughBreaker(plan);
+    return plan.settings.breaker.enabled ? this.#throughBreaker(plan) : this.#retryLoop(plan);
   }
 
   /** Step 1: the deadline, the call's settings and its payload, fixed before the first attempt. */
@@ -252,7 +263,15 @@ export class CallPipeline {
   /** Step 3: attempts until one succeeds or a retry is unsafe, unaffordable or too late. */
   async #retryLoop(plan: CallPlan): Promise<unknown> {
     for (let attempt = 1; ; attempt++) {
-      const result = await this.#attempt(plan, attempt);
+      const timeoutMs = attemptTimeoutMs(plan);
+      const sent = await this.#requester.send(
+        plan.target.subject,
+        plan.payload,
+        this.#headers(plan, attempt, timeoutMs),
+        timeoutMs,
+        plan.signal,
+      );
+      const result = this.#settle(plan, sent, timeoutMs);
       if (!(result instanceof AttemptFailed)) return result;
       const delayMs = this.#retryDelay(plan, attempt, result);
       this.#recordRetry(plan, attempt, result.error, delayMs);
@@ -266,17 +285,9 @@ export class CallPipeline {
     }
   }
 
-  /** Step 4: one attempt with what is left of the deadline; the reply body or the failure. */
-  async #attempt(plan: CallPlan, attempt: number): Promise<unknown> {
-    const { target, attemptTimeoutMs } = plan;
-    const left = remainingMs(plan.deadline);
-    if (left < 1) {
-      throw markDownstream(
-        new MeshError("DEADLINE_EXCEEDED", `deadline passed before calling ${target.subject}`),
-      );
-    }
-    const timeoutMs = attemptTimeoutMs !== undefined && attemptTimeoutMs < left ? attemptTimeoutMs : left;
-    const headers = writeRequestHeaders({
+  /** Step 4, one attempt: its headers (same Idempotency-Key, its number, the budget left). */
+  #headers(plan: CallPlan, attempt: number, timeoutMs: number): ReturnType<typeof writeRequestHeaders> {
+    return writeRequestHeaders({
       timeoutMs,
       attempt,
       idempotencyKey: plan.idempotencyKey,
@@ -284,13 +295,13 @@ export class CallPipeline {
       tenant: plan.tenant,
       trace: plan.trace,
     });
-    const result = settleAttempt(
-      await this.#requester.send(target.subject, plan.payload, headers, timeoutMs, plan.signal),
-      target.subject,
-      timeoutMs,
-    );
+  }
+
+  /** Step 4, one attempt: what came back, as the reply body or the failure. */
+  #settle(plan: CallPlan, sent: SendResult, timeoutMs: number): unknown {
+    const result = settleAttempt(sent, plan.target.subject, timeoutMs);
     if (result instanceof AttemptFailed) {
-      if (result.abandonedReply !== undefined) this.#abandon(target.service, result.abandonedReply);
+      if (result.abandonedReply !== undefined) this.#abandon(plan.target.service, result.abandonedReply);
       if (!result.sent) neverSent.add(result.error);
     }
     return result;
