@@ -12,7 +12,8 @@ import {
 import type { InFlight, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
 import { ServedRequest } from "./served-request.js";
 
-export type { Handler, InFlight, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
+// the public `Handler` and the host mesh.ts implements are named where the pipeline is
+export type { Handler, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
 
 /**
  * The server pipeline. The order, and why:
