@@ -98,8 +98,10 @@ describe("switchyard CLI", () => {
     writeFileSync(file, "defaults:\n  timeoutMs: -1\nbogus: true\n");
     const run = await cli(nats.url, "policy", "apply", "-f", file, "--json");
     assert.equal(run.code, 1);
-    const { error } = JSON.parse(run.stdout) as { error: { details: { issues: Array<{ path: string }> } } };
-    assert.deepEqual(error.details.issues.map((i) => i.path).sort(), ["", "defaults.timeoutMs"]);
+    const { error } = JSON.parse(run.stdout) as {
+      error: { details: { issues: Array<{ path: Array<string | number> }> } };
+    };
+    assert.deepEqual(error.details.issues.map((i) => i.path.join(".")).sort(), ["", "defaults.timeoutMs"]);
   });
 
   it("--wait names the laggards and exits 3 when an instance does not catch up", async (t) => {

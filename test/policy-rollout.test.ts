@@ -92,7 +92,9 @@ describe("policy rollout", () => {
     };
     const error = await admin.apply({ document: invalid }).catch((e: unknown) => e);
     assert.ok(isMeshError(error) && error.code === "INVALID_ARGUMENT");
-    const paths = (error.details as { issues: Array<{ path: string }> }).issues.map((i) => i.path).sort();
+    const paths = (error.details as { issues: Array<{ path: Array<string | number> }> }).issues
+      .map((i) => i.path.join("."))
+      .sort();
     assert.deepEqual(paths, ["defaults.timeoutMs", "quotas.0.rate", "services.echo"]);
     assert.equal((await admin.get({})).version, before.version);
     await delay(200);

@@ -1,5 +1,4 @@
 import { type ErrorBody, type ErrorCode, ErrorCodes } from "@switchyard/schemas";
-import { mayRetry } from "./resilience/retry-decision.js";
 
 // A brand, not instanceof: two copies of this package in one process still recognise each other.
 const BRAND = Symbol.for("switchyard.MeshError");
@@ -54,35 +53,6 @@ export function isMeshError(value: unknown): value is MeshError {
   return typeof value === "object" && value !== null && BRAND in value;
 }
 
-// Errors the client raised for a downstream call. The server boundary must not pass their
-// "nobody ran it" codes upstream as if they were true of its own request.
-const fromDownstream = new WeakSet<MeshError>();
-
-export function markDownstream(error: MeshError): MeshError {
-  fromDownstream.add(error);
-  return error;
-}
-
-/**
- * What a handler's throw becomes on the wire. Unknown throws are `INTERNAL` (their message stays
- * in the log). A downstream error whose code promises the callee did no work (NO_RESPONDERS,
- * OVERLOADED, QUOTA_EXCEEDED with a retry-after...) would be false of this request, since this
- * handler ran: it becomes `UNAVAILABLE`, as does any local-only code.
- */
-export function toReplyError(thrown: unknown): MeshError {
-  if (!isMeshError(thrown)) {
-    return new MeshError("INTERNAL", "the handler failed", { cause: thrown });
-  }
-  // misleading: a local-only code, or one that would let our caller repeat a non-idempotent call
-  const misleading =
-    !ErrorCodes[thrown.code].wire || (fromDownstream.has(thrown) && mayRetry(thrown, false, true));
-  if (!misleading) return thrown;
-  return new MeshError("UNAVAILABLE", `a dependency failed: ${thrown.message}`, {
-    cause: thrown,
-    details: { dependencyCode: thrown.code },
-  });
-}
-
 /** A request body over an endpoint's `maxRequestBytes` (policy), refused before it is decoded. */
 export function payloadTooLarge(
   bytes: number,
@@ -94,11 +64,4 @@ export function payloadTooLarge(
     `${target.service}.${target.endpoint} takes requests of at most ${limit} bytes, not ${bytes}`,
     { details: { limitBytes: limit, bytes } },
   );
-}
-
-/** Zod issues as `INVALID_ARGUMENT` details carry them: `{ path: string[], message }`. */
-export function issueDetails(error: {
-  issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }>;
-}) {
-  return error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
 }

@@ -212,15 +212,15 @@ export class Mesh {
 
   /** Step 2 of `serve()`: the instance, subscribed, with what discovery reports about it. */
   #newInstance(contract: Contract, endpoints: Map<string, ServedEndpoint>): ServiceInstance {
-    return new ServiceInstance(
-      this.#nc,
-      this.options.prefix,
+    return new ServiceInstance({
+      nc: this.#nc,
+      prefix: this.options.prefix,
       contract,
       endpoints,
-      this.#host,
-      this.options.drainTimeoutMs,
-      this.instanceId,
-      (endpoint) => {
+      host: this.#host,
+      drainTimeoutMs: this.options.drainTimeoutMs,
+      instanceId: this.instanceId,
+      statsData: (endpoint) => {
         const quota = this.#quota.counters(contract.name, endpoint);
         const limit = endpoints.get(endpoint)?.limit.current;
         return {
@@ -228,13 +228,13 @@ export class Mesh {
           ...(limit === undefined ? {} : { concurrency: { limit: limit.limit, inFlight: limit.inFlight } }),
         };
       },
-      () => ({
+      metadata: () => ({
         [MetadataKey.Runtime]: RUNTIME_VERSION,
         [MetadataKey.PolicyVersion]: String(this.policyVersion),
         [MetadataKey.Caller]: this.name,
       }),
-      () => [...this.#pipeline.breakerStates()],
-    );
+      calls: () => [...this.#pipeline.breakerStates()],
+    });
   }
 
   /** Step 3 of `serve()`: the broker took the subscription, or the instance is undone. */

@@ -3,6 +3,7 @@ import {
   CallSettings,
   DEFAULT_PREFIX,
   IDEMPOTENCY_KEY_PATTERN,
+  issueDetails,
   MAX_CALL_TIMEOUT_MS,
   NAME_PATTERN,
   NAME_RULE,
@@ -14,7 +15,7 @@ import {
 } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { issueDetails, MeshError } from "./errors.js";
+import { MeshError } from "./errors.js";
 import { type EffectiveSettings, overlaySettings } from "./policy/resolved-settings.js";
 
 // Every default of the mesh options, and of the call settings they share with the policy, is set

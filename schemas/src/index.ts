@@ -35,6 +35,7 @@ export { ErrorBody } from "./error-body.js";
 export type { ErrorCode, ErrorCodeSpec, Executed, RetryClass } from "./errors.js";
 export { codeForStatus, ErrorCodes, isErrorCode } from "./errors.js";
 export { Header, IDEMPOTENCY_KEY_PATTERN, JSON_CONTENT_TYPE } from "./headers.js";
+export { IssueDetail, issueDetails } from "./issues.js";
 export { parseJsonMessage, summarizeIssues } from "./json-message.js";
 export { jsonSchemas } from "./json-schemas.js";
 export type { AppliedReport as AppliedReportType, PolicyInput } from "./policy.js";

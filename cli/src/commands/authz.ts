@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createUser, fromSeed } from "@nats-io/nkeys";
-import { DEFAULT_PREFIX, POLICY_BUCKET, Policy, summarizeIssues } from "@switchyard/schemas";
+import { DEFAULT_PREFIX, issueDetails, POLICY_BUCKET, Policy, summarizeIssues } from "@switchyard/schemas";
 import { identities, renderServerConfig } from "../authz/render.js";
 import { type CommandContext, flagString } from "../context.js";
 import { CliError, ExitCode } from "../exit-codes.js";
@@ -40,7 +40,7 @@ export const authzCommands = {
       const parsed = Policy.safeParse(readPolicyFile(file));
       if (!parsed.success) {
         throw new CliError(ExitCode.Failed, `invalid policy: ${summarizeIssues(parsed.error)}`, {
-          issues: parsed.error.issues,
+          issues: issueDetails(parsed.error),
         });
       }
       mkdirSync(out, { recursive: true });

@@ -3,7 +3,8 @@ import { nuid } from "@nats-io/nats-core";
 import { type Context, context, type Span } from "@opentelemetry/api";
 import type { CallStats, ErrorCode } from "@switchyard/schemas";
 import type { Logger } from "pino";
-import { isMeshError, MeshError, markDownstream, payloadTooLarge } from "../errors.js";
+import { BoundedCache } from "../bounded-cache.js";
+import { isMeshError, MeshError, payloadTooLarge } from "../errors.js";
 import type { ResolvedCallOptions } from "../options.js";
 import type { CompiledPolicy, EffectiveSettings } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
@@ -13,12 +14,13 @@ import { monotonicNow } from "../resilience/clock.js";
 import { deriveDeadline, remainingMs } from "../resilience/deadline.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
 import { mayRetry } from "../resilience/retry-decision.js";
+import { markDownstream } from "../server/reply-error.js";
 import { type MeshTelemetry, SpanEvent, traceFields } from "../telemetry/telemetry.js";
 import { injectTraceContext, type TraceHeaders } from "../telemetry/trace-context.js";
 import { encodeJson } from "../wire/json-codec.js";
 import { writeRequestHeaders } from "../wire/request-headers.js";
 import { AttemptFailed, settleAttempt } from "./attempt.js";
-import type { Requester } from "./requester.js";
+import type { Requester, SendResult } from "./requester.js";
 
 /** Failures that say the callee is unwell: only these count against its circuit breaker. */
 const UNWELL: ReadonlySet<ErrorCode> = new Set([
@@ -32,6 +34,18 @@ const UNWELL: ReadonlySet<ErrorCode> = new Set([
 // failures of attempts that never left this process: they say nothing about the callee
 const neverSent = new WeakSet<MeshError>();
 
+/** An attempt's timeout: what is left of the deadline, or less; throws once nothing is left. */
+function attemptTimeoutMs(plan: CallPlan): number {
+  const left = remainingMs(plan.deadline);
+  if (left < 1) {
+    throw markDownstream(
+      new MeshError("DEADLINE_EXCEEDED", `deadline passed before calling ${plan.target.subject}`),
+    );
+  }
+  const cap = plan.attemptTimeoutMs;
+  return cap !== undefined && cap < left ? cap : left;
+}
+
 /** A call's outcome counts against the breaker when it says the callee is unwell. */
 function unwell(error: unknown): boolean {
   if (!isMeshError(error) || neverSent.has(error)) return false;
@@ -43,6 +57,7 @@ function unwell(error: unknown): boolean {
 
 const RECENT_BREAKER_MS = 60_000;
 const IDLE_BREAKER_MS = 600_000;
+const MAX_BUDGETS = 1_000;
 
 interface BreakerEntry {
   readonly service: string;
@@ -112,7 +127,8 @@ export class CallPipeline {
   readonly #policy: () => CompiledPolicy;
   readonly #log: Logger;
   readonly #telemetry: MeshTelemetry;
-  readonly #budgets = new Map<string, RetryBudget>();
+  // keyed by target service: few, but a caller may name any service, so bounded all the same
+  readonly #budgets = new BoundedCache<string, RetryBudget>(MAX_BUDGETS);
   readonly #breakers = new Map<string, BreakerEntry>();
 
   readonly #abandon: (service: string, reply: string) => void;
@@ -145,7 +161,8 @@ export class CallPipeline {
     const parentContext = parent?.traceContext ?? context.active();
     const span = this.#telemetry.startClientSpan(target, tenant, parentContext);
     try {
-      const value = await this.#guarded(target, input, opts, parent, tenant, span, parentContext);
+      const plan = this.#plan(target, input, opts, parent, tenant, span, parentContext);
+      const value = await this.#guarded(plan);
       this.#telemetry.endClientSpan(span, target, tenant, startedAt, undefined);
       return value;
     } catch (error) {
@@ -157,8 +174,14 @@ export class CallPipeline {
     }
   }
 
-  /** Steps 1–2, then the retry loop. */
-  async #guarded(
+  /** Step 2, the breaker, when the endpoint has one; then the retry loop. Not async: no extra promise. */
+  #guarded(plan: CallPlan): Promise<unknown> {
+    plan.budget.recordRequest();
+    return plan.settings.breaker.enabled ? this.#throughBreaker(plan) : this.#retryLoop(plan);
+  }
+
+  /** Step 1: the deadline, the call's settings and its payload, fixed before the first attempt. */
+  #plan(
     target: CallTarget,
     input: unknown,
     opts: ResolvedCallOptions,
@@ -166,19 +189,9 @@ export class CallPipeline {
     tenant: string | undefined,
     span: Span,
     parentContext: Context,
-  ): Promise<unknown> {
+  ): CallPlan {
     const policy = this.#policy();
     const settings = target.settings.get(policy, policy.planOf(tenant));
-    const deadline = deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, parent?.deadlineAt);
-    const attemptTimeoutMs = opts.attemptTimeoutMs ?? settings.attemptTimeoutMs;
-    const maxAttempts = opts.maxAttempts ?? settings.retry.maxAttempts;
-    const idempotent = opts.idempotent ?? settings.idempotent;
-    const idempotencyKey = opts.idempotencyKey ?? nuid.next();
-    // a call made inside a handler is abandoned when that handler's own caller gives up
-    const signal =
-      opts.signal !== undefined && parent !== undefined
-        ? AbortSignal.any([opts.signal, parent.signal])
-        : (opts.signal ?? parent?.signal);
     let payload: Uint8Array;
     try {
       payload = encodeJson(input);
@@ -189,25 +202,31 @@ export class CallPipeline {
     if (settings.maxRequestBytes !== undefined && payload.length > settings.maxRequestBytes) {
       throw markDownstream(payloadTooLarge(payload.length, settings.maxRequestBytes, target));
     }
-    const budget = this.#budget(target.service, settings.retry.budget);
-    budget.recordRequest();
-    const plan: CallPlan = {
+    return {
       target,
       payload,
-      deadline,
-      attemptTimeoutMs,
-      maxAttempts,
-      idempotent,
-      idempotencyKey,
+      deadline: deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, parent?.deadlineAt),
+      attemptTimeoutMs: opts.attemptTimeoutMs ?? settings.attemptTimeoutMs,
+      maxAttempts: opts.maxAttempts ?? settings.retry.maxAttempts,
+      idempotent: opts.idempotent ?? settings.idempotent,
+      idempotencyKey: opts.idempotencyKey ?? nuid.next(),
       tenant,
-      signal,
+      // a call made inside a handler is abandoned when that handler's own caller gives up
+      signal:
+        opts.signal !== undefined && parent !== undefined
+          ? AbortSignal.any([opts.signal, parent.signal])
+          : (opts.signal ?? parent?.signal),
       settings,
-      budget,
+      budget: this.#budget(target.service, settings.retry.budget),
       span,
       trace: injectTraceContext(parentContext, span),
     };
-    if (!settings.breaker.enabled) return await this.#retryLoop(plan);
-    const breaker = this.#breaker(target, settings.breaker);
+  }
+
+  /** Step 2: the circuit breaker fails fast while open, and hears how the whole call went. */
+  async #throughBreaker(plan: CallPlan): Promise<unknown> {
+    const { target, span } = plan;
+    const breaker = this.#breaker(target, plan.settings.breaker);
     let state = breaker.state;
     const permit = breaker.acquire();
     state = this.#breakerEvent(span, breaker, state);
@@ -241,85 +260,104 @@ export class CallPipeline {
     return now;
   }
 
+  /** Step 3: attempts until one succeeds or a retry is unsafe, unaffordable or too late. */
   async #retryLoop(plan: CallPlan): Promise<unknown> {
-    const { target, payload, deadline, attemptTimeoutMs, maxAttempts, idempotent, signal, settings, budget } =
-      plan;
     for (let attempt = 1; ; attempt++) {
-      const left = remainingMs(deadline);
-      if (left < 1) {
-        throw markDownstream(
-          new MeshError("DEADLINE_EXCEEDED", `deadline passed before calling ${target.subject}`),
-        );
-      }
-      const timeoutMs = attemptTimeoutMs !== undefined && attemptTimeoutMs < left ? attemptTimeoutMs : left;
-      const headers = writeRequestHeaders({
+      const timeoutMs = attemptTimeoutMs(plan);
+      const sent = await this.#requester.send(
+        plan.target.subject,
+        plan.payload,
+        this.#headers(plan, attempt, timeoutMs),
         timeoutMs,
-        attempt,
-        idempotencyKey: plan.idempotencyKey,
-        caller: this.#caller,
-        tenant: plan.tenant,
-        trace: plan.trace,
-      });
-      const result = settleAttempt(
-        await this.#requester.send(target.subject, payload, headers, timeoutMs, signal),
-        target.subject,
-        timeoutMs,
+        plan.signal,
       );
+      const result = this.#settle(plan, sent, timeoutMs);
       if (!(result instanceof AttemptFailed)) return result;
-      if (result.abandonedReply !== undefined) this.#abandon(target.service, result.abandonedReply);
-
-      const { error } = result;
-      if (!result.sent) neverSent.add(error);
-      if (attempt >= maxAttempts || !mayRetry(error, idempotent, result.sent)) {
-        throw markDownstream(error);
-      }
-      // a shed is one instance's quick "no": the queue group hands the retry to another instance,
-      // so it goes at once (as Finagle requeues a nack); maxAttempts and the budget bound it
-      const backoffMs =
-        error.code === "OVERLOADED"
-          ? 0
-          : fullJitterDelayMs(attempt, settings.retry.backoff.baseMs, settings.retry.backoff.maxMs);
-      const delayMs = Math.max(backoffMs, error.retryAfterMs ?? 0);
-      if (monotonicNow() + delayMs >= deadline) throw markDownstream(error);
-      if (!budget.tryRetry()) {
-        plan.span.addEvent(SpanEvent.RetryBudgetExhausted, {
-          "mesh.attempt": attempt,
-          "error.type": error.code,
-        });
-        throw markDownstream(
-          new MeshError("RETRY_BUDGET_EXHAUSTED", `retry budget for ${target.service} is spent`, {
-            cause: error,
-            details: { lastCode: error.code, attempts: attempt },
-          }),
-        );
-      }
-      plan.span.addEvent(SpanEvent.Retry, {
-        "mesh.attempt": attempt + 1,
-        "error.type": error.code,
-        "mesh.retry.delay_ms": delayMs,
-      });
-      this.#telemetry.retried(target, error.code, plan.tenant);
-      if (this.#log.isLevelEnabled("debug")) {
-        this.#log.debug(
-          {
-            service: target.service,
-            endpoint: target.endpoint,
-            tenant: plan.tenant,
-            attempt,
-            code: error.code,
-            delayMs,
-            ...traceFields(plan.span),
-          },
-          "retrying call",
-        );
-      }
+      const delayMs = this.#retryDelay(plan, attempt, result);
+      this.#recordRetry(plan, attempt, result.error, delayMs);
       if (delayMs > 0) {
         try {
-          await sleep(delayMs, undefined, signal ? { signal } : undefined);
+          await sleep(delayMs, undefined, plan.signal ? { signal: plan.signal } : undefined);
         } catch {
-          throw markDownstream(new MeshError("CANCELLED", `the call to ${target.subject} was aborted`));
+          throw markDownstream(new MeshError("CANCELLED", `the call to ${plan.target.subject} was aborted`));
         }
       }
+    }
+  }
+
+  /** Step 4, one attempt: its headers (same Idempotency-Key, its number, the budget left). */
+  #headers(plan: CallPlan, attempt: number, timeoutMs: number): ReturnType<typeof writeRequestHeaders> {
+    return writeRequestHeaders({
+      timeoutMs,
+      attempt,
+      idempotencyKey: plan.idempotencyKey,
+      caller: this.#caller,
+      tenant: plan.tenant,
+      trace: plan.trace,
+    });
+  }
+
+  /** Step 4, one attempt: what came back, as the reply body or the failure. */
+  #settle(plan: CallPlan, sent: SendResult, timeoutMs: number): unknown {
+    const result = settleAttempt(sent, plan.target.subject, timeoutMs);
+    if (result instanceof AttemptFailed) {
+      if (result.abandonedReply !== undefined) this.#abandon(plan.target.service, result.abandonedReply);
+      if (!result.sent) neverSent.add(result.error);
+    }
+    return result;
+  }
+
+  /** How long to wait before the next attempt; throws when there must be none. */
+  #retryDelay(plan: CallPlan, attempt: number, failed: AttemptFailed): number {
+    const { error } = failed;
+    if (attempt >= plan.maxAttempts || !mayRetry(error, plan.idempotent, failed.sent)) {
+      throw markDownstream(error);
+    }
+    // a shed is one instance's quick "no": the queue group hands the retry to another instance,
+    // so it goes at once (as Finagle requeues a nack); maxAttempts and the budget bound it
+    const backoffMs =
+      error.code === "OVERLOADED"
+        ? 0
+        : fullJitterDelayMs(attempt, plan.settings.retry.backoff.baseMs, plan.settings.retry.backoff.maxMs);
+    const delayMs = Math.max(backoffMs, error.retryAfterMs ?? 0);
+    if (monotonicNow() + delayMs >= plan.deadline) throw markDownstream(error);
+    if (!plan.budget.tryRetry()) {
+      plan.span.addEvent(SpanEvent.RetryBudgetExhausted, {
+        "mesh.attempt": attempt,
+        "error.type": error.code,
+      });
+      throw markDownstream(
+        new MeshError("RETRY_BUDGET_EXHAUSTED", `retry budget for ${plan.target.service} is spent`, {
+          cause: error,
+          details: { lastCode: error.code, attempts: attempt },
+        }),
+      );
+    }
+    return delayMs;
+  }
+
+  /** A retry is a span event, a metric and (at debug) a log line. */
+  #recordRetry(plan: CallPlan, attempt: number, error: MeshError, delayMs: number): void {
+    const { target } = plan;
+    plan.span.addEvent(SpanEvent.Retry, {
+      "mesh.attempt": attempt + 1,
+      "error.type": error.code,
+      "mesh.retry.delay_ms": delayMs,
+    });
+    this.#telemetry.retried(target, error.code, plan.tenant);
+    if (this.#log.isLevelEnabled("debug")) {
+      this.#log.debug(
+        {
+          service: target.service,
+          endpoint: target.endpoint,
+          tenant: plan.tenant,
+          attempt,
+          code: error.code,
+          delayMs,
+          ...traceFields(plan.span),
+        },
+        "retrying call",
+      );
     }
   }
 
@@ -359,6 +397,7 @@ export class CallPipeline {
    */
   #budget(service: string, params: EffectiveSettings["retry"]["budget"]): RetryBudget {
     const key = `${service}|${params.ratio}|${params.minPerSecond}|${params.windowMs}`;
+    // get, then set: getOrCreate would cost a closure per call
     let budget = this.#budgets.get(key);
     if (budget === undefined) {
       budget = new RetryBudget(params);

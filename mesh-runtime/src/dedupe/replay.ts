@@ -1,6 +1,7 @@
-import { isErrorCode } from "@switchyard/schemas";
-import { MeshError, toReplyError } from "../errors.js";
+import { MeshError } from "../errors.js";
 import { StoreUnavailable } from "../quota/quota-store.js";
+import { toReplyError } from "../server/reply-error.js";
+import { errorFromWire } from "../wire/error-reply.js";
 import type { DedupeStore, StoredReply } from "./dedupe-store.js";
 
 const MIN_CONFLICT_RETRY_AFTER_MS = 100;
@@ -76,9 +77,6 @@ export async function replayOrRun(call: ReplayCall, run: () => Promise<Uint8Arra
 }
 
 function replayedError(stored: Extract<StoredReply, { ok: false }>): MeshError {
-  const code = isErrorCode(stored.error.code) ? stored.error.code : "INTERNAL";
-  return new MeshError(code, stored.error.message, {
-    ...(stored.error.details === undefined ? {} : { details: stored.error.details }),
-    ...(stored.retryAfterMs === undefined ? {} : { retryAfterMs: stored.retryAfterMs }),
-  });
+  // kept by this runtime's own boundary, so its status is that of a failed handler
+  return errorFromWire(stored.error, { status: 500, retryAfterMs: stored.retryAfterMs });
 }

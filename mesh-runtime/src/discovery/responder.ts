@@ -81,6 +81,9 @@ export interface DiscoverySource {
   calls(): CallStats[];
 }
 
+type DiscoveryReply = PingResponse | InfoResponse | StatsResponse;
+type SourceEndpoint = DiscoverySource["endpoints"][number];
+
 /**
  * Answers NATS micro (ADR-32) discovery for one service instance: `$SRV.PING|INFO|STATS`, bare,
  * `.<name>` and `.<name>.<id>`, without a queue group so every instance answers. `nats micro ls`
@@ -92,51 +95,7 @@ export function answerDiscovery(
   id: string,
   log: Logger,
 ): Subscription[] {
-  const base = { name: source.name, id, version: source.version };
-  const replies: Record<DiscoveryVerb, () => PingResponse | InfoResponse | StatsResponse> = {
-    PING: () => ({ type: "io.nats.micro.v1.ping_response", ...base, metadata: source.metadata() }),
-    INFO: () => ({
-      type: "io.nats.micro.v1.info_response",
-      ...base,
-      description: source.description,
-      metadata: source.metadata(),
-      endpoints: source.endpoints.map((e) => ({
-        name: e.name,
-        subject: e.subject,
-        queue_group: source.queueGroup,
-        metadata: null,
-      })),
-    }),
-    STATS: () => ({
-      type: "io.nats.micro.v1.stats_response",
-      ...base,
-      metadata: source.metadata(),
-      started: source.started.toISOString(),
-      endpoints: source.endpoints.map(({ name, subject, counters: c, data }) => ({
-        name,
-        subject,
-        queue_group: source.queueGroup,
-        num_requests: c.requests,
-        num_errors: c.errors,
-        last_error: c.lastError,
-        processing_time: c.processingNs,
-        average_processing_time: c.requests === 0 ? 0 : Math.round(c.processingNs / c.requests),
-        data: {
-          latency: { boundsMs: LATENCY_BOUNDS_MS, counts: c.latency },
-          inFlight: c.inFlight,
-          sheds: c.sheds,
-          callers: Object.fromEntries(
-            [...c.callers].map(([caller, t]) => [
-              caller,
-              { requests: t.requests, errors: t.errors, counts: t.latency },
-            ]),
-          ),
-          ...(data?.() as object | undefined),
-        },
-      })),
-      mesh_calls: source.calls(),
-    }),
-  };
+  const replies = discoveryReplies(source, id);
   const subs: Subscription[] = [];
   for (const verb of Object.values(DiscoveryVerb)) {
     for (const subject of [
@@ -158,4 +117,61 @@ export function answerDiscovery(
     }
   }
   return subs;
+}
+
+/** The reply to each verb, made when asked so it says how things are now. */
+function discoveryReplies(source: DiscoverySource, id: string): Record<DiscoveryVerb, () => DiscoveryReply> {
+  const base = { name: source.name, id, version: source.version };
+  return {
+    PING: () => ({ type: "io.nats.micro.v1.ping_response", ...base, metadata: source.metadata() }),
+    INFO: () => ({
+      type: "io.nats.micro.v1.info_response",
+      ...base,
+      description: source.description,
+      metadata: source.metadata(),
+      endpoints: source.endpoints.map((e) => ({
+        name: e.name,
+        subject: e.subject,
+        queue_group: source.queueGroup,
+        metadata: null,
+      })),
+    }),
+    STATS: () => ({
+      type: "io.nats.micro.v1.stats_response",
+      ...base,
+      metadata: source.metadata(),
+      started: source.started.toISOString(),
+      endpoints: source.endpoints.map((e) => endpointStats(e, source.queueGroup)),
+      mesh_calls: source.calls(),
+    }),
+  };
+}
+
+/** One endpoint in a STATS reply: the NATS micro fields, and ours in `data`. */
+function endpointStats(
+  { name, subject, counters: c, data }: SourceEndpoint,
+  queueGroup: string,
+): StatsResponse["endpoints"][number] {
+  return {
+    name,
+    subject,
+    queue_group: queueGroup,
+    num_requests: c.requests,
+    num_errors: c.errors,
+    last_error: c.lastError,
+    processing_time: c.processingNs,
+    average_processing_time: c.requests === 0 ? 0 : Math.round(c.processingNs / c.requests),
+    data: {
+      latency: { boundsMs: LATENCY_BOUNDS_MS, counts: c.latency },
+      inFlight: c.inFlight,
+      sheds: c.sheds,
+      callers: Object.fromEntries(
+        [...c.callers].map(([caller, t]) => [
+          caller,
+          { requests: t.requests, errors: t.errors, counts: t.latency },
+        ]),
+      ),
+      ...(data?.() as object | undefined),
+    },
+  };
 }

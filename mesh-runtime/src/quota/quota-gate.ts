@@ -1,4 +1,5 @@
 import { ANONYMOUS_TENANT, quotaKey } from "@switchyard/schemas";
+import { BoundedCache } from "../bounded-cache.js";
 import { MeshError } from "../errors.js";
 import { gcra } from "./gcra.js";
 import type { InstanceCount } from "./instance-count.js";
@@ -20,6 +21,17 @@ interface Lease {
   expiresAt: number;
 }
 
+/** One call of `admit`: whose request, and the lease tokens it spent (given back on a denial). */
+interface Admission {
+  /** "service.endpoint" */
+  readonly scope: string;
+  readonly service: string;
+  readonly who: string;
+  /** Epoch ms. */
+  readonly now: number;
+  readonly spentLocally: Array<{ lease: Lease; cost: number }>;
+}
+
 const MAX_ENTRIES = 10_000;
 // leased tokens are spent within this long, or dropped: it bounds how stale a lease can be
 const LEASE_TTL_MS = 1_000;
@@ -35,10 +47,11 @@ const LEASE_TTL_MS = 1_000;
 export class QuotaGate {
   readonly #store: () => QuotaStore | undefined;
   readonly #instances: InstanceCount;
-  readonly #leases = new Map<string, Lease>();
-  readonly #local = new Map<string, number>();
-  // by "service.endpoint", then by "rule/tenant"
-  readonly #counters = new Map<string, Map<string, QuotaCounters>>();
+  // by "rule/tenant": bounded, since a flood of tenant names must not grow memory without end
+  readonly #leases = new BoundedCache<string, Lease>(MAX_ENTRIES);
+  readonly #local = new BoundedCache<string, number>(MAX_ENTRIES);
+  // by "service.endpoint" (served endpoints, few), then by "rule/tenant"
+  readonly #counters = new Map<string, BoundedCache<string, QuotaCounters>>();
 
   /** `store` is asked for lazily: a process whose policy has no quota never connects to Redis. */
   constructor(store: () => QuotaStore | undefined, instances: InstanceCount) {
@@ -49,7 +62,7 @@ export class QuotaGate {
   /** One endpoint's counters by `rule/tenant`, for `$SRV.STATS`. */
   counters(service: string, endpoint: string): Readonly<Record<string, Readonly<QuotaCounters>>> | undefined {
     const found = this.#counters.get(`${service}.${endpoint}`);
-    return found === undefined ? undefined : Object.fromEntries(found);
+    return found === undefined ? undefined : Object.fromEntries(found.entries());
   }
 
   /** Resolves when the request may proceed; rejects with QUOTA_EXCEEDED or UNAVAILABLE. */
@@ -59,60 +72,76 @@ export class QuotaGate {
     endpoint: string,
     tenant: string | undefined,
   ): Promise<void> {
-    const who = tenant ?? ANONYMOUS_TENANT;
-    const count = (rule: QuotaRule) => this.#count(`${service}.${endpoint}`, rule, who);
-    const now = Date.now();
     if (rules.some((r) => r.onStoreFailure === "local")) this.#instances.watch(service);
-    const spentLocally: Array<{ lease: Lease; cost: number }> = [];
-    const pending: QuotaRule[] = [];
-    for (const rule of rules) {
-      const lease = rule.leaseTokens > 0 ? this.#leases.get(`${rule.name}/${who}`) : undefined;
-      if (lease !== undefined && lease.expiresAt > now && lease.tokens >= rule.cost) {
-        lease.tokens -= rule.cost;
-        spentLocally.push({ lease, cost: rule.cost });
-        count(rule).admitted++;
-      } else {
-        pending.push(rule);
-      }
-    }
+    const a: Admission = {
+      scope: `${service}.${endpoint}`,
+      service,
+      who: tenant ?? ANONYMOUS_TENANT,
+      now: Date.now(),
+      spentLocally: [],
+    };
+    const pending = this.#spendLeases(rules, a);
     if (pending.length === 0) return;
-
     let decision: Awaited<ReturnType<QuotaStore["decide"]>>;
     try {
       const store = this.#store();
       if (store === undefined)
         throw new StoreUnavailable("no quota store is configured (redis.url or REDIS_URL)");
-      decision = await store.decide(pending.map((rule) => request(rule, who)));
+      decision = await store.decide(pending.map((rule) => request(rule, a.who)));
     } catch (error) {
       if (!(error instanceof StoreUnavailable)) throw error;
-      this.#onStoreFailure(pending, service, who, error, spentLocally, count);
+      this.#onStoreFailure(pending, a, error);
       return;
     }
-    const { ok, outcomes } = decision;
+    this.#applyDecision(pending, a, decision);
+  }
+
+  /** Rules a held lease covers are admitted here; the rest are returned for the store. */
+  #spendLeases(rules: readonly QuotaRule[], a: Admission): QuotaRule[] {
+    const pending: QuotaRule[] = [];
+    for (const rule of rules) {
+      const lease = rule.leaseTokens > 0 ? this.#leases.get(`${rule.name}/${a.who}`) : undefined;
+      if (lease !== undefined && lease.expiresAt > a.now && lease.tokens >= rule.cost) {
+        lease.tokens -= rule.cost;
+        a.spentLocally.push({ lease, cost: rule.cost });
+        this.#count(a, rule).admitted++;
+      } else {
+        pending.push(rule);
+      }
+    }
+    return pending;
+  }
+
+  /** Counts the store's outcomes and keeps granted extra tokens as leases; throws on a denial. */
+  #applyDecision(
+    pending: readonly QuotaRule[],
+    a: Admission,
+    { ok, outcomes }: Awaited<ReturnType<QuotaStore["decide"]>>,
+  ): void {
     pending.forEach((rule, i) => {
       const outcome = outcomes[i];
       if (outcome === undefined) return;
-      if (outcome.granted === 0 && rule.shadow) count(rule).shadowDenied++;
+      if (outcome.granted === 0 && rule.shadow) this.#count(a, rule).shadowDenied++;
       if (!ok) return;
-      if (outcome.granted > 0) count(rule).admitted++;
+      if (outcome.granted > 0) this.#count(a, rule).admitted++;
       if (outcome.granted > rule.cost) {
-        this.#setLease(`${rule.name}/${who}`, {
+        this.#leases.set(`${rule.name}/${a.who}`, {
           tokens: outcome.granted - rule.cost,
-          expiresAt: now + LEASE_TTL_MS,
+          expiresAt: a.now + LEASE_TTL_MS,
         });
       }
     });
     if (ok) return;
-    refund(spentLocally);
+    refund(a.spentLocally);
     const index = pending.findIndex((rule, i) => !rule.shadow && outcomes[i]?.granted === 0);
     const rule = pending[index] as QuotaRule;
     const outcome = outcomes[index];
-    count(rule).denied++;
-    throw new MeshError("QUOTA_EXCEEDED", `tenant ${who} is over quota ${rule.name}`, {
+    this.#count(a, rule).denied++;
+    throw new MeshError("QUOTA_EXCEEDED", `tenant ${a.who} is over quota ${rule.name}`, {
       retryAfterMs: Math.max(1, Math.ceil((outcome?.retryAfterUs ?? 0) / 1_000)),
       details: {
         rule: rule.name,
-        tenant: who,
+        tenant: a.who,
         remaining: outcome?.remaining ?? 0,
         rate: rule.rate,
         periodMs: rule.periodMs,
@@ -120,18 +149,12 @@ export class QuotaGate {
     });
   }
 
-  #onStoreFailure(
-    rules: readonly QuotaRule[],
-    service: string,
-    who: string,
-    error: StoreUnavailable,
-    spentLocally: Array<{ lease: Lease; cost: number }>,
-    count: (rule: QuotaRule) => QuotaCounters,
-  ): void {
+  #onStoreFailure(rules: readonly QuotaRule[], a: Admission, error: StoreUnavailable): void {
+    const { who, spentLocally } = a;
     const closed = rules.find((r) => r.onStoreFailure === "closed" && !r.shadow);
     if (closed !== undefined) {
       refund(spentLocally);
-      count(closed).failClosed++;
+      this.#count(a, closed).failClosed++;
       throw new MeshError("UNAVAILABLE", `quota store unavailable and rule ${closed.name} fails closed`, {
         cause: error,
         details: { rule: closed.name },
@@ -139,10 +162,10 @@ export class QuotaGate {
       });
     }
     const nowUs = Date.now() * 1_000;
-    const instances = this.#instances.of(service);
+    const instances = this.#instances.of(a.service);
     for (const rule of rules) {
       if (rule.onStoreFailure === "open" || rule.shadow) {
-        count(rule).failOpen++;
+        this.#count(a, rule).failOpen++;
         continue;
       }
       // local: this instance's share of the rule, rate ÷ instances
@@ -154,7 +177,7 @@ export class QuotaGate {
       const d = gcra(this.#local.get(key), nowUs, rule.cost, share);
       if (!d.allowed) {
         refund(spentLocally);
-        count(rule).denied++;
+        this.#count(a, rule).denied++;
         throw new MeshError("QUOTA_EXCEEDED", `tenant ${who} is over quota ${rule.name} (local share)`, {
           retryAfterMs: Math.max(1, Math.ceil(d.retryAfterUs / 1_000)),
           details: {
@@ -167,28 +190,20 @@ export class QuotaGate {
           },
         });
       }
-      if (this.#local.size >= MAX_ENTRIES) this.#local.clear();
       this.#local.set(key, d.tat);
-      count(rule).local++;
+      this.#count(a, rule).local++;
     }
   }
 
-  #setLease(key: string, lease: Lease): void {
-    if (this.#leases.size >= MAX_ENTRIES) this.#leases.clear();
-    this.#leases.set(key, lease);
-  }
-
-  #count(scope: string, rule: QuotaRule, who: string): QuotaCounters {
-    let byRule = this.#counters.get(scope);
+  #count(a: Admission, rule: QuotaRule): QuotaCounters {
+    let byRule = this.#counters.get(a.scope);
     if (byRule === undefined) {
-      byRule = new Map();
-      this.#counters.set(scope, byRule);
+      byRule = new BoundedCache(MAX_ENTRIES);
+      this.#counters.set(a.scope, byRule);
     }
-    const key = `${rule.name}/${who}`;
+    const key = `${rule.name}/${a.who}`;
     let c = byRule.get(key);
     if (c === undefined) {
-      // bounded: a flood of tenant names must not grow memory without end
-      if (byRule.size >= MAX_ENTRIES) byRule.clear();
       c = { admitted: 0, denied: 0, shadowDenied: 0, failOpen: 0, failClosed: 0, local: 0 };
       byRule.set(key, c);
     }

@@ -10,13 +10,9 @@ import {
 import type { Logger } from "pino";
 import { answerDiscovery, type DiscoverySource } from "../discovery/responder.js";
 import { MeshError } from "../errors.js";
-import {
-  type InFlight,
-  type PipelineHost,
-  refuseRequest,
-  type ServedEndpoint,
-  serveRequest,
-} from "./request-pipeline.js";
+import { refuseRequest } from "./request-outcome.js";
+import { serveRequest } from "./request-pipeline.js";
+import type { InFlight, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
 
 /** A running service instance, as `serve()` returns it. */
 export interface ServiceHandle {
@@ -24,6 +20,27 @@ export interface ServiceHandle {
   readonly version: string;
   /** Stops taking requests, lets those in flight finish (bounded by `drainTimeoutMs`). */
   stop(): Promise<void>;
+}
+
+/** What a `ServiceInstance` serves, where, and what its discovery replies tell besides counters. */
+export interface ServiceInstanceOptions {
+  readonly nc: NatsConnection;
+  /** Subject prefix of the mesh (`mesh`). */
+  readonly prefix: string;
+  readonly contract: Contract;
+  /** By endpoint name. */
+  readonly endpoints: ReadonlyMap<string, ServedEndpoint>;
+  readonly host: PipelineHost;
+  /** How long `stop()` waits for requests in flight. */
+  readonly drainTimeoutMs: number;
+  /** This instance's id in `$SRV` replies. */
+  readonly instanceId: string;
+  /** Extra `$SRV.STATS` data of one endpoint (quota decisions, concurrency). */
+  statsData(endpoint: string): unknown;
+  /** `$SRV` metadata: runtime and policy versions. */
+  metadata(): Record<string, string>;
+  /** What this process's callers see of the endpoints they call. */
+  calls: DiscoverySource["calls"];
 }
 
 /**
@@ -34,7 +51,7 @@ export interface ServiceHandle {
 export class ServiceInstance implements ServiceHandle {
   readonly name: string;
   readonly version: string;
-  readonly #endpoints: Map<string, ServedEndpoint>;
+  readonly #endpoints: ReadonlyMap<string, ServedEndpoint>;
   readonly #host: PipelineHost;
   readonly #log: Logger;
   readonly #subjectPrefixLength: number;
@@ -49,24 +66,14 @@ export class ServiceInstance implements ServiceHandle {
   #idle: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
 
-  constructor(
-    nc: NatsConnection,
-    prefix: string,
-    contract: Contract,
-    endpoints: Map<string, ServedEndpoint>,
-    host: PipelineHost,
-    drainTimeoutMs: number,
-    instanceId: string,
-    statsData: (endpoint: string) => unknown,
-    metadata: () => Record<string, string>,
-    calls: DiscoverySource["calls"],
-  ) {
+  constructor(o: ServiceInstanceOptions) {
+    const { nc, prefix, contract } = o;
     this.name = contract.name;
     this.version = contract.version;
-    this.#endpoints = endpoints;
-    this.#host = host;
-    this.#log = host.log;
-    this.#drainTimeoutMs = drainTimeoutMs;
+    this.#endpoints = o.endpoints;
+    this.#host = o.host;
+    this.#log = o.host.log;
+    this.#drainTimeoutMs = o.drainTimeoutMs;
     const wildcard = serviceSubjects(prefix, contract.name);
     this.#subjectPrefixLength = wildcard.length - 1;
     this.#sub = nc.subscribe(wildcard, {
@@ -79,34 +86,11 @@ export class ServiceInstance implements ServiceHandle {
     // a caller that gave up says so to every instance; the one handling it aborts ctx.signal
     this.#cancels = nc.subscribe(cancelSubject(prefix, contract.name), {
       callback: (err, msg) => {
-        if (err) {
-          this.refusal ??= err;
-          return;
-        }
-        const cancel = parseJsonMessage(CancelMessage, msg.data);
-        if (cancel.success) this.#requests.get(cancel.data.reply)?.cancel();
+        if (err) this.refusal ??= err;
+        else this.#onCancel(msg);
       },
     });
-    this.#discovery = answerDiscovery(
-      nc,
-      {
-        name: contract.name,
-        version: contract.version,
-        description: contract.description ?? "",
-        queueGroup: queueGroup(contract.name),
-        started: new Date(),
-        endpoints: [...endpoints.values()].map((e) => ({
-          name: e.endpoint,
-          subject: e.subject,
-          counters: e.counters,
-          data: () => statsData(e.endpoint),
-        })),
-        metadata,
-        calls,
-      },
-      instanceId,
-      host.log,
-    );
+    this.#discovery = answerDiscovery(nc, discoverySource(o), o.instanceId, o.host.log);
   }
 
   /** Requests being handled now. */
@@ -133,6 +117,11 @@ export class ServiceInstance implements ServiceHandle {
       return;
     }
     void this.#handle(msg, endpoint);
+  }
+
+  #onCancel(msg: Msg): void {
+    const cancel = parseJsonMessage(CancelMessage, msg.data);
+    if (cancel.success) this.#requests.get(cancel.data.reply)?.cancel();
   }
 
   async #handle(msg: Msg, endpoint: ServedEndpoint): Promise<void> {
@@ -178,4 +167,23 @@ export class ServiceInstance implements ServiceHandle {
     }
     this.#cancels.unsubscribe();
   }
+}
+
+function discoverySource(o: ServiceInstanceOptions): DiscoverySource {
+  const { contract } = o;
+  return {
+    name: contract.name,
+    version: contract.version,
+    description: contract.description ?? "",
+    queueGroup: queueGroup(contract.name),
+    started: new Date(),
+    endpoints: [...o.endpoints.values()].map((e) => ({
+      name: e.endpoint,
+      subject: e.subject,
+      counters: e.counters,
+      data: () => o.statsData(e.endpoint),
+    })),
+    metadata: o.metadata,
+    calls: o.calls,
+  };
 }

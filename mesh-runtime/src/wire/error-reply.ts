@@ -53,37 +53,56 @@ export function isErrorReply(msg: Msg): boolean {
 }
 
 /**
- * Rebuilds the typed error of an error reply. Unknown codes (a later protocol version, a plain
- * NATS micro service) map by status and keep the original in `details.remoteCode`.
+ * Rebuilds the typed error of an error reply. `Mesh-Error` names the code, else the body does;
+ * the body's message wins over `Nats-Service-Error`, which is cut to fit a header.
  */
 export function decodeErrorReply(msg: Msg): MeshError {
   const h = msg.headers as MsgHdrs;
   const statusText = header(h, "nats-service-error-code");
-  const status = statusText !== undefined && /^\d{3}$/.test(statusText) ? Number(statusText) : 500;
-  const description = header(h, "nats-service-error") ?? "";
   const retryText = header(h, "mesh-retry-after");
-  const retryAfterMs =
-    retryText !== undefined && /^\d{1,10}$/.test(retryText) ? Number(retryText) : undefined;
-  let remoteCode = header(h, "mesh-error");
-  let message = description;
-  let details: unknown;
+  let body: Partial<ErrorBody> = {};
   try {
-    const body = ErrorBody.safeParse(decodeJson(msg.data));
-    if (body.success) {
-      remoteCode ??= body.data.code;
-      message = body.data.message || description;
-      details = body.data.details;
-    }
+    const parsed = ErrorBody.safeParse(decodeJson(msg.data));
+    if (parsed.success) body = parsed.data;
   } catch {
     // a non-JSON error body: the headers alone describe the error
   }
-  // local-only codes never cross the wire; a peer that sends one is treated like an unknown code
-  const known = isErrorCode(remoteCode) && ErrorCodes[remoteCode].wire ? remoteCode : undefined;
+  return errorFromWire(
+    {
+      code: header(h, "mesh-error") ?? body.code,
+      message: body.message || header(h, "nats-service-error") || "",
+      details: body.details,
+    },
+    {
+      status: statusText !== undefined && /^\d{3}$/.test(statusText) ? Number(statusText) : 500,
+      retryAfterMs: retryText !== undefined && /^\d{1,10}$/.test(retryText) ? Number(retryText) : undefined,
+    },
+  );
+}
+
+/** Where a wire error came from besides its body: the reply's status and `Mesh-Retry-After`. */
+export interface WireErrorMeta {
+  /** `Nats-Service-Error-Code`; 500 when there is none. */
+  readonly status: number;
+  readonly retryAfterMs: number | undefined;
+}
+
+/**
+ * The one way a wire error becomes a `MeshError` (error replies, and replies kept for replay).
+ * Unknown codes (a later protocol version, a plain NATS micro service) map by status and keep the
+ * original in `details.remoteCode`; so do local-only codes, which never cross the wire.
+ */
+export function errorFromWire(
+  body: { readonly code?: string | undefined; readonly message: string; readonly details?: unknown },
+  { status, retryAfterMs }: WireErrorMeta,
+): MeshError {
+  const known = isErrorCode(body.code) && ErrorCodes[body.code].wire ? body.code : undefined;
   const code = known ?? codeForStatus(status);
-  if (known === undefined && remoteCode !== undefined) {
-    details = { remoteCode, remoteDetails: details };
-  }
-  return new MeshError(code, message || code, {
+  const details =
+    known === undefined && body.code !== undefined
+      ? { remoteCode: body.code, remoteDetails: body.details }
+      : body.details;
+  return new MeshError(code, body.message || code, {
     ...(details === undefined ? {} : { details }),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });

@@ -4,10 +4,12 @@ import {
   AppliedReport,
   appliedSubject,
   configSubject,
+  issueDetails,
   Policy,
   type PolicySnapshot,
   parseJsonMessage,
   reportRequestSubject,
+  summarizeIssues,
 } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import type { z } from "zod";
@@ -53,11 +55,12 @@ function meta(s: PolicySnapshot): PolicyMeta {
 function validate(document: unknown): Policy {
   const parsed = Policy.safeParse(document);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
   throw new MeshError(
     "INVALID_ARGUMENT",
-    `the policy is invalid: ${issues.map((i) => `${i.path || "(document)"}: ${i.message}`).join("; ")}`,
-    { details: { issues } },
+    `the policy is invalid: ${summarizeIssues(parsed.error, Number.POSITIVE_INFINITY)}`,
+    {
+      details: { issues: issueDetails(parsed.error) },
+    },
   );
 }
 

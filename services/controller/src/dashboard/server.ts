@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { extname, isAbsolute, join, relative, resolve } from "node:path";
 import { isMeshError, MeshError } from "@switchyard/runtime";
-import { summarizeIssues } from "@switchyard/schemas";
+import { issueDetails, summarizeIssues } from "@switchyard/schemas";
 import type { z } from "zod";
 import { controllerContract } from "../contract.js";
 import type { ControllerApi } from "../controller.js";
@@ -157,7 +157,7 @@ function parseInput<K extends keyof Endpoints>(endpoint: K, value: unknown): z.o
   const parsed = controllerContract.endpoints[endpoint].input.safeParse(value);
   if (!parsed.success) {
     throw new MeshError("INVALID_ARGUMENT", `invalid ${endpoint} request: ${summarizeIssues(parsed.error)}`, {
-      details: { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+      details: { issues: issueDetails(parsed.error) },
     });
   }
   return parsed.data as z.output<Endpoints[K]["input"]>;

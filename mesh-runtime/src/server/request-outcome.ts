@@ -1,0 +1,104 @@
+import type { Msg, MsgHdrs } from "@nats-io/nats-core";
+import { ROOT_CONTEXT, type Span } from "@opentelemetry/api";
+import type { Logger } from "pino";
+import { MeshError } from "../errors.js";
+import { monotonicNow } from "../resilience/clock.js";
+import { traceFields } from "../telemetry/telemetry.js";
+import { encodeErrorReply } from "../wire/error-reply.js";
+import type { RequestMeta } from "../wire/request-headers.js";
+import { toReplyError } from "./reply-error.js";
+import type { ServedEndpoint } from "./served-endpoint.js";
+import type { ServedRequest, Validated } from "./served-request.js";
+
+/** The reply of a request that got through every step, recorded (counters, span, access log). */
+export function replySucceeded(r: Validated, body: Uint8Array): void {
+  const { host, endpoint, meta, span } = r;
+  if (body.length > host.maxPayload()) {
+    // the handler ran, so this is not the caller's PAYLOAD_TOO_LARGE: the service broke its limit
+    throw new MeshError("INTERNAL", `the reply (${body.length} bytes) exceeds ${host.maxPayload()} bytes`);
+  }
+  reply(r.msg, r.deadlineAt, host.log, body);
+  r.succeeded = true;
+  const elapsedMs = monotonicNow() - r.arrivedAt;
+  endpoint.counters.record(elapsedMs, undefined, meta.caller);
+  host.telemetry.endServerSpan(span, endpoint, meta.tenant, elapsedMs, undefined);
+  if (host.log.isLevelEnabled("debug")) logAccess(host.log, endpoint, meta, span, elapsedMs, undefined);
+}
+
+/** The typed error reply of a request that any step (or the handler) refused. */
+export function replyFailed(r: ServedRequest, thrown: unknown): void {
+  const { host, endpoint, meta } = r;
+  const error = toReplyError(thrown);
+  const elapsedMs = monotonicNow() - r.arrivedAt;
+  endpoint.counters.record(elapsedMs, `${error.code}: ${error.message}`, meta?.caller);
+  // a request refused before its headers were read still gets a span, a root one
+  r.span ??= host.telemetry.startServerSpan(endpoint, meta?.tenant, meta?.attempt ?? 1, ROOT_CONTEXT);
+  const span = r.span;
+  host.telemetry.endServerSpan(span, endpoint, meta?.tenant, elapsedMs, error);
+  logAccess(host.log, endpoint, meta, span, elapsedMs, error);
+  const { headers, body } = encodeErrorReply(error, host.maxPayload());
+  reply(r.msg, r.deadlineAt, host.log, body, headers);
+}
+
+/** Whatever the outcome: the request leaves the counters, the cancel registry and its slot. */
+export function release(r: ServedRequest): void {
+  r.endpoint.counters.inFlight--;
+  r.host.telemetry.activeRequests(r.endpoint, -1);
+  if (r.ctx !== undefined) {
+    r.inFlight.delete(r.msg.reply as string);
+    r.ctx.dispose();
+  }
+  // only successes teach the adaptive limit what latency this instance has
+  r.slot?.release(monotonicNow() - r.arrivedAt, r.succeeded);
+}
+
+function reply(msg: Msg, deadlineAt: number, log: Logger, body: Uint8Array, headers?: MsgHdrs): void {
+  // past the deadline the caller has stopped waiting: a reply would only be noise
+  if (monotonicNow() > deadlineAt) {
+    log.debug({ subject: msg.subject }, "reply dropped: the deadline passed");
+    return;
+  }
+  try {
+    msg.respond(body, headers === undefined ? undefined : { headers });
+  } catch (error) {
+    log.warn({ err: error, subject: msg.subject }, "could not send a reply");
+  }
+}
+
+/**
+ * The one line a request leaves: at debug when it succeeded, at warn (the caller's fault) or
+ * error (ours) when it failed, so a failure is logged exactly once.
+ */
+function logAccess(
+  log: Logger,
+  endpoint: ServedEndpoint,
+  meta: RequestMeta | undefined,
+  span: Span,
+  elapsedMs: number,
+  error: MeshError | undefined,
+): void {
+  const fields = {
+    service: endpoint.service,
+    endpoint: endpoint.endpoint,
+    tenant: meta?.tenant,
+    caller: meta?.caller,
+    attempt: meta?.attempt,
+    ...traceFields(span),
+    durationMs: Math.round(elapsedMs * 1_000) / 1_000,
+    code: error?.code ?? "OK",
+  };
+  if (error === undefined) log.debug(fields, "request handled");
+  else if (error.status >= 500) log.error({ ...fields, err: error.cause ?? error }, error.message);
+  else log.warn({ ...fields, details: error.details }, error.message);
+}
+
+/** Requests outside any endpoint still get a typed answer. */
+export function refuseRequest(msg: Msg, error: MeshError, log: Logger, maxPayload: number): void {
+  log.warn({ subject: msg.subject, code: error.code }, error.message);
+  const { headers, body } = encodeErrorReply(error, maxPayload);
+  try {
+    msg.respond(body, { headers });
+  } catch (cause) {
+    log.warn({ err: cause, subject: msg.subject }, "could not send a reply");
+  }
+}
