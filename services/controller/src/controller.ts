@@ -12,8 +12,8 @@ import {
   summarizeIssues,
 } from "@switchyard/schemas";
 import type { Logger } from "pino";
-import type { z } from "zod";
 import { controllerContract, type PolicyMeta } from "./contract.js";
+import type { ControllerApi } from "./controller-api.js";
 import { StatsCollector } from "./dashboard/collector.js";
 import { type Dashboard, type DashboardOptions, startDashboard } from "./dashboard/server.js";
 import { diffDocuments, renderDiff } from "./policy-diff.js";
@@ -63,18 +63,6 @@ function validate(document: unknown): Policy {
     },
   );
 }
-
-type Endpoints = (typeof controllerContract)["endpoints"];
-
-/**
- * What the controller does, one function per endpoint of its contract. The mesh serves it, and the
- * dashboard calls the same functions: one validated path for every change to the policy.
- */
-export type ControllerApi = {
-  readonly [K in keyof Endpoints]: (
-    input: z.output<Endpoints[K]["input"]>,
-  ) => Promise<z.input<Endpoints[K]["output"]>>;
-};
 
 export function controllerApi(
   store: PolicyStore,
@@ -169,7 +157,10 @@ export async function startController(options: ControllerOptions = {}): Promise<
     let stats: StatsCollector | undefined;
     if (options.dashboard !== undefined) {
       stats = new StatsCollector(nc);
-      dashboard = await startDashboard({ assets: DASHBOARD_ASSETS, ...options.dashboard }, api, stats);
+      dashboard = await startDashboard(
+        { assets: DASHBOARD_ASSETS, ...options.dashboard },
+        { api, stats, log: mesh.log },
+      );
       mesh.log.info({ url: dashboard.url, writable: options.dashboard.token !== undefined }, "dashboard");
     }
     return {
