@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { Policy } from "@switchyard/schemas";
+import { CallSettings, Policy } from "@switchyard/schemas";
 import { parse } from "yaml";
 import { commands } from "../cli/src/commands/index.js";
 import { ExitCode } from "../cli/src/exit-codes.js";
@@ -128,6 +128,25 @@ describe("policy reference and examples", () => {
     const firstCells = new Set(tableRows(policyDoc).map((row) => row[0]));
     const missing = [...keys].filter((k) => !headings.has(k) && !firstCells.has(k));
     assert.deepEqual(missing, [], "top-level policy keys missing from docs/POLICY.md");
+  });
+
+  it("docs/POLICY.md says every part takes effect, and its table covers every call setting and top-level key", () => {
+    assert.doesNotMatch(prose(policyDoc), /no effect yet|not (yet )?enforced|takes effect when/i);
+    const start = policyDoc.indexOf("## What each part does");
+    assert.ok(start >= 0, 'docs/POLICY.md has no "What each part does" section');
+    const rows = tableRows(policyDoc.slice(start, policyDoc.indexOf("\n## ", start + 1))).slice(2);
+    const covered = new Set<string>();
+    for (const [fields = "", status = ""] of rows) {
+      assert.ok(["**enforced**", "notes"].includes(status), `status "${status}" of ${fields}`);
+      // an entry names a key, or a path from one (`retry.budget`, `tenants.plans.<plan>.settings`)
+      for (const entry of fields.split(/,\s*/)) covered.add(/^`?([$A-Za-z]+)/.exec(entry)?.[1] ?? entry);
+    }
+    const keys = [...Object.keys(Policy.shape), ...Object.keys(CallSettings.shape)];
+    assert.deepEqual(
+      keys.filter((k) => !covered.has(k)),
+      [],
+      "keys missing from the table",
+    );
   });
 });
 
