@@ -93,6 +93,32 @@ describe("switchyard CLI", () => {
     assert.match(status.stdout, new RegExp(`current version ${got.version}`));
   });
 
+  it("rollback --expected-version is refused with CONFLICT (exit 1) when stale, and rolls back when current", async () => {
+    const file = join(dir, "guarded.yaml");
+    writeFileSync(file, "services:\n  echo:\n    timeoutMs: 1700\n");
+    const applied = await cli(nats.url, "policy", "apply", "-f", file, "--json");
+    assert.equal(applied.code, 0, applied.stderr);
+    const { version } = JSON.parse(applied.stdout) as { version: number };
+
+    const rollback = (expected: number) =>
+      cli(nats.url, "policy", "rollback", "1", "--expected-version", String(expected), "--json");
+    const stale = await rollback(version - 1);
+    assert.equal(stale.code, 1, stale.stdout);
+    const { error } = JSON.parse(stale.stdout) as { error: { message: string; details: unknown } };
+    assert.match(error.message, /^CONFLICT: /);
+    assert.deepEqual(error.details, { currentVersion: version, expectedVersion: version - 1 });
+    const unchanged = JSON.parse((await cli(nats.url, "policy", "get", "--json")).stdout) as {
+      version: number;
+    };
+    assert.equal(unchanged.version, version, "a refused rollback publishes nothing");
+
+    const current = await rollback(version);
+    assert.equal(current.code, 0, current.stdout);
+    const meta = JSON.parse(current.stdout) as { version: number; rollbackOf: number };
+    assert.equal(meta.version, version + 1);
+    assert.equal(meta.rollbackOf, 1);
+  });
+
   it("an invalid policy exits 1 and lists every path", async () => {
     const file = join(dir, "bad.yaml");
     writeFileSync(file, "defaults:\n  timeoutMs: -1\nbogus: true\n");

@@ -177,6 +177,45 @@ describe("CLI reference", () => {
     }
   });
 
+  it("each command reads exactly the options of its usage line, and its section of docs/CLI.md names no others", async () => {
+    const main = read("cli/src/main.ts");
+    const shorts = new Map(
+      [...main.matchAll(/^\s+"?([a-z][a-z-]*)"?: \{ type: "\w+", short: "(\w)"/gm)].map((m) => [m[2], m[1]]),
+    );
+    const global = new Set(["json", "server", "help"]);
+    const named = (text: string) =>
+      new Set(
+        [...text.matchAll(/(?<![\w-])--?([a-z][a-z-]*)/g)]
+          .map((m) => (m[0].startsWith("--") ? m[1] : shorts.get(m[1] as string)) as string)
+          .filter((f) => f !== undefined && !global.has(f)),
+      );
+    const sections = prose(cliDoc).split(/^### /m);
+    for (const [name, command] of Object.entries(commands)) {
+      const usage = named(command.usage.replace(/^[a-z ]+/, ""));
+      // every flag has a value ("100" passes every bound); the command stops at its first use of the mesh
+      const read = new Set<string>();
+      const flags = new Proxy({} as Record<string, string>, {
+        get: (_target, key) => {
+          if (typeof key === "string" && !global.has(key)) read.add(key);
+          return "100";
+        },
+      });
+      const reachedMesh = new Error("reached the mesh");
+      await command
+        .run({
+          args: ["1", "2", "3"],
+          flags,
+          json: true,
+          mesh: () => Promise.reject(reachedMesh),
+        })
+        .catch(() => undefined);
+      assert.deepEqual([...read].sort(), [...usage].sort(), `${name}: options read vs its usage line`);
+      const section = sections.find((s) => s.startsWith(`\`${name}\``)) ?? "";
+      const documented = [...named(section.replace(/^[^\n]*\n/, ""))].filter((f) => !usage.has(f));
+      assert.deepEqual(documented, [], `docs/CLI.md's ${name} section names options its usage line lacks`);
+    }
+  });
+
   it("docs/CLI.md names every option the CLI parses", () => {
     // main.ts runs the CLI when imported, so its option table is read as text
     const main = read("cli/src/main.ts");

@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import { DEFAULT_PREFIX, POLICY_BUCKET, Policy, summarizeIssues } from "@switchyard/schemas";
 import { identities, renderServerConfig } from "../authz/render.js";
-import { type CommandContext, flagString } from "../context.js";
+import { type CommandContext, requiredFlag } from "../context.js";
 import { CliError, ExitCode } from "../exit-codes.js";
 import { print } from "../output.js";
 import { readPolicyFile } from "../policy-file.js";
@@ -33,10 +33,8 @@ export const authzCommands = {
     usage: "authz render -f POLICY --out DIR",
     summary: "a nats-server config enforcing the policy's access rules, and an nkey seed per service",
     run: async (ctx: CommandContext) => {
-      const file = flagString(ctx, "file");
-      const out = flagString(ctx, "out");
-      if (file === undefined || out === undefined)
-        throw new CliError(ExitCode.Usage, "need -f POLICY and --out DIR");
+      const file = requiredFlag(ctx, "file", "-f POLICY");
+      const out = requiredFlag(ctx, "out", "--out DIR");
       const parsed = Policy.safeParse(readPolicyFile(file));
       if (!parsed.success) {
         throw new CliError(ExitCode.Failed, `invalid policy: ${summarizeIssues(parsed.error)}`, {
