@@ -8,6 +8,7 @@ import { summarizeIssues } from "@switchyard/schemas";
 import type { z } from "zod";
 import { controllerContract } from "../contract.js";
 import type { ControllerApi } from "../controller.js";
+import type { PolicyView, ServicePage } from "./api.js";
 import type { StatsCollector } from "./collector.js";
 
 export interface DashboardOptions {
@@ -61,7 +62,7 @@ export async function startDashboard(
     [
       "GET",
       /^\/api\/services\/([A-Za-z0-9_-]+)$/,
-      async (_req, m) => {
+      async (_req, m): Promise<ServicePage> => {
         const snap = await stats.snapshot();
         const name = m[1] as string;
         const endpoints = snap.endpoints.filter((e) => e.service === name);
@@ -78,7 +79,7 @@ export async function startDashboard(
     [
       "GET",
       /^\/api\/policy$/,
-      async () => {
+      async (): Promise<PolicyView> => {
         const [status, history] = await Promise.all([api.status({}), api.history({ limit: 50 })]);
         const current = status.version > 0 ? await api.get({}) : undefined;
         return { current, history: history.versions, rollout: status };
