@@ -43,8 +43,8 @@ function cli(natsUrl: string, ...args: string[]): Promise<Run> {
 
 describe("switchyard CLI", () => {
   const scope = suiteScope();
+  const dir = scratchDir(scope, "cli");
   let nats: NatsNode;
-  let dir: string;
   before(async () => {
     nats = await startNats(scope, { jetstream: true });
     await controllerFor(scope, nats.url);
@@ -52,7 +52,6 @@ describe("switchyard CLI", () => {
       const mesh = await meshFor(scope, nats.url, "echo");
       await mesh.serve(echoContract, { say: ({ text }) => ({ text }), sayAgain: ({ text }) => ({ text }) });
     }
-    dir = scratchDir(scope, "cli");
   });
 
   it("policy apply -f YAML --wait applies and waits for every instance; --json reports it", async () => {
