@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { before, describe, it } from "node:test";
+import { headers } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -21,6 +23,7 @@ import {
   TENANT_PATTERN,
 } from "@switchyard/schemas";
 import { z } from "zod";
+import { echoContract } from "./fixtures/contracts.js";
 import { eventually } from "./fixtures/eventually.js";
 import { captureLogs, meshFor } from "./fixtures/mesh.js";
 import { type NatsNode, startNats } from "./fixtures/nats-server.js";
@@ -244,6 +247,10 @@ describe("documented behaviour, against a real service", () => {
       logger: logs.logger,
       telemetry: { tracerProvider },
     });
+    await service.serve(echoContract, {
+      say: ({ text }, ctx) => ({ text, ...(ctx.tenant === undefined ? {} : { tenant: ctx.tenant }) }),
+      sayAgain: ({ text }) => ({ text }),
+    });
     await service.serve(documented, {
       big: ({ bytes }) => ({ text: "x".repeat(bytes) }),
       fail: ({ status }) => {
@@ -253,6 +260,21 @@ describe("documented behaviour, against a real service", () => {
         throw new Error("a bug");
       },
     });
+  });
+
+  it("PROTOCOL.md: of a header sent twice, the first value counts, as nats.js get() reads it", async (t) => {
+    assert.match(section(read("PROTOCOL.md"), "## 3. Request").replace(/\s+/g, " "), /uses the first value/);
+    const nc = await connect({ servers: nats.url });
+    t.after(() => nc.close());
+    const h = headers();
+    h.append("Mesh-Tenant", "first");
+    h.append("Mesh-Tenant", "second");
+    const reply = await nc.request("mesh.svc.echo.say", JSON.stringify({ text: "hi" }), {
+      headers: h,
+      timeout: 5_000,
+    });
+    assert.equal(h.get("Mesh-Tenant"), "first");
+    assert.deepEqual(reply.json(), { text: "hi", tenant: "first" });
   });
 
   it("ERRORS.md: a reply over max_payload is INTERNAL, not PAYLOAD_TOO_LARGE", async (t) => {
