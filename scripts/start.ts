@@ -82,44 +82,54 @@ async function stopAll(): Promise<void> {
   }
 }
 
-/** Waits until `count` instances of `service` answer discovery. */
-async function waitForInstances(
-  mesh: Mesh,
-  service: string,
-  count: number,
-  timeoutMs = 60_000,
-): Promise<void> {
+/**
+ * Runs `attempt` every 100 ms until it reports no failure; throws its last failure once
+ * `timeoutMs` have passed.
+ */
+async function retryFor(timeoutMs: number, attempt: () => Promise<Error | undefined>): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    let seen = 0;
-    try {
-      const replies = await mesh.connection.requestMany(`$SRV.PING.${service}`, "", {
-        strategy: "timer",
-        maxWait: 200,
-      });
-      for await (const _ of replies) seen++;
-    } catch {
-      // no responders yet
-    }
-    if (seen >= count) return;
-    if (Date.now() > until)
-      throw new Error(`${service}: ${seen} of ${count} instances up after ${timeoutMs} ms`);
+    const failure = await attempt();
+    if (failure === undefined) return;
+    if (Date.now() > until) throw failure;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
+/** How many instances of `service` answer discovery within 200 ms. */
+async function countInstances(mesh: Mesh, service: string): Promise<number> {
+  let seen = 0;
+  try {
+    const replies = await mesh.connection.requestMany(`$SRV.PING.${service}`, "", {
+      strategy: "timer",
+      maxWait: 200,
+    });
+    for await (const _ of replies) seen++;
+  } catch {
+    // no responders yet
+  }
+  return seen;
+}
+
+/** Waits until `count` instances of `service` answer discovery. */
+function waitForInstances(mesh: Mesh, service: string, count: number, timeoutMs = 60_000): Promise<void> {
+  return retryFor(timeoutMs, async () => {
+    const seen = await countInstances(mesh, service);
+    return seen >= count
+      ? undefined
+      : new Error(`${service}: ${seen} of ${count} instances up after ${timeoutMs} ms`);
+  });
+}
+
 /** Polls until the controller answers at all. */
-async function waitForController(mesh: Mesh, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
+function waitForController(mesh: Mesh, timeoutMs = 60_000): Promise<void> {
+  return retryFor(timeoutMs, async () => {
     const result = await mesh
       .client(controllerContract)
       .status({}, { timeoutMs: 1_000 })
       .catch((e: unknown) => e);
-    if (!isMeshError(result)) return;
-    if (Date.now() > until) throw result;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return isMeshError(result) ? result : undefined;
+  });
 }
 
 async function applyExamplePolicy(mesh: Mesh): Promise<number> {
@@ -204,17 +214,14 @@ async function demo(gatewayUrl: string): Promise<void> {
   );
 }
 
-async function waitForGateway(url: string, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (
-    !(await fetch(`${url}/healthz`).then(
+function waitForGateway(url: string, timeoutMs = 60_000): Promise<void> {
+  return retryFor(timeoutMs, async () => {
+    const up = await fetch(`${url}/healthz`).then(
       (r) => r.ok,
       () => false,
-    ))
-  ) {
-    if (Date.now() > until) throw new Error(`the gateway did not answer on ${url} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    );
+    return up ? undefined : new Error(`the gateway did not answer on ${url} within ${timeoutMs} ms`);
+  });
 }
 
 /** `--load`: traffic through the gateway, with a line of counts every 5 s. */

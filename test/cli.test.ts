@@ -43,8 +43,8 @@ function cli(natsUrl: string, ...args: string[]): Promise<Run> {
 
 describe("switchyard CLI", () => {
   const scope = suiteScope();
+  const dir = scratchDir(scope, "cli");
   let nats: NatsNode;
-  let dir: string;
   before(async () => {
     nats = await startNats(scope, { jetstream: true });
     await controllerFor(scope, nats.url);
@@ -52,7 +52,6 @@ describe("switchyard CLI", () => {
       const mesh = await meshFor(scope, nats.url, "echo");
       await mesh.serve(echoContract, { say: ({ text }) => ({ text }), sayAgain: ({ text }) => ({ text }) });
     }
-    dir = scratchDir(scope, "cli");
   });
 
   it("policy apply -f YAML --wait applies and waits for every instance; --json reports it", async () => {
@@ -91,6 +90,32 @@ describe("switchyard CLI", () => {
     assert.equal(got.document.services.echo.timeoutMs, 1500);
     const status = await cli(nats.url, "policy", "status");
     assert.match(status.stdout, new RegExp(`current version ${got.version}`));
+  });
+
+  it("rollback --expected-version is refused with CONFLICT (exit 1) when stale, and rolls back when current", async () => {
+    const file = join(dir, "guarded.yaml");
+    writeFileSync(file, "services:\n  echo:\n    timeoutMs: 1700\n");
+    const applied = await cli(nats.url, "policy", "apply", "-f", file, "--json");
+    assert.equal(applied.code, 0, applied.stderr);
+    const { version } = JSON.parse(applied.stdout) as { version: number };
+
+    const rollback = (expected: number) =>
+      cli(nats.url, "policy", "rollback", "1", "--expected-version", String(expected), "--json");
+    const stale = await rollback(version - 1);
+    assert.equal(stale.code, 1, stale.stdout);
+    const { error } = JSON.parse(stale.stdout) as { error: { message: string; details: unknown } };
+    assert.match(error.message, /^CONFLICT: /);
+    assert.deepEqual(error.details, { currentVersion: version, expectedVersion: version - 1 });
+    const unchanged = JSON.parse((await cli(nats.url, "policy", "get", "--json")).stdout) as {
+      version: number;
+    };
+    assert.equal(unchanged.version, version, "a refused rollback publishes nothing");
+
+    const current = await rollback(version);
+    assert.equal(current.code, 0, current.stdout);
+    const meta = JSON.parse(current.stdout) as { version: number; rollbackOf: number };
+    assert.equal(meta.version, version + 1);
+    assert.equal(meta.rollbackOf, 1);
   });
 
   it("an invalid policy exits 1 and lists every path", async () => {

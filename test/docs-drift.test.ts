@@ -1,7 +1,16 @@
 // Issue 2: docs/ERRORS.md and docs/PROTOCOL.md stay true to the error table.
+// Issue 13: claims the docs make about behaviour are checked against a real service.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
+import { headers } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { defineContract, isMeshError, MeshError } from "@switchyard/runtime";
 import {
   codeForStatus,
   DEFAULT_PREFIX,
@@ -12,6 +21,12 @@ import {
   PREFIX_PATTERN,
   TENANT_PATTERN,
 } from "@switchyard/schemas";
+import { z } from "zod";
+import { echoContract } from "./fixtures/contracts.js";
+import { eventually } from "./fixtures/eventually.js";
+import { captureLogs, meshFor } from "./fixtures/mesh.js";
+import { type NatsNode, startNats } from "./fixtures/nats-server.js";
+import { suiteScope } from "./fixtures/processes.js";
 
 const DOCS = ["ERRORS.md", "PROTOCOL.md"] as const;
 const codes = new Set(Object.keys(ErrorCodes));
@@ -192,5 +207,140 @@ describe("docs/TELEMETRY.md", () => {
       events.filter((e) => !doc.includes(`\`${e}\``)),
       [],
     );
+  });
+});
+
+/** A section of a markdown document: from its heading to the next heading of any level. */
+function section(markdown: string, heading: string): string {
+  const start = markdown.indexOf(`\n${heading}\n`);
+  assert.ok(start >= 0, `no section ${heading}`);
+  const end = markdown.slice(start + heading.length + 2).search(/^#{1,6} /m);
+  return end < 0 ? markdown.slice(start) : markdown.slice(start, start + heading.length + 2 + end);
+}
+
+/** The backticked names of a "with `a`, `b` and `c`" list in `text`. */
+function withFields(text: string): string[] {
+  const list = /with ((?:`\w+`(?:,? and |, )?)+)/.exec(text.replace(/\s+/g, " "))?.[1] ?? "";
+  return [...list.matchAll(/`(\w+)`/g)].map((m) => m[1] as string);
+}
+
+const documented = defineContract({
+  name: "documented",
+  version: "1.0.0",
+  endpoints: {
+    big: { input: z.object({ bytes: z.number().int() }), output: z.object({ text: z.string() }) },
+    fail: { input: z.object({ status: z.enum(["conflict", "unavailable", "bug"]) }), output: z.object({}) },
+  },
+});
+
+describe("documented behaviour, against a real service", () => {
+  const scope = suiteScope();
+  const logs = captureLogs("debug");
+  let nats: NatsNode;
+  before(async () => {
+    nats = await startNats(scope);
+    const tracerProvider = new BasicTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())],
+    });
+    const service = await meshFor(scope, nats.url, "documented", {
+      logger: logs.logger,
+      telemetry: { tracerProvider },
+    });
+    await service.serve(echoContract, {
+      say: ({ text }, ctx) => ({ text, ...(ctx.tenant === undefined ? {} : { tenant: ctx.tenant }) }),
+      sayAgain: ({ text }) => ({ text }),
+    });
+    await service.serve(documented, {
+      big: ({ bytes }) => ({ text: "x".repeat(bytes) }),
+      fail: ({ status }) => {
+        if (status === "conflict")
+          throw new MeshError("CONFLICT", "being edited", { details: { orderId: 7 } });
+        if (status === "unavailable") throw new MeshError("UNAVAILABLE", "down", { details: { shard: 3 } });
+        throw new Error("a bug");
+      },
+    });
+  });
+
+  it("PROTOCOL.md: of a header sent twice, the first value counts, as nats.js get() reads it", async (t) => {
+    assert.match(section(read("PROTOCOL.md"), "## 3. Request").replace(/\s+/g, " "), /uses the first value/);
+    const nc = await connect({ servers: nats.url });
+    t.after(() => nc.close());
+    const h = headers();
+    h.append("Mesh-Tenant", "first");
+    h.append("Mesh-Tenant", "second");
+    const reply = await nc.request("mesh.svc.echo.say", JSON.stringify({ text: "hi" }), {
+      headers: h,
+      timeout: 5_000,
+    });
+    assert.equal(h.get("Mesh-Tenant"), "first");
+    assert.deepEqual(reply.json(), { text: "hi", tenant: "first" });
+  });
+
+  it("ERRORS.md: a reply over max_payload is INTERNAL, not PAYLOAD_TOO_LARGE", async (t) => {
+    const errors = read("ERRORS.md");
+    assert.doesNotMatch(section(errors, "## `PAYLOAD_TOO_LARGE`"), /when its reply/);
+    assert.match(
+      section(errors, "## `INTERNAL`").replace(/\s+/g, " "),
+      /a reply larger than the NATS server's `max_payload`/,
+    );
+    const caller = await meshFor(t, nats.url, "caller", { calls: { retry: { maxAttempts: 1 } } });
+    const error = await caller
+      .call("documented", "big", { bytes: 1024 * 1024 + 1 }, { timeoutMs: 5_000 })
+      .catch((e: unknown) => e);
+    assert.ok(isMeshError(error), String(error));
+    assert.equal(error.code, "INTERNAL");
+  });
+
+  it("TELEMETRY.md: each outcome's log line carries the fields it lists", async (t) => {
+    const logsDoc = section(read("TELEMETRY.md"), "## 4. Logs");
+    const bullet = (start: string) => {
+      const found = logsDoc.split(/\n(?=- )/).find((b) => b.startsWith(`- ${start}`));
+      assert.ok(found, `TELEMETRY.md §4 has no bullet "${start}"`);
+      return found;
+    };
+    const common = [
+      ...(/carries ([^(]+)\(/.exec(logsDoc.replace(/\s+/g, " "))?.[1] ?? "").matchAll(/`(\w+)`/g),
+    ].map((m) => m[1] as string);
+    assert.ok(common.includes("trace_id"), `no common fields found in ${logsDoc}`);
+    const outcomes = [
+      { status: undefined, level: 20, msg: "request handled", fields: withFields(bullet("success")) },
+      {
+        status: "conflict",
+        level: 40,
+        msg: "being edited",
+        fields: withFields(bullet("the caller's fault")),
+      },
+      { status: "unavailable", level: 50, msg: "down", fields: withFields(bullet("the service's fault")) },
+      {
+        status: "bug",
+        level: 50,
+        msg: "the handler failed",
+        fields: withFields(bullet("the service's fault")),
+      },
+    ] as const;
+    const absent = [...bullet("the service's fault").matchAll(/no `(\w+)` field/g)].map(
+      (m) => m[1] as string,
+    );
+    assert.deepEqual(absent, ["details"]);
+
+    const caller = await meshFor(t, nats.url, "caller", { calls: { retry: { maxAttempts: 1 } } });
+    for (const outcome of outcomes) {
+      const sent = logs.lines.length;
+      await (outcome.status === undefined
+        ? caller.call("documented", "big", { bytes: 1 }, { tenant: "acme" })
+        : caller
+            .call("documented", "fail", { status: outcome.status }, { tenant: "acme" })
+            .catch(() => undefined));
+      const line = await eventually(() => {
+        const mine = logs.lines.slice(sent).filter((l) => l["endpoint"] !== undefined);
+        assert.equal(mine.length, 1, `one line per request, got ${JSON.stringify(mine)}`);
+        return mine[0] as Record<string, unknown>;
+      });
+      assert.equal(line["level"], outcome.level, JSON.stringify(line));
+      assert.match(String(line["msg"]), new RegExp(outcome.msg));
+      const missing = [...common, ...outcome.fields].filter((f) => line[f] === undefined);
+      assert.deepEqual(missing, [], `${outcome.status ?? "success"}: ${JSON.stringify(line)}`);
+      if (outcome.level === 50) for (const f of absent) assert.equal(line[f], undefined, f);
+    }
   });
 });

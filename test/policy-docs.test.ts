@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { Policy } from "@switchyard/schemas";
+import { CallSettings, Policy } from "@switchyard/schemas";
 import { parse } from "yaml";
 import { commands } from "../cli/src/commands/index.js";
 import { ExitCode } from "../cli/src/exit-codes.js";
@@ -129,6 +129,25 @@ describe("policy reference and examples", () => {
     const missing = [...keys].filter((k) => !headings.has(k) && !firstCells.has(k));
     assert.deepEqual(missing, [], "top-level policy keys missing from docs/POLICY.md");
   });
+
+  it("docs/POLICY.md says every part takes effect, and its table covers every call setting and top-level key", () => {
+    assert.doesNotMatch(prose(policyDoc), /no effect yet|not (yet )?enforced|takes effect when/i);
+    const start = policyDoc.indexOf("## What each part does");
+    assert.ok(start >= 0, 'docs/POLICY.md has no "What each part does" section');
+    const rows = tableRows(policyDoc.slice(start, policyDoc.indexOf("\n## ", start + 1))).slice(2);
+    const covered = new Set<string>();
+    for (const [fields = "", status = ""] of rows) {
+      assert.ok(["**enforced**", "notes"].includes(status), `status "${status}" of ${fields}`);
+      // an entry names a key, or a path from one (`retry.budget`, `tenants.plans.<plan>.settings`)
+      for (const entry of fields.split(/,\s*/)) covered.add(/^`?([$A-Za-z]+)/.exec(entry)?.[1] ?? entry);
+    }
+    const keys = [...Object.keys(Policy.shape), ...Object.keys(CallSettings.shape)];
+    assert.deepEqual(
+      keys.filter((k) => !covered.has(k)),
+      [],
+      "keys missing from the table",
+    );
+  });
 });
 
 describe("CLI reference", () => {
@@ -155,6 +174,45 @@ describe("CLI reference", () => {
         name,
         `docs/CLI.md's exit code table: ${value} should be ${name}`,
       );
+    }
+  });
+
+  it("each command reads exactly the options of its usage line, and its section of docs/CLI.md names no others", async () => {
+    const main = read("cli/src/main.ts");
+    const shorts = new Map(
+      [...main.matchAll(/^\s+"?([a-z][a-z-]*)"?: \{ type: "\w+", short: "(\w)"/gm)].map((m) => [m[2], m[1]]),
+    );
+    const global = new Set(["json", "server", "help"]);
+    const named = (text: string) =>
+      new Set(
+        [...text.matchAll(/(?<![\w-])--?([a-z][a-z-]*)/g)]
+          .map((m) => (m[0].startsWith("--") ? m[1] : shorts.get(m[1] as string)) as string)
+          .filter((f) => f !== undefined && !global.has(f)),
+      );
+    const sections = prose(cliDoc).split(/^### /m);
+    for (const [name, command] of Object.entries(commands)) {
+      const usage = named(command.usage.replace(/^[a-z ]+/, ""));
+      // every flag has a value ("100" passes every bound); the command stops at its first use of the mesh
+      const read = new Set<string>();
+      const flags = new Proxy({} as Record<string, string>, {
+        get: (_target, key) => {
+          if (typeof key === "string" && !global.has(key)) read.add(key);
+          return "100";
+        },
+      });
+      const reachedMesh = new Error("reached the mesh");
+      await command
+        .run({
+          args: ["1", "2", "3"],
+          flags,
+          json: true,
+          mesh: () => Promise.reject(reachedMesh),
+        })
+        .catch(() => undefined);
+      assert.deepEqual([...read].sort(), [...usage].sort(), `${name}: options read vs its usage line`);
+      const section = sections.find((s) => s.startsWith(`\`${name}\``)) ?? "";
+      const documented = [...named(section.replace(/^[^\n]*\n/, ""))].filter((f) => !usage.has(f));
+      assert.deepEqual(documented, [], `docs/CLI.md's ${name} section names options its usage line lacks`);
     }
   });
 

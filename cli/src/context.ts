@@ -14,6 +14,13 @@ export function flagString(ctx: CommandContext, name: string): string | undefine
   return typeof v === "string" ? v : undefined;
 }
 
+/** A flag the command cannot run without; a usage error naming `what` when it is missing. */
+export function requiredFlag(ctx: CommandContext, name: string, what: string): string {
+  const value = flagString(ctx, name);
+  if (value === undefined) throw new CliError(ExitCode.Usage, `missing ${what}`);
+  return value;
+}
+
 /** A whole-number flag; a usage error when it is not one. */
 export function flagInt(ctx: CommandContext, name: string, min = 0): number | undefined {
   const text = flagString(ctx, name);

@@ -1,54 +1,20 @@
 // The mesh dashboard: topology, services, policy and quotas, live from the controller's API.
 import dagre from "@dagrejs/dagre";
+// the API's shapes come from the controller that serves them (type-only: nothing of it is bundled)
 import type {
   EndpointRow,
   Figures,
   HistoryPoint,
-  InstanceRow,
   Snapshot as Overview,
+  PolicyView,
   QuotaRow,
+  ServicePage,
 } from "@switchyard/controller";
 import { html } from "htm/preact";
 import { render } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-
-// ---- what the controller's API returns (types from services/controller) ----
-
-interface ServicePage {
-  name: string;
-  instances: InstanceRow[];
-  endpoints: Array<EndpointRow & { history: HistoryPoint[] }>;
-}
-interface PolicyQuota {
-  name: string;
-  rate: number;
-  periodMs: number;
-  burst?: number;
-  shadow?: boolean;
-  match: Record<string, string>;
-}
-interface PolicyView {
-  current?: {
-    version: number;
-    createdAt: string;
-    author?: string;
-    note?: string;
-    document: { quotas?: PolicyQuota[] } & Record<string, unknown>;
-  };
-  history: Array<{ version: number; createdAt: string; author?: string; note?: string }>;
-  rollout: {
-    version: number;
-    instances: Array<{
-      instanceId: string;
-      service: string;
-      version: number;
-      state: string;
-      reason?: string;
-    }>;
-  };
-}
 
 // ---- small helpers ----
 

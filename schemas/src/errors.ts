@@ -73,7 +73,7 @@ export const ErrorCodes = {
     retry: "no",
     executed: "no",
     wire: true,
-    meaning: "The request or reply exceeds the size limit.",
+    meaning: "The request exceeds a size limit; it was not sent, or not decoded.",
   },
   QUOTA_EXCEEDED: {
     status: 429,

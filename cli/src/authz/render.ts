@@ -56,6 +56,18 @@ function policyReads(bucket: string): string[] {
   ];
 }
 
+/** What every identity subscribes to: its endpoints, cancels, discovery, its inbox, the policy. */
+function ownSubscriptions(prefix: string, name: string): string[] {
+  return [
+    `${serviceSubjects(prefix, name)} ${queueGroup(name)}`,
+    cancelSubject(prefix, name),
+    "$SRV.>",
+    `_INBOX.${name}.>`,
+    configSubject(prefix),
+    reportRequestSubject(prefix),
+  ];
+}
+
 /** What one service may do: serve itself, call what the rules allow, follow the policy. */
 export function servicePermissions(name: string, input: RenderInput): UserPermissions {
   const { policy, prefix, bucket } = input;
@@ -80,14 +92,7 @@ export function servicePermissions(name: string, input: RenderInput): UserPermis
     name,
     publish,
     publishDeny,
-    subscribe: [
-      `${serviceSubjects(prefix, name)} ${queueGroup(name)}`,
-      cancelSubject(prefix, name),
-      "$SRV.>",
-      `_INBOX.${name}.>`,
-      configSubject(prefix),
-      reportRequestSubject(prefix),
-    ],
+    subscribe: ownSubscriptions(prefix, name),
     responses: true,
   };
 }
@@ -100,15 +105,8 @@ function controllerPermissions(input: RenderInput): UserPermissions {
     // $SRV.>: the dashboard gathers every instance's statistics
     publish: [`${prefix}.config.>`, "$JS.API.>", `$KV.${bucket}.>`, "$SRV.>"],
     publishDeny: [],
-    subscribe: [
-      `${serviceSubjects(prefix, CONTROLLER_SERVICE)} ${queueGroup(CONTROLLER_SERVICE)}`,
-      cancelSubject(prefix, CONTROLLER_SERVICE),
-      "$SRV.>",
-      `_INBOX.${CONTROLLER_SERVICE}.>`,
-      appliedSubject(prefix),
-      configSubject(prefix),
-      reportRequestSubject(prefix),
-    ],
+    // the controller also collects what every runtime reports
+    subscribe: [...ownSubscriptions(prefix, CONTROLLER_SERVICE), appliedSubject(prefix)],
     responses: true,
   };
 }

@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import { DEFAULT_PREFIX, issueDetails, POLICY_BUCKET, Policy, summarizeIssues } from "@switchyard/schemas";
 import { identities, renderServerConfig } from "../authz/render.js";
-import { type CommandContext, flagString } from "../context.js";
+import { type CommandContext, requiredFlag } from "../context.js";
 import { CliError, ExitCode } from "../exit-codes.js";
 import { print } from "../output.js";
 import { readPolicyFile } from "../policy-file.js";
@@ -28,35 +28,40 @@ function seedFor(dir: string, name: string): { publicKey: string; seedFile: stri
   return { publicKey: pair.getPublicKey(), seedFile, created: true };
 }
 
+/** Renders the config for the policy in `file` into `out`, with a seed per identity. */
+function renderInto(file: string, out: string) {
+  const parsed = Policy.safeParse(readPolicyFile(file));
+  if (!parsed.success) {
+    throw new CliError(ExitCode.Failed, `invalid policy: ${summarizeIssues(parsed.error)}`, {
+      issues: issueDetails(parsed.error),
+    });
+  }
+  mkdirSync(out, { recursive: true });
+  const keys = identities(parsed.data).map((name) => ({ name, ...seedFor(out, name) }));
+  const config = renderServerConfig(
+    {
+      policy: parsed.data,
+      publicKeys: new Map(keys.map((k) => [k.name, k.publicKey])),
+      prefix: DEFAULT_PREFIX,
+      bucket: POLICY_BUCKET,
+    },
+    `# Rendered by \`switchyard authz render\` from ${basename(file)}; do not edit, render again.\n` +
+      "# Each user is one identity; its seed is <name>.nk beside this file (NATS_NKEY=<path>).",
+  );
+  const configFile = join(out, "nats-server.conf");
+  writeFileSync(configFile, config);
+  return { configFile, keys };
+}
+
 export const authzCommands = {
   "authz render": {
     usage: "authz render -f POLICY --out DIR",
     summary: "a nats-server config enforcing the policy's access rules, and an nkey seed per service",
     run: async (ctx: CommandContext) => {
-      const file = flagString(ctx, "file");
-      const out = flagString(ctx, "out");
-      if (file === undefined || out === undefined)
-        throw new CliError(ExitCode.Usage, "need -f POLICY and --out DIR");
-      const parsed = Policy.safeParse(readPolicyFile(file));
-      if (!parsed.success) {
-        throw new CliError(ExitCode.Failed, `invalid policy: ${summarizeIssues(parsed.error)}`, {
-          issues: issueDetails(parsed.error),
-        });
-      }
-      mkdirSync(out, { recursive: true });
-      const keys = identities(parsed.data).map((name) => ({ name, ...seedFor(out, name) }));
-      const config = renderServerConfig(
-        {
-          policy: parsed.data,
-          publicKeys: new Map(keys.map((k) => [k.name, k.publicKey])),
-          prefix: DEFAULT_PREFIX,
-          bucket: POLICY_BUCKET,
-        },
-        `# Rendered by \`switchyard authz render\` from ${basename(file)}; do not edit, render again.\n` +
-          "# Each user is one identity; its seed is <name>.nk beside this file (NATS_NKEY=<path>).",
+      const { configFile, keys } = renderInto(
+        requiredFlag(ctx, "file", "-f POLICY"),
+        requiredFlag(ctx, "out", "--out DIR"),
       );
-      const configFile = join(out, "nats-server.conf");
-      writeFileSync(configFile, config);
       print(
         ctx.json,
         {

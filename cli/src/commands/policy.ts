@@ -1,6 +1,6 @@
 import { controllerContract, type InstanceStatus } from "@switchyard/controller";
 import type { Mesh } from "@switchyard/runtime";
-import { type CommandContext, flagInt, flagString, positional } from "../context.js";
+import { type CommandContext, flagInt, flagString, positional, requiredFlag } from "../context.js";
 import { CliError, ExitCode } from "../exit-codes.js";
 import { print, table } from "../output.js";
 import { readPolicyFile } from "../policy-file.js";
@@ -46,8 +46,27 @@ async function waitFor(mesh: Mesh, version: number, timeoutMs: number): Promise<
   }
 }
 
-async function publishAndMaybeWait(ctx: CommandContext, result: { version: number }, verb: string) {
-  const waitMs = ctx.flags["wait"] ? (flagInt(ctx, "wait-timeout", 1) ?? 10_000) : undefined;
+/** How long `--wait` waits, or undefined without it. */
+function waitFlag(ctx: CommandContext): number | undefined {
+  return ctx.flags["wait"] ? (flagInt(ctx, "wait-timeout", 1) ?? 10_000) : undefined;
+}
+
+/** The guard and the author a new version is published with, read as `apply` and `rollback` share them. */
+function versionFlags(ctx: CommandContext): { expectedVersion?: number; author?: string } {
+  const expectedVersion = flagInt(ctx, "expected-version");
+  const author = flagString(ctx, "author") ?? process.env["USER"];
+  return {
+    ...(expectedVersion === undefined ? {} : { expectedVersion }),
+    ...(author === undefined ? {} : { author }),
+  };
+}
+
+async function publishAndMaybeWait(
+  ctx: CommandContext,
+  result: { version: number },
+  verb: string,
+  waitMs: number | undefined,
+) {
   const instances =
     waitMs === undefined ? undefined : await waitFor(await ctx.mesh(), result.version, waitMs);
   print(ctx.json, { ...result, ...(instances ? { instances } : {}) }, () =>
@@ -58,24 +77,24 @@ async function publishAndMaybeWait(ctx: CommandContext, result: { version: numbe
   );
 }
 
+// Each command reads all its flags before it sends anything, so a usage error never follows a
+// committed version.
 export const policyCommands = {
   "policy apply": {
     usage: "policy apply -f FILE [--wait] [--wait-timeout MS] [--expected-version N] [--author A] [--note N]",
     summary: "validate a YAML/JSON policy and publish it as the next version",
     run: async (ctx: CommandContext) => {
-      const file = flagString(ctx, "file");
-      if (file === undefined) throw new CliError(ExitCode.Usage, "policy apply needs -f FILE");
-      const document = readPolicyFile(file);
-      const expectedVersion = flagInt(ctx, "expected-version");
-      const author = flagString(ctx, "author") ?? process.env["USER"];
+      const file = requiredFlag(ctx, "file", "-f FILE");
+      const waitMs = waitFlag(ctx);
+      const version = versionFlags(ctx);
       const note = flagString(ctx, "note");
+      const document = readPolicyFile(file);
       const result = await (await admin(ctx)).apply({
         document,
-        ...(expectedVersion === undefined ? {} : { expectedVersion }),
-        ...(author === undefined ? {} : { author }),
+        ...version,
         ...(note === undefined ? {} : { note }),
       });
-      await publishAndMaybeWait(ctx, result, "applied");
+      await publishAndMaybeWait(ctx, result, "applied", waitMs);
     },
   },
   "policy get": {
@@ -129,12 +148,10 @@ export const policyCommands = {
       const toVersion = Number(positional(ctx, 0, "VERSION"));
       if (!Number.isInteger(toVersion) || toVersion < 1)
         throw new CliError(ExitCode.Usage, "VERSION is a version number");
-      const author = flagString(ctx, "author") ?? process.env["USER"];
-      const result = await (await admin(ctx)).rollback({
-        toVersion,
-        ...(author === undefined ? {} : { author }),
-      });
-      await publishAndMaybeWait(ctx, result, `rolled back to ${toVersion} as`);
+      const waitMs = waitFlag(ctx);
+      const version = versionFlags(ctx);
+      const result = await (await admin(ctx)).rollback({ toVersion, ...version });
+      await publishAndMaybeWait(ctx, result, `rolled back to ${toVersion} as`, waitMs);
     },
   },
   "policy status": {

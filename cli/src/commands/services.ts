@@ -42,67 +42,76 @@ export async function gather<T extends z.ZodType<{ name: string; id: string }>>(
 
 const ms = (ns: number) => (ns / 1e6).toFixed(2);
 
-export const servicesCommands = {
-  "services ls": {
-    usage: "services ls [SERVICE]",
-    summary: "every running instance ($SRV.PING)",
+/** A command that prints every instance's reply to one discovery verb: raw with --json, else `human`. */
+function discoveryCommand<T extends z.ZodType<{ name: string; id: string }>>(
+  verb: DiscoveryVerb,
+  schema: T,
+  usage: string,
+  summary: string,
+  human: (replies: Array<z.output<T>>) => string,
+) {
+  return {
+    usage,
+    summary,
     run: async (ctx: CommandContext) => {
-      const pings = await gather(ctx, "PING", PingResponse, ctx.args[0]);
-      print(ctx.json, pings, () =>
-        table(
-          ["SERVICE", "INSTANCE", "VERSION", "POLICY", "RUNTIME"],
-          pings.map((p) => [
-            p.name,
-            p.id,
-            p.version,
-            p.metadata?.["switchyard.policy_version"],
-            p.metadata?.["switchyard.runtime"],
+      const replies = await gather(ctx, verb, schema, ctx.args[0]);
+      print(ctx.json, replies, () => human(replies));
+    },
+  };
+}
+
+export const servicesCommands = {
+  "services ls": discoveryCommand(
+    "PING",
+    PingResponse,
+    "services ls [SERVICE]",
+    "every running instance ($SRV.PING)",
+    (pings) =>
+      table(
+        ["SERVICE", "INSTANCE", "VERSION", "POLICY", "RUNTIME"],
+        pings.map((p) => [
+          p.name,
+          p.id,
+          p.version,
+          p.metadata?.["switchyard.policy_version"],
+          p.metadata?.["switchyard.runtime"],
+        ]),
+      ),
+  ),
+  "services info": discoveryCommand(
+    "INFO",
+    InfoResponse,
+    "services info [SERVICE]",
+    "instances with their endpoints ($SRV.INFO)",
+    (infos) =>
+      infos
+        .map((i) =>
+          [
+            `${i.name} ${i.version} (${i.id})${i.description ? ` — ${i.description}` : ""}`,
+            ...i.endpoints.map((e) => `  ${e.name}  ${e.subject}  queue ${e.queue_group ?? "-"}`),
+          ].join("\n"),
+        )
+        .join("\n") || "no instances",
+  ),
+  "services stats": discoveryCommand(
+    "STATS",
+    StatsResponse,
+    "services stats [SERVICE]",
+    "request and error counts, processing times ($SRV.STATS)",
+    (stats) =>
+      table(
+        ["SERVICE", "INSTANCE", "ENDPOINT", "REQUESTS", "ERRORS", "AVG MS", "LAST ERROR"],
+        stats.flatMap((s) =>
+          s.endpoints.map((e) => [
+            s.name,
+            s.id,
+            e.name,
+            e.num_requests,
+            e.num_errors,
+            ms(e.average_processing_time),
+            e.last_error,
           ]),
         ),
-      );
-    },
-  },
-  "services info": {
-    usage: "services info [SERVICE]",
-    summary: "instances with their endpoints ($SRV.INFO)",
-    run: async (ctx: CommandContext) => {
-      const infos = await gather(ctx, "INFO", InfoResponse, ctx.args[0]);
-      print(
-        ctx.json,
-        infos,
-        () =>
-          infos
-            .map((i) =>
-              [
-                `${i.name} ${i.version} (${i.id})${i.description ? ` — ${i.description}` : ""}`,
-                ...i.endpoints.map((e) => `  ${e.name}  ${e.subject}  queue ${e.queue_group ?? "-"}`),
-              ].join("\n"),
-            )
-            .join("\n") || "no instances",
-      );
-    },
-  },
-  "services stats": {
-    usage: "services stats [SERVICE]",
-    summary: "request and error counts, processing times ($SRV.STATS)",
-    run: async (ctx: CommandContext) => {
-      const stats = await gather(ctx, "STATS", StatsResponse, ctx.args[0]);
-      print(ctx.json, stats, () =>
-        table(
-          ["SERVICE", "INSTANCE", "ENDPOINT", "REQUESTS", "ERRORS", "AVG MS", "LAST ERROR"],
-          stats.flatMap((s) =>
-            s.endpoints.map((e) => [
-              s.name,
-              s.id,
-              e.name,
-              e.num_requests,
-              e.num_errors,
-              ms(e.average_processing_time),
-              e.last_error,
-            ]),
-          ),
-        ),
-      );
-    },
-  },
+      ),
+  ),
 };

@@ -22,17 +22,26 @@ export function headerText(msg: Msg): string | undefined {
 }
 
 /**
- * Calls `visit` with each header's lower-cased name and trimmed value, in order. The status line
- * is skipped; lines without a colon are ignored, as nats.js does.
+ * Calls `visit` once per header, in order, with its lower-cased name and its first trimmed value:
+ * a repeated header's later values are skipped, so the value read is the one nats.js's and
+ * nats.go's `get()` return. The status line is skipped; lines without a colon are ignored, as
+ * nats.js does.
  */
 export function forEachHeader(text: string, visit: (lowerName: string, value: string) => void): void {
+  const seen = new Set<string>();
   let start = text.indexOf("\r\n");
   while (start !== -1) {
     start += 2;
     const end = text.indexOf("\r\n", start);
     const line = end === -1 ? text.slice(start) : text.slice(start, end);
     const colon = line.indexOf(":");
-    if (colon > 0) visit(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+    if (colon > 0) {
+      const name = line.slice(0, colon).trim().toLowerCase();
+      if (!seen.has(name)) {
+        seen.add(name);
+        visit(name, line.slice(colon + 1).trim());
+      }
+    }
     start = end;
   }
 }

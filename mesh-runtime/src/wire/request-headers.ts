@@ -33,9 +33,83 @@ function invalid(header: string, value: string, rule: string): MeshError {
   });
 }
 
+type HeaderReader = (meta: RequestMeta, value: string) => void;
+
+/** A reader for a header whose value must match `pattern` and is kept as it is. */
+function matching(
+  header: string,
+  pattern: RegExp,
+  rule: string,
+  keep: (meta: RequestMeta, value: string) => void,
+): HeaderReader {
+  return (meta, value) => {
+    if (!pattern.test(value)) throw invalid(header, value, rule);
+    keep(meta, value);
+  };
+}
+
+/** A trace header longer than `max` is ignored, not refused (PROTOCOL §3). */
+function bounded(max: number, keep: (meta: RequestMeta, value: string) => void): HeaderReader {
+  return (meta, value) => {
+    if (value.length <= max) keep(meta, value);
+  };
+}
+
+/** One reader per header the runtime knows, by lower-cased name; others are ignored. */
+const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>([
+  [
+    "mesh-timeout",
+    (meta, value) => {
+      // A negative budget is a spent one, not a malformed header.
+      if (DIGITS.test(value)) meta.timeoutMs = Number(value);
+      else if (SIGNED_DIGITS.test(value)) meta.timeoutMs = 0;
+      else throw invalid(Header.Timeout, value, "must be whole milliseconds");
+    },
+  ],
+  ["mesh-tenant", matching(Header.Tenant, TENANT_PATTERN, "is not a tenant id", (m, v) => (m.tenant = v))],
+  [
+    "mesh-caller",
+    (meta, value) => {
+      if (!isServiceName(value)) throw invalid(Header.Caller, value, "is not a service name");
+      meta.caller = value;
+    },
+  ],
+  [
+    "mesh-attempt",
+    (meta, value) => {
+      const n = DIGITS.test(value) ? Number(value) : 0;
+      if (n < 1) throw invalid(Header.Attempt, value, "must be a positive integer");
+      meta.attempt = n;
+    },
+  ],
+  [
+    "idempotency-key",
+    matching(
+      Header.IdempotencyKey,
+      IDEMPOTENCY_KEY_PATTERN,
+      "must be 1-128 visible ASCII",
+      (m, v) => (m.idempotencyKey = v),
+    ),
+  ],
+  [
+    "content-type",
+    (_meta, value) => {
+      // media types are case-insensitive; parameters (charset) are allowed
+      const type = value.split(";", 1)[0]?.trim().toLowerCase();
+      if (type !== JSON_CONTENT_TYPE) {
+        throw invalid(Header.ContentType, value, `must be ${JSON_CONTENT_TYPE}`);
+      }
+    },
+  ],
+  ["traceparent", bounded(MAX_TRACE_HEADER, (m, v) => (m.traceparent = v))],
+  ["tracestate", bounded(MAX_TRACE_HEADER, (m, v) => (m.tracestate = v))],
+  ["baggage", bounded(MAX_TRACE_HEADER * 16, (m, v) => (m.baggage = v))],
+]);
+
 /**
- * Reads and validates request headers in one pass, case-insensitively. Throws
- * `INVALID_ARGUMENT` naming the header that is wrong.
+ * Reads and validates request headers in one pass, case-insensitively. A header sent more than
+ * once counts with its first value only, as nats.js's and nats.go's `get()` read it; later values
+ * are neither used nor checked. Throws `INVALID_ARGUMENT` naming the header that is wrong.
  */
 export function readRequestHeaders(msg: Msg): RequestMeta {
   const meta: RequestMeta = {
@@ -50,52 +124,7 @@ export function readRequestHeaders(msg: Msg): RequestMeta {
   };
   const text = headerText(msg);
   if (text === undefined) return meta;
-  forEachHeader(text, (name, value) => {
-    switch (name) {
-      case "mesh-timeout":
-        // A negative budget is a spent one, not a malformed header.
-        if (DIGITS.test(value)) meta.timeoutMs = Number(value);
-        else if (SIGNED_DIGITS.test(value)) meta.timeoutMs = 0;
-        else throw invalid(Header.Timeout, value, "must be whole milliseconds");
-        break;
-      case "mesh-tenant":
-        if (!TENANT_PATTERN.test(value)) throw invalid(Header.Tenant, value, "is not a tenant id");
-        meta.tenant = value;
-        break;
-      case "mesh-caller":
-        if (!isServiceName(value)) throw invalid(Header.Caller, value, "is not a service name");
-        meta.caller = value;
-        break;
-      case "mesh-attempt": {
-        const n = DIGITS.test(value) ? Number(value) : 0;
-        if (n < 1) throw invalid(Header.Attempt, value, "must be a positive integer");
-        meta.attempt = n;
-        break;
-      }
-      case "idempotency-key":
-        if (!IDEMPOTENCY_KEY_PATTERN.test(value))
-          throw invalid(Header.IdempotencyKey, value, "must be 1-128 visible ASCII");
-        meta.idempotencyKey = value;
-        break;
-      case "content-type": {
-        // media types are case-insensitive; parameters (charset) are allowed
-        const type = value.split(";", 1)[0]?.trim().toLowerCase();
-        if (type !== JSON_CONTENT_TYPE) {
-          throw invalid(Header.ContentType, value, `must be ${JSON_CONTENT_TYPE}`);
-        }
-        break;
-      }
-      case "traceparent":
-        if (value.length <= MAX_TRACE_HEADER) meta.traceparent = value;
-        break;
-      case "tracestate":
-        if (value.length <= MAX_TRACE_HEADER) meta.tracestate = value;
-        break;
-      case "baggage":
-        if (value.length <= MAX_TRACE_HEADER * 16) meta.baggage = value;
-        break;
-    }
-  });
+  forEachHeader(text, (name, value) => READERS.get(name)?.(meta, value));
   return meta;
 }
 

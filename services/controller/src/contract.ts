@@ -30,6 +30,8 @@ const InstanceStatus = z.object({
   at: z.string(),
 });
 
+const RolloutStatus = z.object({ version: z.number().int(), instances: z.array(InstanceStatus) });
+
 /** The controller's endpoints: the control plane is itself a mesh service. */
 export const controllerContract = defineContract({
   name: "controller",
@@ -80,13 +82,14 @@ export const controllerContract = defineContract({
     status: {
       description: "Every live instance: the version it runs, or why it rejected one",
       input: z.strictObject({}),
-      output: z.object({ version: z.number().int(), instances: z.array(InstanceStatus) }),
+      output: RolloutStatus,
       idempotent: true,
     },
   },
 });
 
 export type InstanceStatus = z.infer<typeof InstanceStatus>;
+export type RolloutStatus = z.infer<typeof RolloutStatus>;
 export type PolicyMeta = z.infer<typeof Meta>;
 export type PolicyChange = z.infer<typeof Change>;
 // the document travels as JSON; this is the shape apply accepts

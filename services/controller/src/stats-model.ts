@@ -15,6 +15,14 @@ export interface EndpointRow extends Figures {
   breakers: { closed: number; "half-open": number; open: number };
 }
 
+/** One observed caller → callee edge, summed over the callee's endpoints and instances. */
+export interface EdgeRow extends Figures {
+  caller: string;
+  service: string;
+  calls: number;
+  errors: number;
+}
+
 /** One instance's counters: what two samples are compared by. */
 interface Counts {
   calls: number;
@@ -31,6 +39,18 @@ interface Tally extends Counts {
   boundsMs: readonly number[];
   byInstance: Map<string, Counts>;
 }
+
+/** An endpoint's tally with the figures only endpoints have. */
+interface Totals extends Tally {
+  instances: number;
+  inFlight: number;
+  sheds: number;
+  quotaDenied: number;
+}
+
+/** Tallies by "service/endpoint" (`sampleOf`) and by "caller>service" (`edgesOf`). */
+export type Sample = Map<string, Totals>;
+export type EdgeSample = Map<string, Tally>;
 
 function addInstance(
   t: Tally,
@@ -54,56 +74,57 @@ function addInstance(
   }
 }
 
-interface Totals extends Tally {
-  instances: number;
-  inFlight: number;
-  sheds: number;
-  quotaDenied: number;
+/**
+ * Adds one instance's counts, with its latency histogram only when it buckets as the first one
+ * did: instances of another runtime version may bucket differently, and their latencies are left
+ * out.
+ */
+function addCounts(
+  t: Tally,
+  id: string,
+  calls: number,
+  errors: number,
+  latency: { boundsMs: readonly number[]; counts: readonly number[] } | undefined,
+): void {
+  if (latency !== undefined && t.counts.length === 0) t.boundsMs = latency.boundsMs;
+  const counts =
+    latency !== undefined && sameBounds(t.boundsMs, latency.boundsMs) ? latency.counts : undefined;
+  addInstance(t, id, calls, errors, counts);
 }
 
-export type Sample = Map<string, Totals>;
+const emptyTally = (): Tally => ({ calls: 0, errors: 0, boundsMs: [], counts: [], byInstance: new Map() });
+
+/** Every endpoint of every STATS reply, with the reply it came from. */
+function* endpointsOf(
+  replies: readonly MeshStatsResponse[],
+): Generator<[MeshStatsResponse, MeshStatsResponse["endpoints"][number]]> {
+  for (const reply of replies) for (const e of reply.endpoints) yield [reply, e];
+}
+
+/** The tally under `key`, made by `make` the first time. */
+function tallyAt<T extends Tally>(tallies: Map<string, T>, key: string, make: () => T): T {
+  let t = tallies.get(key);
+  if (t === undefined) {
+    t = make();
+    tallies.set(key, t);
+  }
+  return t;
+}
 
 /** Sums STATS replies per service/endpoint. Replies from other NATS micro services count too. */
 export function sampleOf(replies: readonly MeshStatsResponse[]): Sample {
   const sample: Sample = new Map();
-  for (const reply of replies) {
-    for (const e of reply.endpoints) {
-      const key = `${reply.name}/${e.name}`;
-      let t = sample.get(key);
-      if (t === undefined) {
-        t = {
-          instances: 0,
-          calls: 0,
-          errors: 0,
-          inFlight: 0,
-          sheds: 0,
-          quotaDenied: 0,
-          boundsMs: [],
-          counts: [],
-          byInstance: new Map(),
-        };
-        sample.set(key, t);
-      }
-      t.instances++;
-      const data = e.data;
-      if (data === undefined) {
-        addInstance(t, reply.id, e.num_requests, e.num_errors, undefined);
-        continue;
-      }
+  const make = (): Totals => ({ ...emptyTally(), instances: 0, inFlight: 0, sheds: 0, quotaDenied: 0 });
+  for (const [reply, e] of endpointsOf(replies)) {
+    const t = tallyAt(sample, `${reply.name}/${e.name}`, make);
+    t.instances++;
+    const data = e.data;
+    if (data !== undefined) {
       t.inFlight += data.inFlight;
       t.sheds += data.sheds;
       for (const byTenant of Object.values(data.quota ?? {})) t.quotaDenied += byTenant["denied"] ?? 0;
-      const { boundsMs, counts } = data.latency;
-      if (t.counts.length === 0) t.boundsMs = boundsMs;
-      // instances of another runtime version may bucket differently: their latencies are left out
-      addInstance(
-        t,
-        reply.id,
-        e.num_requests,
-        e.num_errors,
-        sameBounds(t.boundsMs, boundsMs) ? counts : undefined,
-      );
     }
+    addCounts(t, reply.id, e.num_requests, e.num_errors, data?.latency);
   }
   return sample;
 }
@@ -196,6 +217,33 @@ function figures(t: Tally, before: Tally | undefined, hasPrevious: boolean, elap
   };
 }
 
+/**
+ * A row per tally of `now`, built by `row` from its key, the key's two names (split at
+ * `separator`), the tally, and its calls, errors and figures against `previous`.
+ */
+function rowsFor<T extends Tally, R>(
+  now: Map<string, T>,
+  previous: Map<string, T> | undefined,
+  elapsedMs: number,
+  separator: string,
+  row: (
+    key: string,
+    names: [string, string],
+    t: T,
+    counted: { calls: number; errors: number } & Figures,
+  ) => R,
+): R[] {
+  return [...now].map(([key, t]) => {
+    const [first = "", second = ""] = key.split(separator);
+    const counted = {
+      calls: t.calls,
+      errors: t.errors,
+      ...figures(t, previous?.get(key), previous !== undefined, elapsedMs),
+    };
+    return row(key, [first, second], t, counted);
+  });
+}
+
 /** The rows of one refresh: `now` against the previous sample, `elapsedMs` apart. */
 export function rowsOf(
   now: Sample,
@@ -203,22 +251,16 @@ export function rowsOf(
   elapsedMs: number,
   breakers: Map<string, EndpointRow["breakers"]>,
 ): EndpointRow[] {
-  const rows: EndpointRow[] = [];
-  for (const [key, t] of now) {
-    const [service = "", endpoint = ""] = key.split("/");
-    rows.push({
-      service,
-      endpoint,
-      instances: t.instances,
-      calls: t.calls,
-      errors: t.errors,
-      ...figures(t, previous?.get(key), previous !== undefined, elapsedMs),
-      inFlight: t.inFlight,
-      sheds: t.sheds,
-      quotaDenied: t.quotaDenied,
-      breakers: breakers.get(key) ?? { closed: 0, "half-open": 0, open: 0 },
-    });
-  }
+  const rows = rowsFor(now, previous, elapsedMs, "/", (key, [service, endpoint], t, counted) => ({
+    service,
+    endpoint,
+    instances: t.instances,
+    ...counted,
+    inFlight: t.inFlight,
+    sheds: t.sheds,
+    quotaDenied: t.quotaDenied,
+    breakers: breakers.get(key) ?? { closed: 0, "half-open": 0, open: 0 },
+  }));
   // endpoints nobody serves any more still show the breakers their callers hold open
   for (const [key, states] of breakers) {
     if (now.has(key)) continue;
@@ -243,38 +285,15 @@ export function rowsOf(
   return rows.sort((a, b) => `${a.service}/${a.endpoint}`.localeCompare(`${b.service}/${b.endpoint}`));
 }
 
-/** One observed caller → callee edge, summed over the callee's endpoints and instances. */
-export interface EdgeRow extends Figures {
-  caller: string;
-  service: string;
-  calls: number;
-  errors: number;
-}
-
-export type EdgeSample = Map<string, Tally>;
-
 /** Sums the callee-side per-caller tallies of STATS replies into caller → service edges. */
 export function edgesOf(replies: readonly MeshStatsResponse[]): EdgeSample {
   const edges: EdgeSample = new Map();
-  for (const reply of replies) {
-    for (const e of reply.endpoints) {
-      if (e.data === undefined) continue;
-      const boundsMs = e.data.latency.boundsMs;
-      for (const [caller, c] of Object.entries(e.data.callers ?? {})) {
-        const key = `${caller}>${reply.name}`;
-        let t = edges.get(key);
-        if (t === undefined) {
-          t = { calls: 0, errors: 0, boundsMs, counts: [], byInstance: new Map() };
-          edges.set(key, t);
-        }
-        addInstance(
-          t,
-          reply.id,
-          c.requests,
-          c.errors,
-          sameBounds(t.boundsMs, boundsMs) ? c.counts : undefined,
-        );
-      }
+  for (const [reply, e] of endpointsOf(replies)) {
+    if (e.data === undefined) continue;
+    const boundsMs = e.data.latency.boundsMs;
+    for (const [caller, c] of Object.entries(e.data.callers ?? {})) {
+      const t = tallyAt(edges, `${caller}>${reply.name}`, emptyTally);
+      addCounts(t, reply.id, c.requests, c.errors, { boundsMs, counts: c.counts });
     }
   }
   return edges;
@@ -282,17 +301,11 @@ export function edgesOf(replies: readonly MeshStatsResponse[]): EdgeSample {
 
 /** The edges of one refresh, as `rowsOf` does for endpoints. */
 export function edgeRowsOf(now: EdgeSample, previous: EdgeSample | undefined, elapsedMs: number): EdgeRow[] {
-  const rows: EdgeRow[] = [];
-  for (const [key, t] of now) {
-    const [caller = "", service = ""] = key.split(">");
-    rows.push({
-      caller,
-      service,
-      calls: t.calls,
-      errors: t.errors,
-      ...figures(t, previous?.get(key), previous !== undefined, elapsedMs),
-    });
-  }
+  const rows = rowsFor(now, previous, elapsedMs, ">", (_key, [caller, service], _t, counted) => ({
+    caller,
+    service,
+    ...counted,
+  }));
   return rows.sort((a, b) => `${a.caller}>${a.service}`.localeCompare(`${b.caller}>${b.service}`));
 }
 

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import { controllerContract } from "../contract.js";
 import type { ControllerApi } from "../controller-api.js";
+import type { PolicyView, ServicePage } from "./api.js";
 import type { StatsCollector } from "./collector.js";
 
 /** What the JSON API reads from and writes through. */
@@ -17,20 +18,23 @@ export interface DashboardSources {
 /** The reads: statistics and policy, open to anyone who reaches the dashboard. */
 export function readRoutes(app: FastifyInstance, { api, stats }: DashboardSources): void {
   app.get("/api/overview", () => stats.snapshot());
-  app.get<{ Params: { name: string } }>("/api/services/:name(^[A-Za-z0-9_-]+$)", async (request) => {
-    const { name } = request.params;
-    const snap = await stats.snapshot();
-    const endpoints = snap.endpoints.filter((e) => e.service === name);
-    if (endpoints.length === 0) throw new MeshError("NOT_FOUND", `no service ${name} answers discovery`);
-    return {
-      name,
-      instances: snap.instances.filter((i) => i.service === name),
-      endpoints: endpoints.map((e) => ({ ...e, history: stats.history(name, e.endpoint) })),
-      callers: snap.edges.filter((e) => e.service === name),
-      callees: snap.edges.filter((e) => e.caller === name),
-    };
-  });
-  app.get("/api/policy", async () => {
+  app.get<{ Params: { name: string } }>(
+    "/api/services/:name(^[A-Za-z0-9_-]+$)",
+    async (request): Promise<ServicePage> => {
+      const { name } = request.params;
+      const snap = await stats.snapshot();
+      const endpoints = snap.endpoints.filter((e) => e.service === name);
+      if (endpoints.length === 0) throw new MeshError("NOT_FOUND", `no service ${name} answers discovery`);
+      return {
+        name,
+        instances: snap.instances.filter((i) => i.service === name),
+        endpoints: endpoints.map((e) => ({ ...e, history: stats.history(name, e.endpoint) })),
+        callers: snap.edges.filter((e) => e.service === name),
+        callees: snap.edges.filter((e) => e.caller === name),
+      };
+    },
+  );
+  app.get("/api/policy", async (): Promise<PolicyView> => {
     const [status, history] = await Promise.all([api.status({}), api.history({ limit: 50 })]);
     const current = status.version > 0 ? await api.get({}) : undefined;
     return { current, history: history.versions, rollout: status };

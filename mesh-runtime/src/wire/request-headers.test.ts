@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Msg } from "@nats-io/nats-core";
+import { MsgHdrsImpl, MsgImpl } from "@nats-io/nats-core/internal";
+import { isMeshError } from "../errors.js";
+import { readRequestHeaders, writeRequestHeaders } from "./request-headers.js";
+
+/** A NATS header block holding `lines`. */
+function block(lines: string[]): Uint8Array {
+  return Buffer.from(`NATS/1.0\r\n${lines.map((l) => `${l}\r\n`).join("")}\r\n`, "utf8");
+}
+
+/** A received message as nats.js's parser hands it over: the raw header block, no body. */
+function fromBlock(raw: Uint8Array): Msg {
+  const arg = {
+    subject: Buffer.from("mesh.svc.a.b"),
+    reply: Buffer.from("_INBOX.x"),
+    sid: 1,
+    hdr: raw.length,
+    size: raw.length,
+  };
+  return new MsgImpl(arg, raw, { publish() {} });
+}
+
+function received(lines: string[]): Msg {
+  return fromBlock(block(lines));
+}
+
+/** The same headers through nats.js's public API (a message built by another client library). */
+function parsed(lines: string[]): Msg {
+  return { headers: MsgHdrsImpl.decode(block(lines)) } as unknown as Msg;
+}
+
+function refusal(msg: Msg): unknown {
+  try {
+    readRequestHeaders(msg);
+    return undefined;
+  } catch (e) {
+    return isMeshError(e) ? { code: e.code, details: e.details } : "not a MeshError";
+  }
+}
+
+for (const [label, make] of [
+  ["raw header block", received],
+  ["parsed headers", parsed],
+] as const) {
+  describe(`readRequestHeaders (${label})`, () => {
+    it("reads every known header, names case-insensitively", () => {
+      const meta = readRequestHeaders(
+        make([
+          "MESH-TIMEOUT: 250",
+          "mesh-tenant: acme",
+          "Mesh-Caller: orders",
+          "mesh-attempt: 2",
+          "idempotency-key: k-1",
+          "Content-Type: Application/JSON; charset=utf-8",
+          "TraceParent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+          "tracestate: a=1",
+          "baggage: b=2",
+        ]),
+      );
+      assert.deepEqual(meta, {
+        timeoutMs: 250,
+        tenant: "acme",
+        caller: "orders",
+        attempt: 2,
+        idempotencyKey: "k-1",
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        tracestate: "a=1",
+        baggage: "b=2",
+      });
+    });
+
+    it("keeps the first value of a repeated header, as nats.js get() does (PROTOCOL §3)", () => {
+      const lines = ["Mesh-Tenant: first", "Mesh-Timeout: 100", "mesh-tenant: second", "Mesh-Timeout: 900"];
+      const meta = readRequestHeaders(make(lines));
+      assert.equal(meta.tenant, "first");
+      assert.equal(meta.timeoutMs, 100);
+      assert.equal(MsgHdrsImpl.decode(block(lines)).get("Mesh-Tenant"), meta.tenant);
+    });
+
+    it("neither uses nor checks a repeated header's later values", () => {
+      const meta = readRequestHeaders(
+        make(["Mesh-Attempt: 3", "Mesh-Attempt: zero", "Mesh-Caller: a", "Mesh-Caller: a b"]),
+      );
+      assert.equal(meta.attempt, 3);
+      assert.equal(meta.caller, "a");
+    });
+
+    it("refuses a malformed first value, naming the header", () => {
+      assert.deepEqual(refusal(make(["Mesh-Timeout: soon", "Mesh-Timeout: 100"])), {
+        code: "INVALID_ARGUMENT",
+        details: { header: "Mesh-Timeout", value: "soon" },
+      });
+      assert.deepEqual(refusal(make(["Mesh-Tenant: no spaces"])), {
+        code: "INVALID_ARGUMENT",
+        details: { header: "Mesh-Tenant", value: "no spaces" },
+      });
+      assert.deepEqual(refusal(make(["Content-Type: text/plain"])), {
+        code: "INVALID_ARGUMENT",
+        details: { header: "Content-Type", value: "text/plain" },
+      });
+    });
+
+    it("reads a negative budget as spent and ignores oversized trace headers and unknown ones", () => {
+      const meta = readRequestHeaders(
+        make(["Mesh-Timeout: -5", `traceparent: ${"x".repeat(513)}`, "X-Other: 1"]),
+      );
+      assert.equal(meta.timeoutMs, 0);
+      assert.equal(meta.traceparent, undefined);
+      assert.equal(meta.attempt, 1);
+    });
+  });
+}
+
+describe("writeRequestHeaders", () => {
+  it("writes what readRequestHeaders reads back", () => {
+    const encoded = writeRequestHeaders({
+      timeoutMs: 500,
+      attempt: 1,
+      idempotencyKey: "key",
+      caller: "cli",
+      tenant: "acme",
+      trace: {
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        tracestate: undefined,
+        baggage: undefined,
+      },
+    }).encode();
+    const msg = fromBlock(encoded);
+    assert.deepEqual(readRequestHeaders(msg), {
+      timeoutMs: 500,
+      tenant: "acme",
+      caller: "cli",
+      attempt: 1,
+      idempotencyKey: "key",
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      tracestate: undefined,
+      baggage: undefined,
+    });
+  });
+});
