@@ -1,13 +1,12 @@
 // Issue 2: deadlines travel in Mesh-Timeout, shrink per hop, and every call settles by its deadline.
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { headers } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { defineContract, isMeshError } from "@switchyard/runtime";
 import { z } from "zod";
 import { delay, meshFor } from "./fixtures/mesh.js";
-import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { suiteScope } from "./fixtures/processes.js";
+import { suiteNats } from "./fixtures/nats-server.js";
 
 /** How late a call may settle after its deadline: timer lateness on a busy 2-core machine. */
 const SETTLE_MARGIN_MS = 50;
@@ -25,11 +24,7 @@ const b = hop("hop-b");
 const c = hop("hop-c");
 
 describe("deadlines", () => {
-  const scope = suiteScope();
-  let nats: NatsNode;
-  before(async () => {
-    nats = await startNats(scope);
-  });
+  const nats = suiteNats();
 
   it("a 3-hop chain shrinks the budget per hop and an overrunning c fails a's call in time", async (t) => {
     const mesh = await meshFor(t, nats.url, "chain");

@@ -1,16 +1,15 @@
 // Issue 5: circuit breakers, concurrency limits and shedding, idempotent replay, cancellation and
 // fault injection, against a real nats-server (and redis-server for replay).
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { controllerContract } from "@switchyard/controller";
 import { defineContract, isMeshError, type Mesh, MeshError } from "@switchyard/runtime";
 import { z } from "zod";
 import { controllerFor } from "./fixtures/controller.js";
 import { eventually } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
-import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { suiteScope } from "./fixtures/processes.js";
-import { type RedisNode, startRedis } from "./fixtures/redis-server.js";
+import { suiteNats } from "./fixtures/nats-server.js";
+import { suiteRedis } from "./fixtures/redis-server.js";
 
 const work = defineContract({
   name: "work",
@@ -42,13 +41,8 @@ function p99(values: number[]): number {
 }
 
 describe("flow control", () => {
-  const scope = suiteScope();
-  let nats: NatsNode;
-  let redis: RedisNode;
-  before(async () => {
-    nats = await startNats(scope, { jetstream: true });
-    redis = await startRedis(scope);
-  });
+  const nats = suiteNats({ jetstream: true });
+  const redis = suiteRedis();
 
   it("a failing callee opens the breaker: CIRCUIT_OPEN in well under 1 ms; a probe closes it again", async (t) => {
     const server = await meshFor(t, nats.url, "work");

@@ -1,6 +1,6 @@
 // Issue 3: policy applied by the controller reaches every runtime live; bad and stale policy never does.
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { controllerContract } from "@switchyard/controller";
@@ -9,8 +9,8 @@ import { echoContract } from "./fixtures/contracts.js";
 import { controllerFor } from "./fixtures/controller.js";
 import { eventually } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
-import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { type Cleanup, suiteScope } from "./fixtures/processes.js";
+import { suiteNats } from "./fixtures/nats-server.js";
+import type { Cleanup } from "./fixtures/processes.js";
 
 const slowEcho = {
   say: async ({ text, delayMs }: { text: string; delayMs?: number | undefined }) => {
@@ -35,11 +35,7 @@ const sayTimeout = (timeoutMs: number) => ({
 });
 
 describe("policy rollout", () => {
-  const scope = suiteScope();
-  let nats: NatsNode;
-  before(async () => {
-    nats = await startNats(scope, { jetstream: true });
-  });
+  const nats = suiteNats({ jetstream: true });
 
   it("apply lowers a timeout: all instances report it within a second and calls now time out", async (t) => {
     const controller = await controllerFor(t, nats.url);

@@ -1,18 +1,13 @@
 // Issue 2: instances of a service share its queue group, and closing one drains without failures.
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { isMeshError } from "@switchyard/runtime";
 import { echoContract } from "./fixtures/contracts.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
-import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { suiteScope } from "./fixtures/processes.js";
+import { suiteNats } from "./fixtures/nats-server.js";
 
 describe("queue groups", () => {
-  const scope = suiteScope();
-  let nats: NatsNode;
-  before(async () => {
-    nats = await startNats(scope);
-  });
+  const nats = suiteNats();
 
   async function instances(t: Parameters<typeof meshFor>[0], n: number, holdMs: number) {
     const counts = Array.from({ length: n }, () => 0);

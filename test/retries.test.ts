@@ -1,20 +1,15 @@
 // Issue 2: retries happen only when safe, back off, honour Mesh-Retry-After, and stay within budget.
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { headers, type Msg } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { isMeshError } from "@switchyard/runtime";
 import { echoContract } from "./fixtures/contracts.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
-import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { suiteScope } from "./fixtures/processes.js";
+import { suiteNats } from "./fixtures/nats-server.js";
 
 describe("retries", () => {
-  const scope = suiteScope();
-  let nats: NatsNode;
-  before(async () => {
-    nats = await startNats(scope);
-  });
+  const nats = suiteNats();
 
   it("a call to a service that starts 300 ms late succeeds through retries on NO_RESPONDERS", async (t) => {
     const caller = await meshFor(t, nats.url, "caller", {
