@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { isMeshError } from "@switchyard/runtime";
 import { echoContract } from "./fixtures/contracts.js";
+import { waitFor } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
 import { suiteNats } from "./fixtures/nats-server.js";
 
@@ -17,7 +18,7 @@ describe("queue groups", () => {
       await mesh.serve(echoContract, {
         say: async ({ text }) => {
           counts[i] = (counts[i] ?? 0) + 1;
-          if (holdMs > 0) await delay(holdMs);
+          if (holdMs > 0) await delay(holdMs); // the handler's work: calls stay in flight meanwhile
           return { text };
         },
         sayAgain: ({ text }) => ({ text }),
@@ -47,7 +48,7 @@ describe("queue groups", () => {
     const calls = Array.from({ length: 200 }, (_, i) =>
       echo.say({ text: `c${i}` }, { timeoutMs: 5_000 }).catch((e: unknown) => e),
     );
-    await delay(30);
+    await waitFor("the first instance to have requests in flight", () => (counts[0] ?? 0) > 0);
     assert.ok((counts[0] ?? 0) > 0, "the instance being closed has requests in flight");
     await meshes[0]?.close();
     const results = await Promise.all(calls);

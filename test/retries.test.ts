@@ -16,6 +16,7 @@ describe("retries", () => {
       calls: { retry: { maxAttempts: 10, baseDelayMs: 50, maxDelayMs: 400 } },
     });
     const server = await meshFor(t, nats.url, "echo");
+    // the service starts 300 ms after the caller: a schedule for the test, not a wait for a condition
     const late = delay(300).then(() =>
       server.serve(echoContract, { say: ({ text }) => ({ text }), sayAgain: ({ text }) => ({ text }) }),
     );
@@ -33,7 +34,7 @@ describe("retries", () => {
     await server.serve(echoContract, {
       say: async ({ text }) => {
         calls++;
-        await delay(300);
+        await delay(300); // the handler's work, longer than the attempt timeout
         return { text };
       },
       sayAgain: ({ text }) => ({ text }),
@@ -44,7 +45,9 @@ describe("retries", () => {
       .say({ text: "once" }, { timeoutMs: 1_000, attemptTimeoutMs: 100, maxAttempts: 5 })
       .catch((e: unknown) => e);
     assert.ok(isMeshError(error) && error.code === "DEADLINE_EXCEEDED");
-    await delay(400);
+    // a retry would have left this connection before the caller gave up, so it would reach the
+    // callee before this marker does (NATS keeps one connection's order)
+    assert.deepEqual(await caller.client(echoContract).sayAgain({ text: "marker" }), { text: "marker" });
     assert.equal(calls, 1);
   });
 
@@ -55,7 +58,7 @@ describe("retries", () => {
       say: ({ text }) => ({ text }),
       sayAgain: async ({ text }, ctx) => {
         seen.push({ attempt: ctx.attempt, key: ctx.idempotencyKey });
-        if (seen.length === 1) await delay(300);
+        if (seen.length === 1) await delay(300); // the first attempt's work outlasts its timeout
         return { text };
       },
     });
@@ -138,10 +141,10 @@ describe("retries", () => {
     assert.ok((arrivals[1] as number) - (arrivals[0] as number) >= 195);
 
     // a retry-after beyond the deadline is not waited for: the caller gets the denial at once
+    // (how soon is a speed: the bench's fail-fast suite measures it)
     arrivals.length = 0;
-    const started = performance.now();
     const error = await caller.call("limited", "work", {}, { timeoutMs: 100 }).catch((e: unknown) => e);
     assert.ok(isMeshError(error) && error.code === "QUOTA_EXCEEDED" && error.retryAfterMs === 200);
-    assert.ok(performance.now() - started < 90);
+    assert.equal(arrivals.length, 1, "no attempt after the denial");
   });
 });
