@@ -6,20 +6,12 @@ import { connect } from "@nats-io/transport-node";
 import { controllerContract } from "@switchyard/controller";
 import { isMeshError, type Mesh } from "@switchyard/runtime";
 import { type AppliedReportType, appliedSubject, DEFAULT_PREFIX } from "@switchyard/schemas";
-import { echoContract } from "./fixtures/contracts.js";
+import { echoContract, slowEcho } from "./fixtures/contracts.js";
 import { controllerFor } from "./fixtures/controller.js";
 import { eventually, waitFor } from "./fixtures/eventually.js";
-import { delay, meshFor } from "./fixtures/mesh.js";
+import { meshFor } from "./fixtures/mesh.js";
 import { suiteNats } from "./fixtures/nats-server.js";
 import type { Cleanup } from "./fixtures/processes.js";
-
-const slowEcho = {
-  say: async ({ text, delayMs }: { text: string; delayMs?: number | undefined }) => {
-    await delay(delayMs ?? 0); // the handler's work: slower than a lowered timeout
-    return { text };
-  },
-  sayAgain: ({ text }: { text: string }) => ({ text }),
-};
 
 async function echoInstances(t: Cleanup, url: string, n: number): Promise<Mesh[]> {
   const meshes: Mesh[] = [];
