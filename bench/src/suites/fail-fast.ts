@@ -1,0 +1,98 @@
+import { headers } from "@nats-io/nats-core";
+import { connectMesh, defineContract, isMeshError } from "@switchyard/runtime";
+import { z } from "zod";
+import { LATENCY_COLUMNS, latencyFigures, latencyRow } from "../latency.js";
+import { runSequential } from "../measure.js";
+import type { BenchEnv, SuiteResult } from "../suite.js";
+
+const failing = defineContract({
+  name: "bench-failing",
+  version: "1.0.0",
+  endpoints: { run: { input: z.object({}), output: z.object({}) } },
+});
+
+const LIMITED_SUBJECT = "mesh.svc.bench-limited.work";
+
+/** Runs `call` one at a time for the rounds, checking that each fails with `code`; ms per call. */
+async function failures(env: BenchEnv, code: string, call: () => Promise<unknown>): Promise<number[]> {
+  const expectFailure = () =>
+    call().then(
+      () => {
+        throw new Error(`expected ${code}, the call succeeded`);
+      },
+      (e: unknown) => {
+        if (!isMeshError(e) || e.code !== code) throw e;
+      },
+    );
+  await runSequential(expectFailure, env.warmupMs);
+  const samples: number[] = [];
+  for (let r = 0; r < env.rounds; r++) {
+    for (const us of (await runSequential(expectFailure, env.roundMs)).latenciesUs) samples.push(us / 1000);
+  }
+  return samples;
+}
+
+/**
+ * How soon the calls that must not wait fail: an open breaker answers CIRCUIT_OPEN without a
+ * request, and a denial whose Retry-After is beyond the deadline comes back after one round trip,
+ * without waiting. (Tests assert that they fail so; how fast is this suite's.)
+ */
+export async function failFast(env: BenchEnv): Promise<SuiteResult> {
+  const server = await connectMesh({ name: "bench-failing", servers: env.natsUrl, logLevel: "silent" });
+  const caller = await connectMesh({
+    name: "bench-fail-fast-caller",
+    servers: env.natsUrl,
+    logLevel: "silent",
+    calls: {
+      retry: { maxAttempts: 1 },
+      breaker: { failureRatio: 0.5, minimumCalls: 10, windowMs: 10_000, openMs: 60_000 },
+    },
+  });
+  try {
+    await server.serve(failing, {
+      run: () => {
+        throw new Error("broken");
+      },
+    });
+    server.connection.subscribe(LIMITED_SUBJECT, {
+      callback: (_err, msg) => {
+        const h = headers();
+        h.set("Nats-Service-Error", "slow down");
+        h.set("Nats-Service-Error-Code", "429");
+        h.set("Mesh-Error", "QUOTA_EXCEEDED");
+        h.set("Mesh-Retry-After", "200");
+        msg.respond(JSON.stringify({ code: "QUOTA_EXCEEDED", message: "slow down" }), { headers: h });
+      },
+    });
+    await server.connection.flush();
+    const run = () => caller.client(failing).run({});
+    for (let i = 0; i < 10; i++) await run().catch(() => undefined);
+    const open = latencyFigures("fail-fast.circuit-open", await failures(env, "CIRCUIT_OPEN", run));
+    const denied = latencyFigures(
+      "fail-fast.retry-after-beyond-deadline",
+      await failures(env, "QUOTA_EXCEEDED", () =>
+        caller.call("bench-limited", "work", {}, { timeoutMs: 100 }),
+      ),
+    );
+    return {
+      figures: { ...open, ...denied },
+      ratios: {},
+      tables: [
+        {
+          title: "failing fast: ms from the call to its error, one call at a time",
+          columns: [...LATENCY_COLUMNS],
+          rows: [
+            latencyRow("CIRCUIT_OPEN (breaker open: no request)", open),
+            latencyRow("QUOTA_EXCEEDED, Retry-After 200 ms > 100 ms deadline", denied),
+          ],
+          notes: [
+            "target: CIRCUIT_OPEN p50 < 1 ms (no I/O at all)",
+            "target: the denial p99 < 90 ms (one round trip, no wait for the deadline)",
+          ],
+        },
+      ],
+    };
+  } finally {
+    await Promise.all([caller.close(), server.close()]);
+  }
+}
