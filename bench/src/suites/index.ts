@@ -1,5 +1,6 @@
 import type { Suite } from "../suite.js";
 import { cancellation } from "./cancellation.js";
+import { dashboard } from "./dashboard.js";
 import { failFast } from "./fail-fast.js";
 import { policyPropagation } from "./policy-propagation.js";
 import { quota } from "./quota.js";
@@ -50,5 +51,10 @@ export const suites: readonly Suite[] = [
     name: "shedding",
     description: "tail latency with a slow instance shedding onto fast ones, and under an adaptive limit",
     run: shedding,
+  },
+  {
+    name: "dashboard",
+    description: "the overview's answer time and a collection's CPU with 200 instances publishing statistics",
+    run: dashboard,
   },
 ];
