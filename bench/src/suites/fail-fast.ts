@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { headers } from "@nats-io/nats-core";
 import { connectMesh, defineContract, isMeshError } from "@switchyard/runtime";
 import { z } from "zod";
 import { LATENCY_COLUMNS, latencyFigures, latencyRow } from "../latency.js";
 import { runSequential } from "../measure.js";
+import { startPrivate } from "../nats-server.js";
 import type { BenchEnv, SuiteResult } from "../suite.js";
 
 const failing = defineContract({
@@ -12,6 +16,38 @@ const failing = defineContract({
 });
 
 const LIMITED_SUBJECT = "mesh.svc.bench-limited.work";
+
+// a caller the broker lets publish anywhere but on one service's endpoints
+const PERMISSIONS = `authorization {
+  users = [
+    { user: "bench-caller", password: "bench", permissions: { publish: { deny: ["mesh.svc.bench-forbidden.>"] } } }
+  ]
+}
+`;
+
+/** ms per call of a caller whose calls the broker refuses (PERMISSION_DENIED), on its own nats-server. */
+async function brokerRefusals(env: BenchEnv): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-authz-"));
+  writeFileSync(join(dir, "nats-server.conf"), PERMISSIONS);
+  const nats = await startPrivate(["-c", join(dir, "nats-server.conf")]);
+  try {
+    const caller = await connectMesh({
+      name: "bench-refused-caller",
+      servers: nats.url,
+      logLevel: "silent",
+      auth: { user: "bench-caller", pass: "bench" },
+      calls: { retry: { maxAttempts: 1 } },
+    });
+    try {
+      return await failures(env, "PERMISSION_DENIED", () => caller.call("bench-forbidden", "x", {}));
+    } finally {
+      await caller.close();
+    }
+  } finally {
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** Runs `call` one at a time for the rounds, checking that each fails with `code`; ms per call. */
 async function failures(env: BenchEnv, code: string, call: () => Promise<unknown>): Promise<number[]> {
@@ -34,8 +70,9 @@ async function failures(env: BenchEnv, code: string, call: () => Promise<unknown
 
 /**
  * How soon the calls that must not wait fail: an open breaker answers CIRCUIT_OPEN without a
- * request, and a denial whose Retry-After is beyond the deadline comes back after one round trip,
- * without waiting. (Tests assert that they fail so; how fast is this suite's.)
+ * request, a denial whose Retry-After is beyond the deadline comes back after one round trip,
+ * without waiting, and a call the broker refuses fails at once. (Tests assert that they fail so;
+ * how fast is this suite's.)
  */
 export async function failFast(env: BenchEnv): Promise<SuiteResult> {
   const server = await connectMesh({ name: "bench-failing", servers: env.natsUrl, logLevel: "silent" });
@@ -74,8 +111,9 @@ export async function failFast(env: BenchEnv): Promise<SuiteResult> {
         caller.call("bench-limited", "work", {}, { timeoutMs: 100 }),
       ),
     );
+    const refused = latencyFigures("fail-fast.broker-refused", await brokerRefusals(env));
     return {
-      figures: { ...open, ...denied },
+      figures: { ...open, ...denied, ...refused },
       ratios: {},
       tables: [
         {
@@ -84,10 +122,12 @@ export async function failFast(env: BenchEnv): Promise<SuiteResult> {
           rows: [
             latencyRow("CIRCUIT_OPEN (breaker open: no request)", open),
             latencyRow("QUOTA_EXCEEDED, Retry-After 200 ms > 100 ms deadline", denied),
+            latencyRow("PERMISSION_DENIED by the broker", refused),
           ],
           notes: [
             "target: CIRCUIT_OPEN p50 < 1 ms (no I/O at all)",
             "target: the denial p99 < 90 ms (one round trip, no wait for the deadline)",
+            "target: the broker's refusal p99 < 100 ms",
           ],
         },
       ],
