@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { headers } from "@nats-io/nats-core";
-import { connectMesh, defineContract, isMeshError } from "@switchyard/runtime";
+import { connectMesh, defineContract, isMeshError, MeshError } from "@switchyard/runtime";
 import { z } from "zod";
 import { LATENCY_COLUMNS, latencyFigures, latencyRow } from "../latency.js";
 import { runSequential } from "../measure.js";
@@ -12,10 +11,11 @@ import type { BenchEnv, SuiteResult } from "../suite.js";
 const failing = defineContract({
   name: "bench-failing",
   version: "1.0.0",
-  endpoints: { run: { input: z.object({}), output: z.object({}) } },
+  endpoints: {
+    run: { input: z.object({}), output: z.object({}) },
+    limited: { input: z.object({}), output: z.object({}) },
+  },
 });
-
-const LIMITED_SUBJECT = "mesh.svc.bench-limited.work";
 
 // a caller the broker lets publish anywhere but on one service's endpoints
 const PERMISSIONS = `authorization {
@@ -90,26 +90,16 @@ export async function failFast(env: BenchEnv): Promise<SuiteResult> {
       run: () => {
         throw new Error("broken");
       },
-    });
-    server.connection.subscribe(LIMITED_SUBJECT, {
-      callback: (_err, msg) => {
-        const h = headers();
-        h.set("Nats-Service-Error", "slow down");
-        h.set("Nats-Service-Error-Code", "429");
-        h.set("Mesh-Error", "QUOTA_EXCEEDED");
-        h.set("Mesh-Retry-After", "200");
-        msg.respond(JSON.stringify({ code: "QUOTA_EXCEEDED", message: "slow down" }), { headers: h });
+      limited: () => {
+        throw new MeshError("QUOTA_EXCEEDED", "slow down", { retryAfterMs: 200 });
       },
     });
-    await server.connection.flush();
     const run = () => caller.client(failing).run({});
     for (let i = 0; i < 10; i++) await run().catch(() => undefined);
     const open = latencyFigures("fail-fast.circuit-open", await failures(env, "CIRCUIT_OPEN", run));
     const denied = latencyFigures(
       "fail-fast.retry-after-beyond-deadline",
-      await failures(env, "QUOTA_EXCEEDED", () =>
-        caller.call("bench-limited", "work", {}, { timeoutMs: 100 }),
-      ),
+      await failures(env, "QUOTA_EXCEEDED", () => caller.client(failing).limited({}, { timeoutMs: 100 })),
     );
     const refused = latencyFigures("fail-fast.broker-refused", await brokerRefusals(env));
     return {
