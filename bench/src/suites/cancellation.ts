@@ -1,16 +1,7 @@
-import { connectMesh, defineContract } from "@switchyard/runtime";
-import { z } from "zod";
+import { connectMesh } from "@switchyard/runtime";
 import { LATENCY_COLUMNS, latencyFigures, latencyRow } from "../latency.js";
 import type { BenchEnv, SuiteResult } from "../suite.js";
-
-const work = defineContract({
-  name: "bench-cancel",
-  version: "1.0.0",
-  endpoints: {
-    hold: { input: z.object({}), output: z.object({}) },
-    relay: { input: z.object({}), output: z.object({}) },
-  },
-});
+import { cancelContract } from "../timing-contracts.js";
 
 const CALLS_PER_ROUND = 20;
 
@@ -29,8 +20,8 @@ export async function cancellation(env: BenchEnv): Promise<SuiteResult> {
   const caller = await connectMesh({ name: "bench-cancel-caller", servers: env.natsUrl, logLevel: "silent" });
   let callee: Callee | undefined;
   try {
-    await server.serve(work, {
-      relay: (input, ctx) => ctx.client(work).hold(input),
+    await server.serve(cancelContract, {
+      relay: (input, ctx) => ctx.client(cancelContract).hold(input),
       hold: (_input, ctx) =>
         new Promise((_resolve, reject) => {
           ctx.signal.addEventListener("abort", () => {
@@ -51,7 +42,9 @@ export async function cancellation(env: BenchEnv): Promise<SuiteResult> {
       });
       callee = { started, aborted };
       const controller = new AbortController();
-      const pending = caller.client(work)[endpoint]({}, { signal: controller.signal, timeoutMs: 10_000 });
+      const pending = caller
+        .client(cancelContract)
+        [endpoint]({}, { signal: controller.signal, timeoutMs: 10_000 });
       await running;
       const gaveUpAt = performance.now();
       controller.abort();

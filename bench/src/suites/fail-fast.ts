@@ -1,21 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectMesh, defineContract, isMeshError, MeshError } from "@switchyard/runtime";
-import { z } from "zod";
+import { connectMesh, isMeshError, MeshError } from "@switchyard/runtime";
 import { LATENCY_COLUMNS, latencyFigures, latencyRow } from "../latency.js";
 import { runSequential } from "../measure.js";
 import { startPrivate } from "../nats-server.js";
 import type { BenchEnv, SuiteResult } from "../suite.js";
-
-const failing = defineContract({
-  name: "bench-failing",
-  version: "1.0.0",
-  endpoints: {
-    run: { input: z.object({}), output: z.object({}) },
-    limited: { input: z.object({}), output: z.object({}) },
-  },
-});
+import { failingContract } from "../timing-contracts.js";
 
 // a caller the broker lets publish anywhere but on one service's endpoints
 const PERMISSIONS = `authorization {
@@ -75,7 +66,11 @@ async function failures(env: BenchEnv, code: string, call: () => Promise<unknown
  * how fast is this suite's.)
  */
 export async function failFast(env: BenchEnv): Promise<SuiteResult> {
-  const server = await connectMesh({ name: "bench-failing", servers: env.natsUrl, logLevel: "silent" });
+  const server = await connectMesh({
+    name: "bench-failing",
+    servers: env.natsUrl,
+    logLevel: "silent",
+  });
   const caller = await connectMesh({
     name: "bench-fail-fast-caller",
     servers: env.natsUrl,
@@ -86,7 +81,7 @@ export async function failFast(env: BenchEnv): Promise<SuiteResult> {
     },
   });
   try {
-    await server.serve(failing, {
+    await server.serve(failingContract, {
       run: () => {
         throw new Error("broken");
       },
@@ -94,12 +89,14 @@ export async function failFast(env: BenchEnv): Promise<SuiteResult> {
         throw new MeshError("QUOTA_EXCEEDED", "slow down", { retryAfterMs: 200 });
       },
     });
-    const run = () => caller.client(failing).run({});
+    const run = () => caller.client(failingContract).run({});
     for (let i = 0; i < 10; i++) await run().catch(() => undefined);
     const open = latencyFigures("fail-fast.circuit-open", await failures(env, "CIRCUIT_OPEN", run));
     const denied = latencyFigures(
       "fail-fast.retry-after-beyond-deadline",
-      await failures(env, "QUOTA_EXCEEDED", () => caller.client(failing).limited({}, { timeoutMs: 100 })),
+      await failures(env, "QUOTA_EXCEEDED", () =>
+        caller.client(failingContract).limited({}, { timeoutMs: 100 }),
+      ),
     );
     const refused = latencyFigures("fail-fast.broker-refused", await brokerRefusals(env));
     return {

@@ -1,13 +1,7 @@
-import { connectMesh, defineContract, isMeshError, type Mesh, type MeshOptions } from "@switchyard/runtime";
-import { z } from "zod";
+import { connectMesh, isMeshError, type Mesh, type MeshOptions } from "@switchyard/runtime";
 import { LATENCY_COLUMNS, latencyFigures, latencyRow } from "../latency.js";
 import type { BenchEnv, SuiteResult } from "../suite.js";
-
-const work = defineContract({
-  name: "bench-shed",
-  version: "1.0.0",
-  endpoints: { run: { input: z.object({}), output: z.object({ instance: z.string() }), idempotent: true } },
-});
+import { shedContract } from "../timing-contracts.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -21,7 +15,7 @@ async function load(caller: Mesh, workers: number, ms: number, onShed: () => Pro
       while (performance.now() < until) {
         const started = performance.now();
         try {
-          const { instance } = await caller.client(work).run({});
+          const { instance } = await caller.client(shedContract).run({});
           served.push({ instance, ms: performance.now() - started });
         } catch (e) {
           if (!isMeshError(e)) throw e;
@@ -54,7 +48,7 @@ export async function shedding(env: BenchEnv): Promise<SuiteResult> {
       ["slow", 50, 1],
     ] as const) {
       const served = await mesh("bench-shed", { calls: { concurrency: { limit } } });
-      await served.serve(work, { run: () => sleep(latencyMs).then(() => ({ instance })) });
+      await served.serve(shedContract, { run: () => sleep(latencyMs).then(() => ({ instance })) });
     }
     const retrying = await mesh("bench-shed-caller", {
       calls: { retry: { maxAttempts: 20 }, retryBudget: { ratio: 1, minPerSecond: 100, windowMs: 10_000 } },
@@ -75,7 +69,7 @@ export async function shedding(env: BenchEnv): Promise<SuiteResult> {
     const adaptive = await mesh("bench-shed", {
       calls: { concurrency: { mode: "adaptive", limit: 2, minLimit: 1, maxLimit: 200 } },
     });
-    await adaptive.serve(work, {
+    await adaptive.serve(shedContract, {
       run: async () => {
         inFlight++;
         await sleep(5 * Math.max(1, inFlight / knee)); // queueing past the knee
