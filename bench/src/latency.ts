@@ -16,4 +16,5 @@ export function latencyRow(label: string, figures: Readonly<Record<string, numbe
   return [label, ...Object.values(figures).map((ms) => ms.toFixed(2))];
 }
 
+/** The columns of a table of `latencyRow`s. */
 export const LATENCY_COLUMNS = ["", "p50 ms", "p99 ms", "max ms"] as const;
