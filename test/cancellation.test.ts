@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { defineContract, isMeshError } from "@switchyard/runtime";
 import { z } from "zod";
-import { eventually } from "./fixtures/eventually.js";
+import { waitFor } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
 
@@ -17,44 +17,40 @@ const work = defineContract({
 });
 
 describe("cancellation", () => {
-  it("a caller that gives up aborts the callee's ctx.signal within 50 ms, down a chain of calls too", async (t) => {
+  // how soon the callee hears of it is a speed: the bench's cancellation suite measures it
+  it("a caller that gives up aborts the callee's ctx.signal with CANCELLED, down a chain of calls too", async (t) => {
     const nats = await startNats(t);
     const server = await meshFor(t, nats.url, "work");
-    let abortedAt = 0;
+    let running = 0;
+    let aborted = 0;
     let reason: unknown;
     await server.serve(work, {
       // a hop in between: its own callee must be told too
       relay: (input, ctx) => ctx.client(work).run(input),
       run: async (_input, ctx) => {
+        running++;
         ctx.signal.addEventListener("abort", () => {
-          abortedAt = performance.now();
+          aborted++;
           reason = ctx.signal.reason;
         });
-        await delay(2_000);
+        await delay(2_000); // the handler's work, far longer than the caller waits
         return { instance: "late" };
       },
     });
     const caller = await meshFor(t, nats.url, "caller");
-    const delays: number[] = [];
     for (const endpoint of ["run", "run", "run", "relay", "relay"] as const) {
-      abortedAt = 0;
+      const before = { running, aborted };
       reason = undefined;
       const controller = new AbortController();
       const pending = caller
         .client(work)
         [endpoint]({ n: 1 }, { signal: controller.signal, timeoutMs: 5_000 });
-      await delay(100);
-      const gaveUpAt = performance.now();
+      await waitFor(`the ${endpoint} call to reach the callee`, () => running > before.running);
       controller.abort();
       const e = await pending.catch((x: unknown) => x);
       assert.ok(isMeshError(e) && e.code === "CANCELLED");
-      // a message of our own: without one, assert's first failure parses this file to build it
-      // (~15-60 ms, synchronously), and caller and callee share this event loop
-      await eventually(() => assert.ok(abortedAt > 0, "callee not aborted yet"), 1_000, 1);
+      await waitFor(`the callee of ${endpoint} to be aborted`, () => aborted > before.aborted, 2_000);
       assert.ok(isMeshError(reason) && reason.code === "CANCELLED");
-      delays.push(abortedAt - gaveUpAt);
     }
-    t.diagnostic(`abort delays (ms): ${delays.map((d) => d.toFixed(1)).join(", ")}`);
-    for (const ms of delays) assert.ok(ms < 50, `aborted ${ms} ms after the caller gave up`);
   });
 });

@@ -3,19 +3,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { controllerContract } from "@switchyard/controller";
-import { echoContract } from "./fixtures/contracts.js";
+import { echoContract, slowEcho } from "./fixtures/contracts.js";
 import { controllerFor, controllerProcess } from "./fixtures/controller.js";
 import { eventually } from "./fixtures/eventually.js";
-import { delay, meshFor } from "./fixtures/mesh.js";
+import { meshFor } from "./fixtures/mesh.js";
 import { startNats, startNatsCluster } from "./fixtures/nats-server.js";
 
-const echoHandlers = {
-  say: async ({ text, delayMs }: { text: string; delayMs?: number | undefined }) => {
-    await delay(delayMs ?? 0);
-    return { text };
-  },
-  sayAgain: ({ text }: { text: string }) => ({ text }),
-};
 const sayTimeout = (timeoutMs: number) => ({ services: { echo: { endpoints: { say: { timeoutMs } } } } });
 
 describe("control plane faults", () => {
@@ -23,7 +16,7 @@ describe("control plane faults", () => {
     const nats = await startNats(t, { jetstream: true });
     let controller = controllerProcess(t, nats.url);
     const first = await meshFor(t, nats.url, "echo");
-    await first.serve(echoContract, echoHandlers);
+    await first.serve(echoContract, slowEcho);
     const caller = await meshFor(t, nats.url, "caller");
     const admin = caller.client(controllerContract);
     const applied = await eventually(() => admin.apply({ document: sayTimeout(2_500) }), 20_000, 200);
@@ -35,7 +28,7 @@ describe("control plane faults", () => {
     assert.deepEqual(await caller.client(echoContract).say({ text: "still" }), { text: "still" });
 
     const second = await meshFor(t, nats.url, "echo");
-    await second.serve(echoContract, echoHandlers);
+    await second.serve(echoContract, slowEcho);
     assert.equal(second.policyVersion, applied.version, "booted with the current policy from KV");
     for (let i = 0; i < 6; i++)
       assert.deepEqual(await caller.client(echoContract).say({ text: `${i}` }), { text: `${i}` });
@@ -62,12 +55,13 @@ describe("control plane faults", () => {
     const [n1, n2, n3] = cluster.nodes;
     assert.ok(n1 && n2 && n3);
     await controllerFor(t, [n1.url, n2.url], 3);
-    const admin = (await meshFor(t, [n1.url, n2.url], "admin")).client(controllerContract);
+    const adminMesh = await meshFor(t, [n1.url, n2.url], "admin");
+    const admin = adminMesh.client(controllerContract);
     const v1 = await eventually(() => admin.apply({ document: sayTimeout(1_000) }), 20_000, 200);
 
     // this runtime knows only node 3, so while node 3 is down it is cut off
     const isolated = await meshFor(t, n3.url, "echo", { ignoreClusterUpdates: true });
-    await isolated.serve(echoContract, echoHandlers);
+    await isolated.serve(echoContract, slowEcho);
     await eventually(() => assert.equal(isolated.policyVersion, v1.version), 10_000);
 
     await n3.process.kill();
@@ -82,7 +76,8 @@ describe("control plane faults", () => {
       30_000,
       250,
     );
-    await delay(300);
+    // the push went out: the runtimes that can hear it run v2 now
+    await eventually(() => assert.equal(adminMesh.policyVersion, v2.version), 10_000);
     assert.equal(isolated.policyVersion, v1.version, "the push could not reach it");
 
     await n3.restart();

@@ -44,7 +44,7 @@ describe("dashboard API", () => {
     const traffic = (async () => {
       while (calling) {
         await frontend.call("echo", "say", { text: "hi" }).catch(() => undefined);
-        await delay(5);
+        await delay(5); // the pace of the traffic
       }
     })();
     t.after(async () => {
@@ -183,25 +183,25 @@ describe("dashboard API", () => {
     }
     await nc.flush();
     const base = controller.dashboardUrl as string;
-    await get<Overview>(`${base}/api/overview`);
-    const times: number[] = [];
+    // the overview shows the last collection (once a second, from the first use): wait for each next one
+    let lastAt = (await get<Overview & { at?: string }>(`${base}/api/overview`)).at;
     const collect: number[] = [];
     for (let i = 0; i < 5; i++) {
-      await delay(1_000);
-      const startedAt = performance.now();
-      const o = await get<Overview>(`${base}/api/overview`);
-      times.push(performance.now() - startedAt);
+      const o = await eventually(async () => {
+        const next = await get<Overview & { at?: string }>(`${base}/api/overview`);
+        assert.notEqual(next.at, lastAt, "the next collection");
+        return next;
+      }, 5_000);
+      lastAt = o.at;
       collect.push(o.collectMs);
       // the controller answers discovery too
       assert.equal(o.instances.filter((x) => x.service.startsWith("svc-")).length, 200);
       assert.equal(o.endpoints.filter((x) => x.service.startsWith("svc-")).length, 150);
       assert.equal(o.edges.length, 50);
     }
-    const worst = Math.max(...times);
+    // how fast it answers and what a collection costs are speeds: the bench's dashboard suite
     t.diagnostic(
-      `overview answered in ≤ ${worst.toFixed(1)} ms; each collection of 200 replies cost ${collect.map((c) => c.toFixed(1)).join(", ")} ms of CPU (once a second)`,
+      `each collection of 200 replies cost ${collect.map((c) => c.toFixed(1)).join(", ")} ms of CPU`,
     );
-    assert.ok(worst < 500, `overview took ${worst} ms`);
-    assert.ok(Math.max(...collect) < 200, "a collection costs well under its second");
   });
 });

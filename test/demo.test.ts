@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import { DEMO_KEYS } from "../scripts/demo-keys.js";
-import { eventually } from "./fixtures/eventually.js";
+import { eventually, waitFor } from "./fixtures/eventually.js";
 import { delay } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
 import { freePort, isListening, scratchDir } from "./fixtures/processes.js";
@@ -100,10 +100,10 @@ describe("the demo, end to end", () => {
           order(gateway, DEMO_KEYS.acme),
         ]);
         results.push(...batch.map((r) => r.status));
-        await delay(25);
+        await delay(25); // the pace of the load, so that it spans the kill
       }
     })();
-    await delay(500);
+    await waitFor("a quarter of the load to be answered", () => results.length >= 20, 30_000);
     process.kill(pids.get("payments#1") as number, "SIGKILL");
     await load;
     assert.equal(results.length, 80);

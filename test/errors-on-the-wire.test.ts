@@ -5,6 +5,7 @@ import { headers } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { defineContract, isMeshError, MeshError } from "@switchyard/runtime";
 import { z } from "zod";
+import { eventually, waitFor } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
 import { type NatsNode, startNats } from "./fixtures/nats-server.js";
 import { suiteScope } from "./fixtures/processes.js";
@@ -94,12 +95,17 @@ describe("errors on the wire", () => {
   it("an aborted signal settles the call at once with CANCELLED", async (t) => {
     const nc = await connect({ servers: nats.url });
     t.after(() => nc.close());
-    nc.subscribe("mesh.svc.slow.x", { callback: () => {} });
+    let received = 0;
+    nc.subscribe("mesh.svc.slow.x", {
+      callback: () => {
+        received++;
+      },
+    });
     await nc.flush();
     const caller = await meshFor(t, nats.url, "caller");
     const controller = new AbortController();
     const pending = caller.call("slow", "x", {}, { signal: controller.signal, timeoutMs: 5_000 });
-    await delay(20);
+    await waitFor("the request to reach the callee", () => received > 0);
     controller.abort();
     const error = await pending.catch((e: unknown) => e);
     assert.ok(isMeshError(error) && error.code === "CANCELLED");
@@ -115,9 +121,11 @@ describe("losing the NATS server", () => {
       version: "1.0.0",
       endpoints: { wait: { input: z.object({ ms: z.number() }), output: z.object({}) } },
     });
+    let waiting = 0;
     await server.serve(slow, {
       wait: async ({ ms }) => {
-        await delay(ms);
+        waiting++;
+        await delay(ms); // the handler's work: the call is in flight meanwhile
         return {};
       },
     });
@@ -126,7 +134,7 @@ describe("losing the NATS server", () => {
     const pending = caller
       .call("slow", "wait", { ms: 3_000 }, { timeoutMs: 10_000 })
       .catch((e: unknown) => e);
-    await delay(50);
+    await waitFor("the call to be in flight", () => waiting > 0);
     await nats.process.kill();
     const error = await pending;
     assert.ok(isMeshError(error) && error.code === "UNAVAILABLE", String(error));
@@ -137,14 +145,15 @@ describe("losing the NATS server", () => {
     assert.ok(isMeshError(down) && ["UNAVAILABLE", "DEADLINE_EXCEEDED"].includes(down.code));
 
     await nats.restart();
-    const until = Date.now() + 10_000;
-    for (;;) {
-      const result = await caller
-        .call("slow", "wait", { ms: 0 }, { timeoutMs: 1_000, maxAttempts: 3 })
-        .catch((e: unknown) => e);
-      if (!isMeshError(result)) break;
-      if (Date.now() > until) assert.fail(`no recovery: ${result.code}`);
-      await delay(100);
-    }
+    await eventually(
+      async () => {
+        const result = await caller
+          .call("slow", "wait", { ms: 0 }, { timeoutMs: 1_000, maxAttempts: 3 })
+          .catch((e: unknown) => e);
+        assert.ok(!isMeshError(result), `no recovery: ${isMeshError(result) ? result.code : ""}`);
+      },
+      10_000,
+      100,
+    );
   });
 });

@@ -5,7 +5,8 @@ import { describe, it } from "node:test";
 import { promisify } from "node:util";
 import { isMeshError } from "@switchyard/runtime";
 import { inventoryContract } from "@switchyard/service-inventory";
-import { delay, meshFor } from "./fixtures/mesh.js";
+import { eventually, waitFor } from "./fixtures/eventually.js";
+import { meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
 import { freePort } from "./fixtures/processes.js";
 import { startRedis } from "./fixtures/redis-server.js";
@@ -29,18 +30,30 @@ describe("example services", () => {
     const second = startInventory(t, nats.url);
     const caller = await meshFor(t, nats.url, "caller");
     const inventory = caller.client(inventoryContract);
-    // both instances up: wait until each has answered (stock is per instance)
-    for (let i = 0; i < 100; i++) {
-      const r = await inventory.stock({ sku: "WIDGET-1" }, { timeoutMs: 500 }).catch((e: unknown) => e);
-      if (!isMeshError(r) && i > 20) break;
-      await delay(50);
-    }
+    // both instances up: each answers discovery once it serves
+    const answering = async () => {
+      let count = 0;
+      try {
+        const replies = await caller.connection.requestMany("$SRV.PING.inventory", "", {
+          strategy: "count",
+          maxMessages: 2,
+          maxWait: 1_000,
+        });
+        for await (const _ of replies) count++;
+      } catch {
+        // no responders yet
+      }
+      return count === 2;
+    };
+    await waitFor("both inventory instances to answer discovery", answering, 30_000, 50);
+    await eventually(() => inventory.stock({ sku: "WIDGET-1" }, { timeoutMs: 500 }), 5_000, 50);
     const calls = Array.from({ length: 60 }, (_, i) =>
       inventory
         .reserve({ orderId: `o-${i}`, lines: [{ sku: "WIDGET-1", quantity: 1 }] }, { timeoutMs: 5_000 })
         .catch((e: unknown) => e),
     );
-    await delay(50);
+    // the broker has routed every call (one connection's messages stay in order) before the stop
+    await caller.connection.flush();
     const exited = new Promise<number | null>((resolve) => first.once("exit", (code) => resolve(code)));
     first.kill("SIGTERM");
     const results = await Promise.all(calls);

@@ -1,16 +1,15 @@
 // Issue 5: circuit breakers, concurrency limits and shedding, idempotent replay, cancellation and
 // fault injection, against a real nats-server (and redis-server for replay).
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { controllerContract } from "@switchyard/controller";
 import { defineContract, isMeshError, type Mesh, MeshError } from "@switchyard/runtime";
 import { z } from "zod";
 import { controllerFor } from "./fixtures/controller.js";
 import { eventually } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
-import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { suiteScope } from "./fixtures/processes.js";
-import { type RedisNode, startRedis } from "./fixtures/redis-server.js";
+import { suiteNats } from "./fixtures/nats-server.js";
+import { suiteRedis } from "./fixtures/redis-server.js";
 
 const work = defineContract({
   name: "work",
@@ -36,25 +35,18 @@ const payments = defineContract({
   },
 });
 
-function p99(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? 0;
-}
-
 describe("flow control", () => {
-  const scope = suiteScope();
-  let nats: NatsNode;
-  let redis: RedisNode;
-  before(async () => {
-    nats = await startNats(scope, { jetstream: true });
-    redis = await startRedis(scope);
-  });
+  const nats = suiteNats({ jetstream: true });
+  const redis = suiteRedis();
 
-  it("a failing callee opens the breaker: CIRCUIT_OPEN in well under 1 ms; a probe closes it again", async (t) => {
+  // how fast an open breaker fails is a speed: the bench's fail-fast suite measures it
+  it("a failing callee opens the breaker: CIRCUIT_OPEN without a request; a probe closes it again", async (t) => {
     const server = await meshFor(t, nats.url, "work");
     let healthy = false;
+    let runs = 0;
     await server.serve(work, {
       run: ({ n }) => {
+        runs++;
         if (n < 0) throw new MeshError("INVALID_ARGUMENT", "negative");
         if (!healthy) throw new Error("broken");
         return { instance: "one" };
@@ -76,18 +68,16 @@ describe("flow control", () => {
         ),
       );
     assert.deepEqual([...new Set(codes)], ["INTERNAL"]);
-    const timings: number[] = [];
+    const runsWhenOpened = runs;
     for (let i = 0; i < 100; i++) {
-      const started = performance.now();
       const e = await client.run({ n: i }).catch((x: unknown) => x);
-      timings.push(performance.now() - started);
       assert.ok(isMeshError(e) && e.code === "CIRCUIT_OPEN", String(e));
     }
-    // the median, so one GC pause on a busy machine does not decide; no I/O happens at all
-    const median = [...timings].sort((a, b) => a - b)[timings.length >> 1] ?? 0;
-    assert.ok(median < 1, `median fast failure ${median} ms (p99 ${p99(timings)} ms)`);
+    // no I/O happens at all: had a request left, it would reach the callee before this raw one
+    await caller.connection.request("mesh.svc.work.run", JSON.stringify({ n: -1 }), { timeout: 2_000 });
+    assert.equal(runs, runsWhenOpened + 1, "only the raw request reached the callee");
     healthy = true;
-    await delay(350);
+    // the breaker half-opens after openMs: the first call let through is a probe
     await eventually(async () => assert.deepEqual(await client.run({ n: 1 }), { instance: "one" }));
     for (let i = 0; i < 5; i++) assert.deepEqual(await client.run({ n: i }), { instance: "one" });
     // validation errors say nothing about the callee's health: a hundred of them keep it closed
@@ -98,12 +88,13 @@ describe("flow control", () => {
     assert.deepEqual(await client.run({ n: 1 }), { instance: "one" });
   });
 
-  it("a slow instance sheds with OVERLOADED; callers retry onto the fast ones; none fail; p99 stays close", async (t) => {
+  // that p99 stays close to the fast instances' is a speed: the bench's shedding suite measures it
+  it("a slow instance sheds with OVERLOADED; callers retry onto the fast ones; none fail", async (t) => {
     const serveAs = async (name: string, latencyMs: number, limit: number) => {
       const mesh = await meshFor(t, nats.url, "work", { calls: { concurrency: { limit } } });
       await mesh.serve(work, {
         run: async () => {
-          await delay(latencyMs);
+          await delay(latencyMs); // the instance's work
           return { instance: name };
         },
       });
@@ -117,20 +108,14 @@ describe("flow control", () => {
       calls: { retry: { maxAttempts: 20, budget: { ratio: 1, minPerSecond: 100, windowMs: 10_000 } } },
     });
     const client = caller.client(work);
-    const fast: number[] = [];
-    const all: number[] = [];
     const failures: string[] = [];
     const served = new Map<string, number>();
-    const until = performance.now() + 3_000;
+    // 32 callers, 60 calls each: far more in flight than the slow instance's one slot
     await Promise.all(
       Array.from({ length: 32 }, async () => {
-        while (performance.now() < until) {
-          const started = performance.now();
+        for (let i = 0; i < 60; i++) {
           try {
             const { instance } = await client.run({ n: 1 });
-            const ms = performance.now() - started;
-            all.push(ms);
-            if (instance !== "slow") fast.push(ms);
             served.set(instance, (served.get(instance) ?? 0) + 1);
           } catch (e) {
             failures.push(isMeshError(e) ? e.code : String(e));
@@ -138,13 +123,10 @@ describe("flow control", () => {
         }
       }),
     );
+    t.diagnostic(`served ${JSON.stringify(Object.fromEntries(served))}`);
     assert.deepEqual(failures, []);
     assert.ok((served.get("slow") ?? 0) > 0, "the slow instance served what it could");
-    const slowShare = (served.get("slow") ?? 0) / all.length;
-    t.diagnostic(
-      `calls ${all.length}, served ${JSON.stringify(Object.fromEntries(served))}, slow share ${(slowShare * 100).toFixed(2)}%, p99 all ${p99(all).toFixed(1)} ms, p99 fast ${p99(fast).toFixed(1)} ms`,
-    );
-    assert.ok(p99(all) <= 3 * p99(fast), `p99 ${p99(all)} vs fast ${p99(fast)}`);
+    assert.ok((served.get("slow") ?? 0) < (served.get("fast-1") ?? 0), "the fast ones served the most");
   });
 
   it("the adaptive limit settles near the knee of a callee whose latency rises with load", async (t) => {
@@ -156,7 +138,7 @@ describe("flow control", () => {
     await server.serve(work, {
       run: async () => {
         inFlight++;
-        // 5 ms up to the knee, then in proportion to the load: queueing
+        // the handler's work: 5 ms up to the knee, then in proportion to the load (queueing)
         await delay(5 * Math.max(1, inFlight / knee));
         inFlight--;
         return { instance: "adaptive" };
@@ -166,28 +148,28 @@ describe("flow control", () => {
       calls: { retry: { maxAttempts: 1 }, breaker: { enabled: false } },
     });
     const client = caller.client(work);
-    const ok: number[] = [];
+    let ok = 0;
     let shed = 0;
+    // the limit adapts over time: 4 s of load from 48 callers
     const until = performance.now() + 4_000;
     await Promise.all(
       Array.from({ length: 48 }, async () => {
         while (performance.now() < until) {
-          const started = performance.now();
           const r = await client.run({ n: 1 }).catch((e: unknown) => e);
           if (isMeshError(r)) {
             shed++;
-            await delay(2);
-          } else ok.push(performance.now() - started);
+            await delay(2); // a shed caller backs off a little, as a real one would
+          } else ok++;
         }
       }),
     );
     const stats = await server.connection.request("$SRV.STATS.work", "", { timeout: 1_000 });
     const limit = (stats.json<{ endpoints: Array<{ data?: { concurrency?: { limit: number } } }> }>()
       .endpoints[0]?.data?.concurrency?.limit ?? 0) as number;
-    t.diagnostic(`limit ${limit}, ok ${ok.length}, shed ${shed}, p99 ${p99(ok).toFixed(1)} ms`);
+    t.diagnostic(`limit ${limit}, ok ${ok}, shed ${shed}`);
     assert.ok(limit >= knee / 2 && limit <= knee * 3, `limit ${limit} near the knee ${knee}`);
     assert.ok(shed > 0, "overload was shed");
-    assert.ok(p99(ok) < 60, `p99 ${p99(ok)} ms stays bounded under 48 in flight`);
+    assert.ok(ok > 0, "what was admitted was served");
   });
 
   it("dedupe: a charge retried after a timeout runs once and the caller gets one result", async (t) => {
@@ -196,7 +178,7 @@ describe("flow control", () => {
     await server.serve(payments, {
       charge: async () => {
         runs++;
-        await delay(250); // slower than the caller's attempt timeout
+        await delay(250); // the handler's work: slower than the caller's attempt timeout
         return { chargeId: `ch-${runs}` };
       },
     });
@@ -205,9 +187,9 @@ describe("flow control", () => {
       .client(payments)
       .charge({ amount: 100 }, { timeoutMs: 3_000, attemptTimeoutMs: 100, maxAttempts: 10 });
     assert.deepEqual(result, { chargeId: "ch-1" });
-    await delay(300);
     assert.equal(runs, 1);
-    // the same key later gets the stored reply, a new call runs again
+    // the same key later gets the stored reply, a new call runs again; every retry of the first
+    // charge left this connection before it, so a duplicate run would have come first (runs 3)
     const key = "order-77-charge";
     const first = await caller.client(payments).charge({ amount: 5 }, { idempotencyKey: key });
     const again = await caller.client(payments).charge({ amount: 5 }, { idempotencyKey: key });

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ApiKeys, type KeysFile, newApiKey, startGateway } from "@switchyard/service-gateway";
 import { ordersContract } from "@switchyard/service-orders";
-import { delay, meshFor } from "./fixtures/mesh.js";
+import { waitFor } from "./fixtures/eventually.js";
+import { meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
 import { scratchDir } from "./fixtures/processes.js";
 
@@ -44,7 +45,8 @@ describe("gateway API keys", () => {
     });
     writeFileSync(file, JSON.stringify(keysFile(false)));
     const mesh = await meshFor(t, nats.url, "gateway");
-    const gateway = await startGateway({ mesh, keys: new ApiKeys(file, () => undefined), port: 0 });
+    const keys = new ApiKeys(file, () => undefined);
+    const gateway = await startGateway({ mesh, keys, port: 0 });
     t.after(() => gateway.close());
 
     const order = { customerId: "c-1", lines: [{ sku: "WIDGET-1", quantity: 1 }] };
@@ -77,7 +79,8 @@ describe("gateway API keys", () => {
 
     // revoking takes effect without a restart
     writeFileSync(file, JSON.stringify(keysFile(true)));
-    await delay(1_100);
+    // the gateway re-reads the file at most once a second: wait until its key store refuses the key
+    await waitFor("the revoked key to be refused", () => keys.tenantOf(acme.key) === undefined);
     assert.equal((await post({ Authorization: `Bearer ${acme.key}` })).status, 401);
     assert.deepEqual(tenants, ["acme"]);
   });

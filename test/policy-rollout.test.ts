@@ -1,25 +1,17 @@
 // Issue 3: policy applied by the controller reaches every runtime live; bad and stale policy never does.
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
 import { connect } from "@nats-io/transport-node";
 import { controllerContract } from "@switchyard/controller";
 import { isMeshError, type Mesh } from "@switchyard/runtime";
-import { POLICY_BUCKET } from "@switchyard/schemas";
-import { echoContract } from "./fixtures/contracts.js";
+import { type AppliedReportType, appliedSubject, DEFAULT_PREFIX, POLICY_BUCKET } from "@switchyard/schemas";
+import { echoContract, slowEcho } from "./fixtures/contracts.js";
 import { controllerFor } from "./fixtures/controller.js";
-import { eventually } from "./fixtures/eventually.js";
-import { delay, meshFor } from "./fixtures/mesh.js";
-import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { type Cleanup, suiteScope } from "./fixtures/processes.js";
-
-const slowEcho = {
-  say: async ({ text, delayMs }: { text: string; delayMs?: number | undefined }) => {
-    await delay(delayMs ?? 0);
-    return { text };
-  },
-  sayAgain: ({ text }: { text: string }) => ({ text }),
-};
+import { eventually, waitFor } from "./fixtures/eventually.js";
+import { meshFor } from "./fixtures/mesh.js";
+import { suiteNats } from "./fixtures/nats-server.js";
+import type { Cleanup } from "./fixtures/processes.js";
 
 async function echoInstances(t: Cleanup, url: string, n: number): Promise<Mesh[]> {
   const meshes: Mesh[] = [];
@@ -35,14 +27,36 @@ const sayTimeout = (timeoutMs: number) => ({
   services: { echo: { endpoints: { say: { timeoutMs } } } },
 });
 
-describe("policy rollout", () => {
-  const scope = suiteScope();
-  let nats: NatsNode;
-  before(async () => {
-    nats = await startNats(scope, { jetstream: true });
-  });
+/** A controller, one echo instance and a caller, with `sayTimeout(2_000)` applied and running. */
+async function rolledOut(t: Cleanup, url: string) {
+  await controllerFor(t, url);
+  const [instance] = await echoInstances(t, url, 1);
+  const caller = await meshFor(t, url, "caller");
+  const admin = caller.client(controllerContract);
+  const applied = await admin.apply({ document: sayTimeout(2_000) });
+  await eventually(() => assert.equal(instance?.policyVersion, applied.version));
+  return { instance, caller, admin, applied };
+}
 
-  it("apply lowers a timeout: all instances report it within a second and calls now time out", async (t) => {
+/** Runtime reports on the applied subject, as they arrive. */
+async function appliedReports(t: Cleanup, url: string): Promise<AppliedReportType[]> {
+  const nc = await connect({ servers: url });
+  t.after(() => nc.close());
+  const reports: AppliedReportType[] = [];
+  nc.subscribe(appliedSubject(DEFAULT_PREFIX), {
+    callback: (_err, msg) => {
+      reports.push(msg.json());
+    },
+  });
+  await nc.flush();
+  return reports;
+}
+
+describe("policy rollout", () => {
+  const nats = suiteNats({ jetstream: true });
+
+  // how soon every instance reports is a speed: the bench's policy-propagation suite measures it
+  it("apply lowers a timeout: all instances report it and calls now time out", async (t) => {
     const controller = await controllerFor(t, nats.url);
     const instances = await echoInstances(t, nats.url, 3);
     const caller = await meshFor(t, nats.url, "caller");
@@ -53,14 +67,12 @@ describe("policy rollout", () => {
     const base = (await admin.status({})).version;
     const applied = await admin.apply({ document: sayTimeout(100), author: "test" });
     assert.equal(applied.version, base + 1);
-    const started = Date.now();
     await eventually(async () => {
       const status = await admin.status({});
       const echoes = status.instances.filter((i) => i.service === "echo");
       assert.equal(echoes.length, 3);
       for (const i of echoes) assert.equal(i.state, "current");
-    }, 1_000);
-    assert.ok(Date.now() - started < 1_000);
+    }, 10_000);
     for (const mesh of [...instances, caller]) assert.equal(mesh.policyVersion, applied.version);
 
     const error = await echo.say({ text: "slow", delayMs: 300 }).catch((e: unknown) => e);
@@ -70,12 +82,7 @@ describe("policy rollout", () => {
   });
 
   it("an invalid document is refused with every path, and nothing changes anywhere", async (t) => {
-    await controllerFor(t, nats.url);
-    const [instance] = await echoInstances(t, nats.url, 1);
-    const caller = await meshFor(t, nats.url, "caller");
-    const admin = caller.client(controllerContract);
-    const before = await admin.apply({ document: sayTimeout(2_000) });
-    await eventually(() => assert.equal(instance?.policyVersion, before.version));
+    const { instance, caller, admin, applied: before } = await rolledOut(t, nats.url);
 
     const invalid = {
       defaults: { timeoutMs: "fast" },
@@ -97,19 +104,19 @@ describe("policy rollout", () => {
       .sort();
     assert.deepEqual(paths, ["defaults.timeoutMs", "quotas.0.rate", "services.echo"]);
     assert.equal((await admin.get({})).version, before.version);
-    await delay(200);
     assert.equal(instance?.policyVersion, before.version);
     assert.equal(caller.policyVersion, before.version);
+    // the next valid apply is the very next version and reaches everyone: nothing came in between
+    const next = await admin.apply({ document: sayTimeout(2_500) });
+    assert.equal(next.version, before.version + 1);
+    for (const mesh of [instance, caller])
+      await eventually(() => assert.equal(mesh?.policyVersion, next.version));
   });
 
   it("a forged push on the config subject is ignored by every runtime, older or newer", async (t) => {
-    await controllerFor(t, nats.url);
-    const [instance] = await echoInstances(t, nats.url, 1);
-    const caller = await meshFor(t, nats.url, "caller");
-    const admin = caller.client(controllerContract);
-    const real = await admin.apply({ document: sayTimeout(2_000) });
-    await eventually(() => assert.equal(instance?.policyVersion, real.version));
+    const { instance, caller, admin, applied: real } = await rolledOut(t, nats.url);
     const snapshot = await admin.get({});
+    const reports = await appliedReports(t, nats.url);
 
     const nc = await connect({ servers: nats.url });
     t.after(() => nc.close());
@@ -118,19 +125,23 @@ describe("policy rollout", () => {
     forge(real.version - 1);
     forge(real.version + 100);
     await nc.flush();
-    await delay(800); // the runtime re-reads KV several times before giving up on the newer one
+    // each runtime says what it made of each push: the older ignored at once, the newer rejected
+    // once KV, re-read several times, still does not hold it
+    const heard = (status: string, about: number) =>
+      new Set(reports.filter((r) => r.status === status && r.about === about).map((r) => r.instanceId));
+    for (const mesh of [instance, caller]) {
+      await waitFor(`${mesh?.name} to report both forged pushes`, () => {
+        const id = mesh?.instanceId ?? "";
+        return heard("ignored", real.version - 1).has(id) && heard("rejected", real.version + 100).has(id);
+      });
+    }
     assert.equal(instance?.policyVersion, real.version);
     assert.equal(caller.policyVersion, real.version);
     assert.deepEqual(await caller.client(echoContract).say({ text: "x", delayMs: 50 }), { text: "x" });
   });
 
   it("an invalid snapshot in KV is rejected by every runtime: the last good stays, status says why", async (t) => {
-    await controllerFor(t, nats.url);
-    const [instance] = await echoInstances(t, nats.url, 1);
-    const caller = await meshFor(t, nats.url, "caller");
-    const admin = caller.client(controllerContract);
-    const good = await admin.apply({ document: sayTimeout(2_000) });
-    await eventually(() => assert.equal(instance?.policyVersion, good.version));
+    const { instance, caller, admin, applied: good } = await rolledOut(t, nats.url);
     // a newer controller, or a hand edit, writes a document this runtime cannot accept
     const snapshot = await admin.get({});
     t.after(async () => {

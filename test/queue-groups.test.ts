@@ -1,18 +1,14 @@
 // Issue 2: instances of a service share its queue group, and closing one drains without failures.
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { isMeshError } from "@switchyard/runtime";
 import { echoContract } from "./fixtures/contracts.js";
+import { waitFor } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
-import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { suiteScope } from "./fixtures/processes.js";
+import { suiteNats } from "./fixtures/nats-server.js";
 
 describe("queue groups", () => {
-  const scope = suiteScope();
-  let nats: NatsNode;
-  before(async () => {
-    nats = await startNats(scope);
-  });
+  const nats = suiteNats();
 
   async function instances(t: Parameters<typeof meshFor>[0], n: number, holdMs: number) {
     const counts = Array.from({ length: n }, () => 0);
@@ -22,7 +18,7 @@ describe("queue groups", () => {
       await mesh.serve(echoContract, {
         say: async ({ text }) => {
           counts[i] = (counts[i] ?? 0) + 1;
-          if (holdMs > 0) await delay(holdMs);
+          if (holdMs > 0) await delay(holdMs); // the handler's work: calls stay in flight meanwhile
           return { text };
         },
         sayAgain: ({ text }) => ({ text }),
@@ -52,7 +48,7 @@ describe("queue groups", () => {
     const calls = Array.from({ length: 200 }, (_, i) =>
       echo.say({ text: `c${i}` }, { timeoutMs: 5_000 }).catch((e: unknown) => e),
     );
-    await delay(30);
+    await waitFor("the first instance to have requests in flight", () => (counts[0] ?? 0) > 0);
     assert.ok((counts[0] ?? 0) > 0, "the instance being closed has requests in flight");
     await meshes[0]?.close();
     const results = await Promise.all(calls);

@@ -9,7 +9,7 @@ import type { PolicyInput } from "@switchyard/schemas";
 import { echoContract } from "./fixtures/contracts.js";
 import { controllerFor } from "./fixtures/controller.js";
 import { eventually } from "./fixtures/eventually.js";
-import { meshFor } from "./fixtures/mesh.js";
+import { delay, meshFor } from "./fixtures/mesh.js";
 import { type NatsNode, startNats } from "./fixtures/nats-server.js";
 import { type Cleanup, suiteScope } from "./fixtures/processes.js";
 import { startRedis, startRedisCluster } from "./fixtures/redis-server.js";
@@ -51,7 +51,7 @@ async function saturate(mesh: Mesh, tenant: string, ms: number, workers = 8) {
         if (code === "OK" && (firstAdmitted === undefined || started < firstAdmitted))
           firstAdmitted = started;
         counts.set(code, (counts.get(code) ?? 0) + 1);
-        if (code !== "OK") await new Promise((resolve) => setTimeout(resolve, 2));
+        if (code !== "OK") await delay(2); // a denied caller backs off a little, as a real one would
       }
     }),
   );
@@ -104,7 +104,6 @@ function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
         15_000,
         0,
       );
-      await new Promise((resolve) => setTimeout(resolve, 200));
     }
 
     before(async () => {
@@ -134,7 +133,7 @@ function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
             .client(echoContract)
             .say({ text: "c" }, { tenant: "calm-tenant", maxAttempts: 1 });
           codes.push(isMeshError(r) ? r.code : "OK");
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          await delay(50); // the calm tenant's pace: 20 calls a second
         }
         return codes;
       };
@@ -205,7 +204,9 @@ function quotaSuite(kind: string, startStore: (t: Cleanup) => Promise<Store>) {
         }),
       ]);
       await saturate(caller, "t-local", 200, 1); // let the instances count each other
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // counting is a 250 ms discovery gather inside each instance, with nothing to observe from
+      // here: give it that long to finish before Redis goes
+      await delay(300);
       await store.kill();
       try {
         const [open, closed, local] = await Promise.all([

@@ -1,18 +1,13 @@
 // The runtime core (issue 2): request/reply, typed clients, and the error's stack.
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { isMeshError } from "@switchyard/runtime";
 import { echoContract } from "./fixtures/contracts.js";
 import { meshFor } from "./fixtures/mesh.js";
-import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { suiteScope } from "./fixtures/processes.js";
+import { suiteNats } from "./fixtures/nats-server.js";
 
 describe("request/reply", () => {
-  const scope = suiteScope();
-  let nats: NatsNode;
-  before(async () => {
-    nats = await startNats(scope);
-  });
+  const nats = suiteNats();
 
   it("a typed client calls a served contract and gets its typed output", async (t) => {
     const server = await meshFor(t, nats.url, "echo");

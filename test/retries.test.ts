@@ -1,26 +1,22 @@
 // Issue 2: retries happen only when safe, back off, honour Mesh-Retry-After, and stay within budget.
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { headers, type Msg } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { isMeshError } from "@switchyard/runtime";
 import { echoContract } from "./fixtures/contracts.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
-import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { suiteScope } from "./fixtures/processes.js";
+import { suiteNats } from "./fixtures/nats-server.js";
 
 describe("retries", () => {
-  const scope = suiteScope();
-  let nats: NatsNode;
-  before(async () => {
-    nats = await startNats(scope);
-  });
+  const nats = suiteNats();
 
   it("a call to a service that starts 300 ms late succeeds through retries on NO_RESPONDERS", async (t) => {
     const caller = await meshFor(t, nats.url, "caller", {
       calls: { retry: { maxAttempts: 10, backoff: { baseMs: 50, maxMs: 400 } } },
     });
     const server = await meshFor(t, nats.url, "echo");
+    // the service starts 300 ms after the caller: a schedule for the test, not a wait for a condition
     const late = delay(300).then(() =>
       server.serve(echoContract, { say: ({ text }) => ({ text }), sayAgain: ({ text }) => ({ text }) }),
     );
@@ -38,7 +34,7 @@ describe("retries", () => {
     await server.serve(echoContract, {
       say: async ({ text }) => {
         calls++;
-        await delay(300);
+        await delay(300); // the handler's work, longer than the attempt timeout
         return { text };
       },
       sayAgain: ({ text }) => ({ text }),
@@ -49,7 +45,9 @@ describe("retries", () => {
       .say({ text: "once" }, { timeoutMs: 1_000, attemptTimeoutMs: 100, maxAttempts: 5 })
       .catch((e: unknown) => e);
     assert.ok(isMeshError(error) && error.code === "DEADLINE_EXCEEDED");
-    await delay(400);
+    // a retry would have left this connection before the caller gave up, so it would reach the
+    // callee before this marker does (NATS keeps one connection's order)
+    assert.deepEqual(await caller.client(echoContract).sayAgain({ text: "marker" }), { text: "marker" });
     assert.equal(calls, 1);
   });
 
@@ -60,7 +58,7 @@ describe("retries", () => {
       say: ({ text }) => ({ text }),
       sayAgain: async ({ text }, ctx) => {
         seen.push({ attempt: ctx.attempt, key: ctx.idempotencyKey });
-        if (seen.length === 1) await delay(300);
+        if (seen.length === 1) await delay(300); // the first attempt's work outlasts its timeout
         return { text };
       },
     });
@@ -146,10 +144,10 @@ describe("retries", () => {
     assert.ok((arrivals[1] as number) - (arrivals[0] as number) >= 195);
 
     // a retry-after beyond the deadline is not waited for: the caller gets the denial at once
+    // (how soon is a speed: the bench's fail-fast suite measures it)
     arrivals.length = 0;
-    const started = performance.now();
     const error = await caller.call("limited", "work", {}, { timeoutMs: 100 }).catch((e: unknown) => e);
     assert.ok(isMeshError(error) && error.code === "QUOTA_EXCEEDED" && error.retryAfterMs === 200);
-    assert.ok(performance.now() - started < 90);
+    assert.equal(arrivals.length, 1, "no attempt after the denial");
   });
 });

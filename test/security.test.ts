@@ -12,6 +12,7 @@ import { startController } from "@switchyard/controller";
 import { connectMesh, defineContract, isMeshError, type Mesh } from "@switchyard/runtime";
 import { z } from "zod";
 import { controllerFor } from "./fixtures/controller.js";
+import { waitFor } from "./fixtures/eventually.js";
 import { meshFor } from "./fixtures/mesh.js";
 import { type NatsNode, startNats } from "./fixtures/nats-server.js";
 import { scratchDir, suiteScope } from "./fixtures/processes.js";
@@ -101,17 +102,15 @@ describe("identity and access, enforced by a nats-server running the rendered co
     });
   });
 
-  it("an allowed call succeeds; a disallowed one is refused by the broker in under 100 ms and never reaches the callee", async () => {
+  // how soon the broker refuses is a speed: the bench's fail-fast suite measures it
+  it("an allowed call succeeds; a disallowed one is refused by the broker and never reaches the callee", async () => {
     assert.deepEqual(await ordersMesh.client(inventory).reserve({ sku: "a" }), { sku: "a" });
     for (const [mesh, call] of [
       [ordersMesh, () => ordersMesh.client(inventory).release({ sku: "b" })],
       [inventoryMesh, () => inventoryMesh.client(orders).create({ sku: "c" })],
     ] as const) {
-      const startedAt = performance.now();
       const e = await call().catch((x: unknown) => x);
-      const ms = performance.now() - startedAt;
       assert.ok(isMeshError(e) && e.code === "PERMISSION_DENIED", `${mesh.name}: ${String(e)}`);
-      assert.ok(ms < 100, `refused after ${ms.toFixed(1)} ms`);
     }
     assert.deepEqual(served, { create: 0, reserve: 1, release: 0 });
   });
@@ -204,8 +203,7 @@ describe("the callee checks the access rules too", () => {
     await admin.call("controller", "apply", {
       document: { access: { default: "deny", rules: [{ from: "orders", to: "inventory" }] } },
     });
-    const until = Date.now() + 5_000;
-    while (callee.policyVersion < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await waitFor("the callee to run the policy", () => callee.policyVersion >= 1);
     const allowed = await meshFor(t, nats.url, "orders");
     const intruder = await meshFor(t, nats.url, "intruder");
     assert.deepEqual(await allowed.client(inventory).reserve({ sku: "x" }), { sku: "x" });

@@ -12,7 +12,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { isMeshError, MeshError } from "@switchyard/runtime";
 import { echoContract } from "./fixtures/contracts.js";
-import { eventually } from "./fixtures/eventually.js";
+import { eventually, waitFor } from "./fixtures/eventually.js";
 import { captureLogs, delay, meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
 import { ServerProcess, scratchDir } from "./fixtures/processes.js";
@@ -140,11 +140,13 @@ describe("tracing", () => {
       telemetry: { tracerProvider },
       calls: { concurrency: { limit: 1 } },
     });
+    let slowStarted = false;
     await server.serve(echoContract, {
       say: async ({ text, delayMs }) => {
         if (text === "fail") throw new MeshError("UNAVAILABLE", "down");
         if (text === "bug") throw new Error("a bug");
-        await delay(delayMs ?? 0);
+        slowStarted ||= text === "slow";
+        await delay(delayMs ?? 0); // the handler's work: the slow call holds the only slot meanwhile
         return { text };
       },
       sayAgain: ({ text }) => ({ text }),
@@ -155,7 +157,7 @@ describe("tracing", () => {
     });
     // one slow request holds the only slot: the second is shed
     const slow = caller.call("echo", "say", { text: "slow", delayMs: 200 });
-    await delay(50);
+    await waitFor("the slow call to hold the only slot", () => slowStarted);
     const shed = await caller.call("echo", "say", { text: "x" }).catch((e: unknown) => e);
     assert.ok(isMeshError(shed) && shed.code === "OVERLOADED", String(shed));
     await slow;

@@ -41,12 +41,13 @@ function assertLoopback(urls: string): void {
 
 /**
  * A private nats-server on a port the OS picks (`-p -1`, read back from its log, so no port race),
- * bound to 127.0.0.1 and stopped by `stop()`.
+ * bound to 127.0.0.1 and stopped by `stop()`; `extraArgs` go to nats-server (a config file, say).
  */
-async function startPrivate(): Promise<BenchNats> {
+export async function startPrivate(extraArgs: readonly string[] = []): Promise<BenchNats> {
   // JetStream on: the policy-propagation suite keeps the policy in KV
   const store = mkdtempSync(join(tmpdir(), "switchyard-bench-js-"));
-  const child = spawn(natsServerBinary(), ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store], {
+  const args = ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store, ...extraArgs];
+  const child = spawn(natsServerBinary(), args, {
     stdio: ["ignore", "ignore", "pipe"],
   });
   live.add(child);

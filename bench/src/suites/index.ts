@@ -1,8 +1,12 @@
 import type { Suite } from "../suite.js";
+import { cancellation } from "./cancellation.js";
+import { dashboard } from "./dashboard.js";
+import { failFast } from "./fail-fast.js";
 import { policyPropagation } from "./policy-propagation.js";
 import { quota } from "./quota.js";
 import { requestReply } from "./request-reply.js";
 import { resilience } from "./resilience.js";
+import { shedding } from "./shedding.js";
 import { tracing } from "./tracing.js";
 
 /** Every suite `npm run bench` runs, in order. A new suite is one entry here. */
@@ -31,5 +35,26 @@ export const suites: readonly Suite[] = [
     name: "tracing",
     description: "spans recorded on both sides (SDK, 100% sampled, batch processor) vs the no-op tracer",
     run: tracing,
+  },
+  {
+    name: "fail-fast",
+    description:
+      "ms to CIRCUIT_OPEN from an open breaker, and to a denial whose Retry-After is past the deadline",
+    run: failFast,
+  },
+  {
+    name: "cancellation",
+    description: "ms from a caller's abort to the callee's ctx.signal aborting, directly and through a hop",
+    run: cancellation,
+  },
+  {
+    name: "shedding",
+    description: "tail latency with a slow instance shedding onto fast ones, and under an adaptive limit",
+    run: shedding,
+  },
+  {
+    name: "dashboard",
+    description: "the overview's answer time and a collection's CPU with 200 instances publishing statistics",
+    run: dashboard,
   },
 ];

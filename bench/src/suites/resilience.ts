@@ -1,8 +1,7 @@
-import { connectMesh } from "@switchyard/runtime";
+import { withCallers } from "../callers.js";
 import { coreContract, echoContract, ORDER, WITHOUT_FLOW_CONTROL } from "../echo-contract.js";
 import { interleaved } from "../measure.js";
 import { formatCount } from "../report.js";
-import { startResponder } from "../responder-process.js";
 import type { BenchEnv, SuiteResult } from "../suite.js";
 
 const IN_FLIGHT = 64;
@@ -13,20 +12,16 @@ type Mode = (typeof MODES)[number];
  * What flow control costs on the hot path: the same call with the caller's circuit breaker and the
  * callee's concurrency limiter on (the defaults) against both off, in interleaved rounds.
  */
-export async function resilience(env: BenchEnv): Promise<SuiteResult> {
-  const responder = await startResponder(env.natsUrl);
-  const withIt = await connectMesh({ name: "bench-resilience", servers: env.natsUrl, logLevel: "warn" });
-  const without = await connectMesh({
-    name: "bench-core-caller",
-    servers: env.natsUrl,
-    logLevel: "warn",
-    ...WITHOUT_FLOW_CONTROL,
-  });
-  try {
+export function resilience(env: BenchEnv): Promise<SuiteResult> {
+  const callers = {
+    core: { name: "bench-core-caller", ...WITHOUT_FLOW_CONTROL },
+    resilience: { name: "bench-resilience" },
+  };
+  return withCallers(env, callers, async ({ core, resilience }) => {
     const measured = await interleaved(
       {
-        core: () => without.client(coreContract).echo(ORDER),
-        resilience: () => withIt.client(echoContract).echo(ORDER),
+        core: () => core.client(coreContract).echo(ORDER),
+        resilience: () => resilience.client(echoContract).echo(ORDER),
       },
       IN_FLIGHT,
       env,
@@ -46,8 +41,5 @@ export async function resilience(env: BenchEnv): Promise<SuiteResult> {
         },
       ],
     };
-  } finally {
-    await Promise.all([withIt.close(), without.close()]);
-    await responder.stop();
-  }
+  });
 }
