@@ -5,11 +5,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { startController } from "@switchyard/controller";
-import { LATENCY_BOUNDS_MS, type StatsResponse } from "@switchyard/schemas";
 import { echoContract } from "./fixtures/contracts.js";
 import { eventually } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
+import { publishStats } from "./fixtures/stats-publishers.js";
 
 const TOKEN = "operator-token-for-tests";
 
@@ -134,53 +134,7 @@ describe("dashboard API", () => {
     t.after(() => controller.close());
     const nc = await connect({ servers: nats.url });
     t.after(() => nc.close());
-    const started = new Date().toISOString();
-    let tick = 0;
-    for (let s = 0; s < 50; s++) {
-      for (let i = 0; i < 4; i++) {
-        const name = `svc-${s}`;
-        nc.subscribe("$SRV.STATS", {
-          callback: (_err, msg) => {
-            const n = 100 + tick++;
-            const reply: StatsResponse = {
-              type: "io.nats.micro.v1.stats_response",
-              name,
-              id: `${name}-${i}`,
-              version: "1.0.0",
-              started,
-              metadata: { "switchyard.policy_version": "0" },
-              endpoints: ["get", "put", "list"].map((e) => ({
-                name: e,
-                subject: `mesh.svc.${name}.${e}`,
-                num_requests: n,
-                num_errors: 1,
-                last_error: "",
-                processing_time: n * 1_000_000,
-                average_processing_time: 1_000_000,
-                data: {
-                  latency: {
-                    boundsMs: LATENCY_BOUNDS_MS,
-                    counts: LATENCY_BOUNDS_MS.map(() => 0)
-                      .concat(0)
-                      .fill(n, 3, 4),
-                  },
-                  inFlight: 1,
-                  sheds: 0,
-                  callers: {
-                    [`svc-${(s + 1) % 50}`]: {
-                      requests: n,
-                      errors: 1,
-                      counts: [0, 0, 0, n, ...Array(14).fill(0)],
-                    },
-                  },
-                },
-              })),
-            };
-            msg.respond(JSON.stringify(reply));
-          },
-        });
-      }
-    }
+    publishStats(nc, 50, 4);
     await nc.flush();
     const base = controller.dashboardUrl as string;
     // the overview shows the last collection (once a second, from the first use): wait for each next one

@@ -1,7 +1,7 @@
 import { connect } from "@nats-io/transport-node";
 import { startController } from "@switchyard/controller";
+import { publishStats } from "../../../test/fixtures/stats-publishers.js";
 import { LATENCY_COLUMNS, latencyFigures, latencyRow } from "../latency.js";
-import { publishStats } from "../stats-publishers.js";
 import type { BenchEnv, SuiteResult } from "../suite.js";
 
 const SERVICES = 50;
