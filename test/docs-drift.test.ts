@@ -77,6 +77,7 @@ interface CodeRow {
   readonly status: string;
   readonly retry: string;
   readonly executed: string;
+  readonly blame: string | undefined;
   readonly wire: string | undefined;
 }
 
@@ -93,12 +94,14 @@ function codeRows(markdown: string): CodeRow[] {
     ];
     if (code < 0 || status < 0 || retry < 0 || executed < 0) continue;
     const wire = table.header.findIndex((h) => h === "wire" || h.startsWith("on the wire"));
+    const blame = table.header.indexOf("blame");
     for (const row of table.rows) {
       rows.push({
         code: row[code] ?? "",
         status: row[status] ?? "",
         retry: row[retry] ?? "",
         executed: row[executed] ?? "",
+        blame: blame < 0 ? undefined : row[blame],
         wire: wire < 0 ? undefined : row[wire],
       });
     }
@@ -127,16 +130,22 @@ describe("docs drift", () => {
       assertSameSet(names, `${doc}'s error table`);
     });
 
-    it(`${doc}: each code's row has the status, retry, executed and wire values of ErrorCodes`, () => {
-      for (const row of codeRows(read(doc))) {
+    it(`${doc}: each code's row has the status, retry, executed, blame and wire values of ErrorCodes`, () => {
+      const rows = codeRows(read(doc));
+      assert.ok(
+        rows.every((r) => r.blame !== undefined),
+        `${doc}'s error table has a Blame column`,
+      );
+      for (const row of rows) {
         if (!isErrorCode(row.code)) continue; // reported by the set comparison
         const spec = ErrorCodes[row.code];
         assert.deepEqual(
-          { status: row.status, retry: row.retry, executed: row.executed, wire: row.wire },
+          { status: row.status, retry: row.retry, executed: row.executed, blame: row.blame, wire: row.wire },
           {
             status: String(spec.status),
             retry: spec.retry,
             executed: spec.executed,
+            blame: spec.blame,
             wire: row.wire === undefined ? undefined : spec.wire ? "yes" : "no",
           },
           `${doc}, row ${row.code}`,

@@ -22,6 +22,7 @@ const orders = defineContract({
 describe("errors on the wire", () => {
   const scope = suiteScope();
   let nats: NatsNode;
+  let dependencyRuns = 0;
   before(async () => {
     nats = await startNats(scope);
     const mesh = await meshFor(scope, nats.url, "orders", { calls: { retry: { maxAttempts: 1 } } });
@@ -33,6 +34,7 @@ describe("errors on the wire", () => {
         });
       },
       viaDeadDependency: async (_input, ctx) => {
+        dependencyRuns++;
         await ctx.call("payments", "charge", {});
         return {};
       },
@@ -51,12 +53,18 @@ describe("errors on the wire", () => {
     assert.equal(error.name, "MeshError");
   });
 
-  it("a dependency's NO_RESPONDERS reaches the caller as UNAVAILABLE: the handler did run", async (t) => {
+  it("a dependency's NO_RESPONDERS keeps its code but says the handler did run, so it is not repeated", async (t) => {
+    const runsBefore = dependencyRuns;
     const caller = await meshFor(t, nats.url, "caller");
-    const error = await caller.call("orders", "viaDeadDependency", {}).catch((e: unknown) => e);
+    const error = await caller
+      .call("orders", "viaDeadDependency", {}, { maxAttempts: 3 })
+      .catch((e: unknown) => e);
     assert.ok(isMeshError(error));
-    assert.equal(error.code, "UNAVAILABLE");
-    assert.deepEqual(error.details, { dependencyCode: "NO_RESPONDERS" });
+    assert.equal(error.code, "NO_RESPONDERS");
+    assert.equal(error.executed, "maybe");
+    assert.equal(error.blame, "callee");
+    // the caller's retry would go out before its error settled: one run means none was made
+    assert.equal(dependencyRuns - runsBefore, 1);
   });
 
   it("a plain NATS micro error without Mesh-Error maps by its status", async (t) => {

@@ -1,4 +1,4 @@
-import { type ErrorBody, type ErrorCode, ErrorCodes } from "@switchyard/schemas";
+import { type Blame, type ErrorBody, type ErrorCode, ErrorCodes, type Executed } from "@switchyard/schemas";
 
 // A brand, not instanceof: two copies of this package in one process still recognise each other.
 const BRAND = Symbol.for("switchyard.MeshError");
@@ -10,23 +10,33 @@ export interface MeshErrorOptions {
   readonly details?: unknown;
   /** When the caller may try again, in ms (sent as `Mesh-Retry-After`). */
   readonly retryAfterMs?: number;
+  /**
+   * `maybe` when work may have been done although the code alone says it was not (a handler
+   * passing on a downstream refusal); sent as `Mesh-Executed`. Default: the code's.
+   */
+  readonly executed?: Executed;
 }
 
 /**
  * The one error type of the mesh. `code` is a stable string from the protocol's table;
- * `retryable` and `status` are read from that table, never decided at a throw site.
+ * `retryable`, `status` and `blame` are read from that table, never decided at a throw site;
+ * `executed` too, unless a handler ran before the error (see `MeshErrorOptions.executed`).
  */
 export class MeshError extends Error {
   override readonly name: string = "MeshError";
   readonly code: ErrorCode;
   readonly details?: unknown;
   readonly retryAfterMs?: number;
+  /** Whether the callee may have done work: decides whether a non-idempotent call may repeat. */
+  readonly executed: Executed;
 
   constructor(code: ErrorCode, message: string, options: MeshErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     if (options.details !== undefined) this.details = options.details;
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    // work done cannot be undone by saying so: only "maybe" overrides the table
+    this.executed = options.executed === "maybe" ? "maybe" : ErrorCodes[code].executed;
     Object.defineProperty(this, BRAND, { value: true });
   }
 
@@ -38,6 +48,11 @@ export class MeshError extends Error {
   /** Whether the code allows another attempt at all (idempotency decides the rest). */
   get retryable(): boolean {
     return ErrorCodes[this.code].retry !== "no";
+  }
+
+  /** Whose fault it is: only `callee` errors say the callee is unwell (breakers, outliers). */
+  get blame(): Blame {
+    return ErrorCodes[this.code].blame;
   }
 
   /** The JSON body of an error reply: no stack, no cause. */

@@ -11,11 +11,19 @@ export type RetryClass = "no" | "yes" | "after-delay";
  */
 export type Executed = "no" | "maybe";
 
+/**
+ * Whose fault the error is: `caller` (the request, its caller or its tenant: a bad input, a spent
+ * quota, a refused identity) or `callee` (the service or what it depends on is unwell). Only
+ * `callee` errors count against a caller's circuit breaker, wherever in a chain they arose.
+ */
+export type Blame = "caller" | "callee";
+
 export interface ErrorCodeSpec {
   /** HTTP-like status, also sent as `Nats-Service-Error-Code`. */
   readonly status: number;
   readonly retry: RetryClass;
   readonly executed: Executed;
+  readonly blame: Blame;
   /** False for codes that never cross the wire (the caller's runtime raises them). */
   readonly wire: boolean;
   readonly meaning: string;
@@ -30,6 +38,7 @@ export const ErrorCodes = {
     status: 400,
     retry: "no",
     executed: "no",
+    blame: "caller",
     wire: true,
     meaning: "The request is malformed: not JSON, a bad header, or input failing the schema.",
   },
@@ -37,6 +46,7 @@ export const ErrorCodes = {
     status: 401,
     retry: "no",
     executed: "no",
+    blame: "caller",
     wire: true,
     meaning: "The caller or tenant could not be identified.",
   },
@@ -44,6 +54,7 @@ export const ErrorCodes = {
     status: 403,
     retry: "no",
     executed: "no",
+    blame: "caller",
     wire: true,
     meaning: "The caller is not allowed to call this endpoint.",
   },
@@ -51,6 +62,7 @@ export const ErrorCodes = {
     status: 404,
     retry: "no",
     executed: "no",
+    blame: "caller",
     wire: true,
     meaning: "The endpoint, or the thing the request names, does not exist.",
   },
@@ -58,6 +70,7 @@ export const ErrorCodes = {
     status: 409,
     retry: "after-delay",
     executed: "no",
+    blame: "caller",
     wire: true,
     meaning: "The request conflicts with current state; it may succeed later.",
   },
@@ -65,6 +78,7 @@ export const ErrorCodes = {
     status: 422,
     retry: "no",
     executed: "no",
+    blame: "caller",
     wire: true,
     meaning: "The request is valid but cannot be done in the current state (a card declined).",
   },
@@ -72,6 +86,7 @@ export const ErrorCodes = {
     status: 413,
     retry: "no",
     executed: "no",
+    blame: "caller",
     wire: true,
     meaning: "The request exceeds a size limit; it was not sent, or not decoded.",
   },
@@ -79,6 +94,7 @@ export const ErrorCodes = {
     status: 429,
     retry: "after-delay",
     executed: "no",
+    blame: "caller",
     wire: true,
     meaning: "The tenant's quota is spent; retry after Mesh-Retry-After.",
   },
@@ -86,6 +102,7 @@ export const ErrorCodes = {
     status: 500,
     retry: "yes",
     executed: "maybe",
+    blame: "callee",
     wire: true,
     meaning: "The handler failed unexpectedly; it may have done part of its work.",
   },
@@ -93,6 +110,7 @@ export const ErrorCodes = {
     status: 503,
     retry: "yes",
     executed: "no",
+    blame: "callee",
     wire: true,
     meaning: "The instance shed the request before doing any work.",
   },
@@ -100,6 +118,7 @@ export const ErrorCodes = {
     status: 503,
     retry: "yes",
     executed: "no",
+    blame: "callee",
     wire: true,
     meaning: "No instance of the service received the request.",
   },
@@ -107,6 +126,7 @@ export const ErrorCodes = {
     status: 503,
     retry: "yes",
     executed: "maybe",
+    blame: "callee",
     wire: true,
     meaning: "The service or one of its dependencies is unavailable for now.",
   },
@@ -114,6 +134,7 @@ export const ErrorCodes = {
     status: 504,
     retry: "yes",
     executed: "maybe",
+    blame: "callee",
     wire: true,
     meaning: "The deadline passed before a reply; the request may still have executed.",
   },
@@ -121,6 +142,7 @@ export const ErrorCodes = {
     status: 503,
     retry: "no",
     executed: "no",
+    blame: "callee",
     wire: false,
     meaning: "The caller's circuit breaker for this endpoint is open; the call was not sent.",
   },
@@ -128,6 +150,7 @@ export const ErrorCodes = {
     status: 499,
     retry: "no",
     executed: "maybe",
+    blame: "caller",
     wire: false,
     meaning: "The caller aborted the call.",
   },
@@ -135,6 +158,7 @@ export const ErrorCodes = {
     status: 503,
     retry: "no",
     executed: "maybe",
+    blame: "callee",
     wire: false,
     meaning: "A retry was due but the retry budget was spent; the cause holds the last error.",
   },

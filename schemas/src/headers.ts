@@ -15,6 +15,12 @@ export const Header = {
   ContentType: "Content-Type",
   /** The stable string error code on an error reply. */
   Error: "Mesh-Error",
+  /**
+   * `maybe` on an error reply whose code alone would promise that nothing ran (a downstream
+   * QUOTA_EXCEEDED or OVERLOADED passed on by a handler that did run): the caller must not repeat
+   * a non-idempotent call on the strength of the code.
+   */
+  Executed: "Mesh-Executed",
   /** Milliseconds the caller should wait before trying again. */
   RetryAfter: "Mesh-Retry-After",
   /** NATS micro (ADR-32) error description. */

@@ -32,7 +32,7 @@ export {
   StatsResponse,
 } from "./discovery.js";
 export { ErrorBody } from "./error-body.js";
-export type { ErrorCode, ErrorCodeSpec, Executed, RetryClass } from "./errors.js";
+export type { Blame, ErrorCode, ErrorCodeSpec, Executed, RetryClass } from "./errors.js";
 export { codeForStatus, ErrorCodes, isErrorCode } from "./errors.js";
 export { Header, IDEMPOTENCY_KEY_PATTERN, JSON_CONTENT_TYPE } from "./headers.js";
 export { IssueDetail, issueDetails } from "./issues.js";

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
 import { type Context, context, type Span } from "@opentelemetry/api";
-import type { CallStats, ErrorCode } from "@switchyard/schemas";
+import type { CallStats } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { BoundedCache } from "../bounded-cache.js";
 import { isMeshError, MeshError, payloadTooLarge } from "../errors.js";
@@ -22,15 +22,6 @@ import { writeRequestHeaders } from "../wire/request-headers.js";
 import { AttemptFailed, settleAttempt } from "./attempt.js";
 import type { Requester, SendResult } from "./requester.js";
 
-/** Failures that say the callee is unwell: only these count against its circuit breaker. */
-const UNWELL: ReadonlySet<ErrorCode> = new Set([
-  "DEADLINE_EXCEEDED",
-  "UNAVAILABLE",
-  "OVERLOADED",
-  "INTERNAL",
-  "NO_RESPONDERS",
-]);
-
 // failures of attempts that never left this process: they say nothing about the callee
 const neverSent = new WeakSet<MeshError>();
 
@@ -46,13 +37,15 @@ function attemptTimeoutMs(plan: CallPlan): number {
   return cap !== undefined && cap < left ? cap : left;
 }
 
-/** A call's outcome counts against the breaker when it says the callee is unwell. */
+/**
+ * A call's outcome counts against the breaker when the callee is to blame (docs/ERRORS.md): a
+ * tenant over its quota or a bad input, however deep in the chain it arose, never opens it.
+ */
 function unwell(error: unknown): boolean {
   if (!isMeshError(error) || neverSent.has(error)) return false;
   // a spent budget is as bad as the failures that spent it
-  const code =
-    error.code === "RETRY_BUDGET_EXHAUSTED" && isMeshError(error.cause) ? error.cause.code : error.code;
-  return UNWELL.has(code);
+  const judged = error.code === "RETRY_BUDGET_EXHAUSTED" && isMeshError(error.cause) ? error.cause : error;
+  return judged.blame === "callee";
 }
 
 const RECENT_BREAKER_MS = 60_000;

@@ -15,6 +15,14 @@ test("codes that may have executed retry only when idempotent", () => {
   }
 });
 
+test("a refusal passed on by a handler that ran is retried only when idempotent", () => {
+  for (const code of ["NO_RESPONDERS", "OVERLOADED"] as const) {
+    const passedOn = new MeshError(code, "x", { executed: "maybe" });
+    assert.equal(mayRetry(passedOn, false, true), false, code);
+    assert.ok(mayRetry(passedOn, true, true), code);
+  }
+});
+
 test("a request that was never sent may always be retried when the code allows it", () => {
   assert.ok(mayRetry(new MeshError("UNAVAILABLE", "x"), false, false));
 });

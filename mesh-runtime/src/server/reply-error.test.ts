@@ -15,21 +15,28 @@ test("a handler's own error passes through unchanged", () => {
   assert.equal(toReplyError(own), own);
 });
 
-test("downstream codes that would let our caller repeat a non-idempotent call become UNAVAILABLE", () => {
-  for (const code of ["NO_RESPONDERS", "OVERLOADED"] as const) {
-    const e = toReplyError(markDownstream(new MeshError(code, "x")));
-    assert.equal(e.code, "UNAVAILABLE");
-    assert.deepEqual(e.details, { dependencyCode: code });
+test("a downstream error keeps its code, blame and Retry-After, but says this handler ran", () => {
+  for (const code of ["NO_RESPONDERS", "OVERLOADED", "QUOTA_EXCEEDED", "NOT_FOUND", "CONFLICT"] as const) {
+    const original = new MeshError(code, "x", { retryAfterMs: 10, details: { rule: "r" } });
+    const e = toReplyError(markDownstream(original));
+    assert.equal(e.code, code);
+    assert.equal(e.executed, "maybe", code);
+    assert.equal(e.blame, original.blame);
+    assert.equal(e.retryAfterMs, 10);
+    assert.deepEqual(e.details, { rule: "r" });
   }
-  const quota = toReplyError(markDownstream(new MeshError("QUOTA_EXCEEDED", "x", { retryAfterMs: 10 })));
-  assert.equal(quota.code, "UNAVAILABLE");
 });
 
-test("downstream codes that cannot mislead pass through", () => {
-  for (const code of ["NOT_FOUND", "DEADLINE_EXCEEDED", "INTERNAL", "CONFLICT"] as const) {
+test("a downstream error that already says work may have been done passes through unchanged", () => {
+  for (const code of ["DEADLINE_EXCEEDED", "INTERNAL", "UNAVAILABLE"] as const) {
     const e = markDownstream(new MeshError(code, "x"));
     assert.equal(toReplyError(e), e, code);
   }
+});
+
+test("a handler's own refusal keeps its promise that nothing ran", () => {
+  const own = new MeshError("QUOTA_EXCEEDED", "over", { retryAfterMs: 5 });
+  assert.equal(toReplyError(own).executed, "no");
 });
 
 test("local-only codes never reach the wire", () => {

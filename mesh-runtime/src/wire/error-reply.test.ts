@@ -41,6 +41,29 @@ describe("error replies", () => {
     }
   });
 
+  it("Mesh-Executed travels only when a code's promise that nothing ran no longer holds", () => {
+    for (const code of wireCodes) {
+      for (const executed of ["no", "maybe"] as const) {
+        const sent = new MeshError(code, "x", { executed });
+        const { headers, body } = encodeErrorReply(sent, MAX);
+        const got = decodeErrorReply(received(headers, body));
+        assert.equal(got.executed, sent.executed, `${code} ${executed}`);
+        const header = headers.get(Header.Executed);
+        assert.equal(
+          header,
+          sent.executed === ErrorCodes[code].executed ? "" : "maybe",
+          `${code} ${executed}`,
+        );
+      }
+    }
+    // a sender cannot promise less than its code does: "no" on a maybe code is not read
+    const forged = headersOf([
+      [Header.Error, ["INTERNAL"]],
+      [Header.Executed, ["no"]],
+    ]);
+    assert.equal(decodeErrorReply(received(forged, bytes("{}"))).executed, "maybe");
+  });
+
   it("a body too large for max_payload is cut to code and message, and still decodes", () => {
     const sent = new MeshError("INVALID_ARGUMENT", "too much", { details: { blob: "x".repeat(5_000) } });
     const { headers, body } = encodeErrorReply(sent, 2_048);

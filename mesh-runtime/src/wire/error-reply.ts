@@ -23,6 +23,8 @@ export function encodeErrorReply(error: MeshError, maxBytes: number): { headers:
   ]);
   m.set(Header.ServiceErrorCode, [String(error.status)]);
   m.set(Header.Error, [error.code]);
+  // only when it differs from what the code says: the header is the exception, not the rule
+  if (error.executed !== ErrorCodes[error.code].executed) m.set(Header.Executed, [error.executed]);
   if (error.retryAfterMs !== undefined) {
     m.set(Header.RetryAfter, [String(Math.max(0, Math.ceil(error.retryAfterMs)))]);
   }
@@ -60,6 +62,7 @@ export function decodeErrorReply(msg: Msg): MeshError {
   const h = msg.headers as MsgHdrs;
   const statusText = header(h, "nats-service-error-code");
   const retryText = header(h, "mesh-retry-after");
+  const executedText = header(h, "mesh-executed");
   let body: Partial<ErrorBody> = {};
   try {
     const parsed = ErrorBody.safeParse(decodeJson(msg.data));
@@ -76,6 +79,7 @@ export function decodeErrorReply(msg: Msg): MeshError {
     {
       status: statusText !== undefined && /^\d{3}$/.test(statusText) ? Number(statusText) : 500,
       retryAfterMs: retryText !== undefined && /^\d{1,10}$/.test(retryText) ? Number(retryText) : undefined,
+      executed: executedText === "maybe" ? "maybe" : undefined,
     },
   );
 }
@@ -85,6 +89,8 @@ export interface WireErrorMeta {
   /** `Nats-Service-Error-Code`; 500 when there is none. */
   readonly status: number;
   readonly retryAfterMs: number | undefined;
+  /** `Mesh-Executed`: "maybe" when the callee ran although the code says it did not. */
+  readonly executed?: "maybe" | undefined;
 }
 
 /**
@@ -94,7 +100,7 @@ export interface WireErrorMeta {
  */
 export function errorFromWire(
   body: { readonly code?: string | undefined; readonly message: string; readonly details?: unknown },
-  { status, retryAfterMs }: WireErrorMeta,
+  { status, retryAfterMs, executed }: WireErrorMeta,
 ): MeshError {
   const known = isErrorCode(body.code) && ErrorCodes[body.code].wire ? body.code : undefined;
   const code = known ?? codeForStatus(status);
@@ -105,5 +111,6 @@ export function errorFromWire(
   return new MeshError(code, body.message || code, {
     ...(details === undefined ? {} : { details }),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    ...(executed === undefined ? {} : { executed }),
   });
 }
