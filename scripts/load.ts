@@ -14,9 +14,20 @@ export interface LoadCounts {
   byStatus: Record<string, number>;
 }
 
-/** Sends about `perSecond` requests a second until `signal` aborts; resolves with the counts. */
 export function newLoadCounts(): LoadCounts {
   return { ok: 0, limited: 0, failed: 0, byStatus: {} };
+}
+
+/**
+ * The status line: counts by HTTP status, then the verdict. 429s (globex over its quota) and 422s
+ * (a declined card) are the demo's designed refusals; anything else that is not 2xx is a failure.
+ */
+export function describeLoad(counts: LoadCounts): string {
+  const byStatus = Object.entries(counts.byStatus)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([status, n]) => `${status}×${n}`)
+    .join(" ");
+  return `${byStatus || "nothing yet"} · ${counts.ok} ok, ${counts.limited} over quota, ${counts.failed} failed`;
 }
 
 /** Sends about `perSecond` requests a second until `signal` aborts, counting into `counts`. */
@@ -62,7 +73,9 @@ export async function runLoad(
   while (!signal.aborted) {
     const p = one()
       .catch(() => {
-        if (!signal.aborted) counts.failed++;
+        if (signal.aborted) return;
+        counts.failed++;
+        counts.byStatus["no answer"] = (counts.byStatus["no answer"] ?? 0) + 1;
       })
       .finally(() => pending.delete(p));
     pending.add(p);

@@ -12,7 +12,7 @@ import { controllerContract } from "@switchyard/controller";
 import { connectMesh, isMeshError, type Mesh } from "@switchyard/runtime";
 import { parse as parseYaml } from "yaml";
 import { DEMO_KEYS } from "./demo-keys.js";
-import { newLoadCounts, runLoad } from "./load.js";
+import { describeLoad, newLoadCounts, runLoad } from "./load.js";
 import { freePort, isListening, onPath } from "./loopback.js";
 
 const once = process.argv.includes("--once");
@@ -229,10 +229,7 @@ function startLoad(gatewayUrl: string): void {
   const perSecond = Number(process.env["LOAD_RPS"] ?? 20);
   say(`load: about ${perSecond} requests/s through the gateway (LOAD_RPS); watch it with switchyard top`);
   const counts = newLoadCounts();
-  const report = setInterval(
-    () => say(`load: ${counts.ok} ok, ${counts.limited} over quota (429), ${counts.failed} failed`),
-    5_000,
-  );
+  const report = setInterval(() => say(`load: ${describeLoad(counts)}`), 5_000);
   void runLoad(gatewayUrl, perSecond, loadStop.signal, counts).finally(() => clearInterval(report));
 }
 
