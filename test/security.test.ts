@@ -1,7 +1,6 @@
 // Issue 7: a nats-server started with the configuration `switchyard authz render` writes enforces
 // the policy's access rules; the runtime turns refusals into PERMISSION_DENIED and checks too.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
@@ -16,8 +15,8 @@ import { waitFor } from "./fixtures/eventually.js";
 import { meshFor } from "./fixtures/mesh.js";
 import { type NatsNode, startNats } from "./fixtures/nats-server.js";
 import { scratchDir, suiteScope } from "./fixtures/processes.js";
+import { runCli, startRenderedBroker } from "./fixtures/rendered-broker.js";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const Any = z.object({ sku: z.string() });
 const inventory = defineContract({
   name: "inventory",
@@ -40,25 +39,6 @@ access:
     - { from: orders, to: inventory, endpoints: [reserve] }
 `;
 
-function cli(
-  env: Record<string, string>,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(ROOT, "cli/bin/switchyard.mjs"), ...args],
-      { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 },
-      (error, stdout, stderr) =>
-        resolve({
-          code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
-          stdout,
-          stderr,
-        }),
-    );
-  });
-}
-
 describe("identity and access, enforced by a nats-server running the rendered config", () => {
   const scope = suiteScope();
   let dir: string;
@@ -69,18 +49,16 @@ describe("identity and access, enforced by a nats-server running the rendered co
   let inventoryMesh: Mesh;
 
   before(async () => {
-    dir = scratchDir(scope, "authz");
-    const policyFile = join(dir, "policy.yaml");
+    const policyFile = join(scratchDir(scope, "policy"), "policy.yaml");
     writeFileSync(policyFile, POLICY);
-    const render = await cli({}, "authz", "render", "-f", policyFile, "--out", dir);
-    assert.equal(render.code, 0, render.stderr);
-    nats = await startNats(scope, { jetstream: true, args: ["-c", join(dir, "nats-server.conf")] });
+    const broker = await startRenderedBroker(scope, policyFile);
+    ({ dir, nats } = broker);
     const controller = await startController({
       mesh: { servers: nats.url, logLevel: "silent", auth: { nkeyFile: seed("controller") } },
     });
     scope.after(() => controller.close());
     const operatorEnv = { NATS_URL: nats.url, NATS_NKEY: seed("switchyard-cli") };
-    const applied = await cli(operatorEnv, "policy", "apply", "-f", policyFile);
+    const applied = await runCli(operatorEnv, "policy", "apply", "-f", policyFile);
     assert.equal(applied.code, 0, `the operator applies the policy: ${applied.stderr}`);
     ordersMesh = await meshFor(scope, nats.url, "orders", { auth: { nkeyFile: seed("orders") } });
     inventoryMesh = await meshFor(scope, nats.url, "inventory", { auth: { nkeyFile: seed("inventory") } });

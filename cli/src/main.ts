@@ -45,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
         interval: { type: "string" },
         count: { type: "string" },
         out: { type: "string" },
+        "store-dir": { type: "string" },
       },
     });
     json = values.json ?? false;

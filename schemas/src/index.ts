@@ -69,6 +69,7 @@ export {
   NAME_PATTERN,
   NAME_RULE,
   PREFIX_PATTERN,
+  policyApiPrefix,
   queueGroup,
   ServiceName,
   SubjectPrefix,

@@ -31,6 +31,14 @@ export function serviceSubjects(prefix: string, service: string): string {
   return `${prefix}.svc.${service}.>`;
 }
 
+/**
+ * Where an account without JetStream reads the policy bucket on a broker with accounts: the
+ * controller's read-only JetStream API exports, imported under this prefix (`switchyard authz render`).
+ */
+export function policyApiPrefix(bucket: string): string {
+  return `$JS.${bucket}.API`;
+}
+
 /** The queue group every instance of a service joins. */
 export function queueGroup(service: string): string {
   return service;

@@ -1,9 +1,10 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import { DEFAULT_PREFIX, issueDetails, POLICY_BUCKET, Policy, summarizeIssues } from "@switchyard/schemas";
-import { identities, renderServerConfig } from "../authz/render.js";
-import { type CommandContext, requiredFlag } from "../context.js";
+import { identities, planAccounts } from "../authz/account-plan.js";
+import { renderServerConfig } from "../authz/render.js";
+import { type CommandContext, flagString, requiredFlag } from "../context.js";
 import { CliError, ExitCode } from "../exit-codes.js";
 import { print } from "../output.js";
 import { readPolicyFile } from "../policy-file.js";
@@ -29,7 +30,7 @@ function seedFor(dir: string, name: string): { publicKey: string; seedFile: stri
 }
 
 /** Renders the config for the policy in `file` into `out`, with a seed per identity. */
-function renderInto(file: string, out: string) {
+function renderInto(file: string, out: string, storeDir: string) {
   const parsed = Policy.safeParse(readPolicyFile(file));
   if (!parsed.success) {
     throw new CliError(ExitCode.Failed, `invalid policy: ${summarizeIssues(parsed.error)}`, {
@@ -40,13 +41,13 @@ function renderInto(file: string, out: string) {
   const keys = identities(parsed.data).map((name) => ({ name, ...seedFor(out, name) }));
   const config = renderServerConfig(
     {
-      policy: parsed.data,
+      accounts: planAccounts({ policy: parsed.data, prefix: DEFAULT_PREFIX, bucket: POLICY_BUCKET }),
       publicKeys: new Map(keys.map((k) => [k.name, k.publicKey])),
-      prefix: DEFAULT_PREFIX,
-      bucket: POLICY_BUCKET,
+      storeDir,
     },
     `# Rendered by \`switchyard authz render\` from ${basename(file)}; do not edit, render again.\n` +
-      "# Each user is one identity; its seed is <name>.nk beside this file (NATS_NKEY=<path>).",
+      "# One account per identity, named as it; its seed is <name>.nk beside this file (NATS_NKEY=<path>).\n" +
+      "# docs/SECURITY.md explains every export, import and permission.",
   );
   const configFile = join(out, "nats-server.conf");
   writeFileSync(configFile, config);
@@ -55,12 +56,14 @@ function renderInto(file: string, out: string) {
 
 export const authzCommands = {
   "authz render": {
-    usage: "authz render -f POLICY --out DIR",
-    summary: "a nats-server config enforcing the policy's access rules, and an nkey seed per service",
+    usage: "authz render -f POLICY --out DIR [--store-dir DIR]",
+    summary: "a nats-server config with an account per identity enforcing the policy, and an nkey seed each",
     run: async (ctx: CommandContext) => {
+      const out = requiredFlag(ctx, "out", "--out DIR");
       const { configFile, keys } = renderInto(
         requiredFlag(ctx, "file", "-f POLICY"),
-        requiredFlag(ctx, "out", "--out DIR"),
+        out,
+        resolve(flagString(ctx, "store-dir") ?? join(out, "jetstream")),
       );
       print(
         ctx.json,

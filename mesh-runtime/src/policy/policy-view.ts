@@ -1,3 +1,4 @@
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, jetstream } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
@@ -7,6 +8,7 @@ import {
   POLICY_CURRENT_KEY,
   PolicySnapshot,
   parseJsonMessage,
+  policyApiPrefix,
   reportRequestSubject,
   summarizeIssues,
 } from "@switchyard/schemas";
@@ -21,6 +23,19 @@ const CONFIRM_TRIES = 10;
 const CONFIRM_DELAY_MS = 50;
 /** After a failed read of a pushed version, the next try. */
 const RETRY_PUSHED_MS = 1_000;
+
+/** Opens the bucket; open() is lazy, so a missing bucket only shows in status(). */
+async function openBucket(js: JetStreamClient, bucket: string): Promise<KV> {
+  const kv = await new Kvm(js).open(bucket);
+  await kv.status();
+  return kv;
+}
+
+/** The server answered that this account has no JetStream (not: nobody answered). */
+function accountWithoutJetStream(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return cause instanceof JetStreamApiError && cause.code === JetStreamApiCodes.JetStreamNotEnabledForAccount;
+}
 
 /**
  * This runtime's view of the mesh policy. KV is the source of truth: it is read at start, after
@@ -154,11 +169,18 @@ export class PolicyView {
 
   async #bucket(): Promise<KV | undefined> {
     if (this.#kv !== undefined) return this.#kv;
+    const bucket = this.#options.policy.bucket;
     try {
-      const kv = await new Kvm(this.#nc).open(this.#options.policy.bucket);
-      await kv.status(); // open() is lazy: a missing bucket only shows here
-      this.#kv = kv;
-      return kv;
+      // The account's own JetStream first: an open broker, or the controller, which owns the bucket.
+      // On a broker with an account per identity a service has none, and the server says so at once;
+      // the bucket is then read through the controller's read-only exports, imported under a prefix
+      // (`switchyard authz render`). Asking is cheaper than guessing from auth_required: an account
+      // with its own JetStream under auth (the controller) keeps the plain API.
+      this.#kv = await openBucket(jetstream(this.#nc), bucket).catch((error: unknown) => {
+        if (!accountWithoutJetStream(error)) throw error;
+        return openBucket(jetstream(this.#nc, { apiPrefix: policyApiPrefix(bucket) }), bucket);
+      });
+      return this.#kv;
     } catch (error) {
       this.#log.debug({ err: error }, "no policy bucket yet: running on defaults");
       return undefined;

@@ -1,0 +1,281 @@
+import {
+  appliedSubject,
+  CONTROLLER_SERVICE,
+  CONTROLLER_WRITE_ENDPOINTS,
+  callableBy,
+  cancelSubject,
+  configSubject,
+  endpointSubject,
+  type Policy,
+  policyApiPrefix,
+  queueGroup,
+  reportRequestSubject,
+  serviceSubjects,
+} from "@switchyard/schemas";
+
+/** The identity the CLI (and any operator tool) connects as; it alone may change the policy. */
+export const OPERATOR = "switchyard-cli";
+
+/** What the broker is told about one identity: its account (named as the identity) and its user. */
+export interface AccountPlan {
+  readonly name: string;
+  /** Only the controller's account holds a JetStream store: the policy bucket. */
+  readonly jetstream: boolean;
+  readonly publishAllow: readonly string[];
+  readonly publishDeny: readonly string[];
+  readonly subscribeAllow: readonly string[];
+  readonly exports: readonly Export[];
+  readonly imports: readonly Import[];
+}
+
+export type Export =
+  | {
+      readonly kind: "service";
+      readonly subject: string;
+      readonly accounts: readonly string[];
+      /** Many replies per request (discovery gathers every instance); default one. */
+      readonly streamed: boolean;
+      readonly responseThreshold: string;
+    }
+  | { readonly kind: "stream"; readonly subject: string; readonly accounts: readonly string[] };
+
+export interface Import {
+  readonly kind: "service" | "stream";
+  readonly account: string;
+  readonly subject: string;
+  /** The local subject, when it differs from the exported one. */
+  readonly to?: string;
+  /** The server writes `Nats-Request-Info` (the caller's account) into each request. */
+  readonly share: boolean;
+}
+
+export interface PlanInput {
+  readonly policy: Policy;
+  readonly prefix: string;
+  /** JetStream KV bucket of the policy. */
+  readonly bucket: string;
+}
+
+/** How long a discovery reply may trail its request: gatherers wait about a second. */
+const DISCOVERY_THRESHOLD = "5s";
+/** nats-server's own default for a service reply; a policy with longer calls raises it. */
+const MIN_REPLY_THRESHOLD_MS = 120_000;
+
+/** Every identity the policy implies: the services it names, the controller and the operator. */
+export function identities(policy: Policy): string[] {
+  const names = new Set<string>([CONTROLLER_SERVICE, OPERATOR, ...Object.keys(policy.services)]);
+  for (const rule of policy.access.rules) {
+    for (const name of [rule.from, rule.to]) if (name !== "*") names.add(name);
+  }
+  return [...names].sort();
+}
+
+type Grant = "*" | ReadonlySet<string>;
+
+/**
+ * What `caller` may call, as the broker is told: callee → every endpoint or some. A service never
+ * calls itself through the broker (a request from its own account carries no broker-written
+ * identity, so its callee would refuse it); the controller's writes are the operator's alone.
+ */
+function grantsOf(caller: string, policy: Policy, serving: readonly string[]): Map<string, Grant> {
+  const out = new Map<string, Grant>();
+  const add = (to: string, endpoints: Grant) => {
+    if (to === caller || !serving.includes(to)) return;
+    const had = out.get(to);
+    if (had === "*") return;
+    if (endpoints === "*") {
+      out.set(to, "*");
+      return;
+    }
+    const merged = new Set([...(had ?? []), ...endpoints]);
+    if (caller !== OPERATOR && to === CONTROLLER_SERVICE) {
+      for (const write of CONTROLLER_WRITE_ENDPOINTS) merged.delete(write);
+    }
+    if (merged.size > 0) out.set(to, merged);
+  };
+  const callable = callableBy(policy.access, caller);
+  if (callable.has("*")) for (const to of serving) add(to, "*");
+  for (const [to, endpoints] of callable) if (to !== "*") add(to, endpoints);
+  if (caller === OPERATOR) add(CONTROLLER_SERVICE, "*");
+  return out;
+}
+
+/** The longest call the policy allows, so a late reply still finds its way back. */
+function replyThreshold(policy: Policy): string {
+  let longest = MIN_REPLY_THRESHOLD_MS;
+  const visit = (value: unknown, key: string | undefined) => {
+    if (typeof value === "number" && key === "timeoutMs") longest = Math.max(longest, value);
+    else if (Array.isArray(value)) for (const item of value) visit(item, undefined);
+    else if (typeof value === "object" && value !== null)
+      for (const [k, v] of Object.entries(value)) visit(v, k);
+  };
+  visit(policy, undefined);
+  return `${Math.ceil(longest / 1000)}s`;
+}
+
+const discoveryExports = (service: string) => [`$SRV.*.${service}`, `$SRV.*.${service}.*`];
+
+/** The read-only JetStream API calls a runtime makes to read the bucket (stream info, gets). */
+function policyReads(bucket: string): string[] {
+  const stream = `KV_${bucket}`;
+  return [`STREAM.INFO.${stream}`, `STREAM.MSG.GET.${stream}`, `DIRECT.GET.${stream}.>`];
+}
+
+const sorted = (items: Iterable<string>) => [...new Set(items)].sort();
+
+/**
+ * One account per identity. Endpoints are service exports imported (with `share: true`) only by the
+ * accounts the access rules allow, so every request crosses an import: the server writes who sent
+ * it and rewrites its reply subject. Nothing grants `allow_responses`: replies go to the `_R_`
+ * subjects the server maps back, so no identity can pick a reply subject another will publish to.
+ */
+export function planAccounts(input: PlanInput): AccountPlan[] {
+  const { policy, prefix, bucket } = input;
+  const ids = identities(policy);
+  const serving = ids.filter((id) => id !== OPERATOR);
+  const gatherers = [CONTROLLER_SERVICE, OPERATOR];
+  const grants = new Map(ids.map((id) => [id, grantsOf(id, policy, serving)]));
+  const callersOf = (callee: string) => ids.filter((id) => grants.get(id)?.has(callee));
+  const followers = ids.filter((id) => id !== CONTROLLER_SERVICE && id !== OPERATOR);
+  const readers = ids.filter((id) => id !== CONTROLLER_SERVICE);
+  const apiPrefix = policyApiPrefix(bucket);
+  const threshold = replyThreshold(policy);
+
+  return ids.map((id): AccountPlan => {
+    const exports: Export[] = [];
+    const imports: Import[] = [];
+    const publishAllow: string[] = [];
+    const publishDeny: string[] = [];
+    const service = (account: string, subject: string, share: boolean, to?: string) =>
+      imports.push({ kind: "service", account, subject, share, ...(to === undefined ? {} : { to }) });
+
+    if (serving.includes(id)) {
+      const callers = callersOf(id);
+      if (callers.length > 0) {
+        for (const subject of [serviceSubjects(prefix, id), cancelSubject(prefix, id)]) {
+          exports.push({
+            kind: "service",
+            subject,
+            accounts: callers,
+            streamed: false,
+            responseThreshold: threshold,
+          });
+        }
+      }
+      for (const subject of discoveryExports(id)) {
+        exports.push({
+          kind: "service",
+          subject,
+          accounts: gatherers.filter((g) => g !== id),
+          streamed: true,
+          responseThreshold: DISCOVERY_THRESHOLD,
+        });
+      }
+      // only an import may deliver to its endpoints: what arrives carries the broker's word on who sent it
+      publishDeny.push(serviceSubjects(prefix, id), cancelSubject(prefix, id));
+    }
+
+    if (id === CONTROLLER_SERVICE) {
+      for (const subject of [configSubject(prefix), reportRequestSubject(prefix)]) {
+        exports.push({ kind: "stream", subject, accounts: followers });
+      }
+      // a service export, not a stream: the sender's reply subject is rewritten, and the
+      // controller learns the sender's account from Nats-Request-Info
+      exports.push({
+        kind: "service",
+        subject: appliedSubject(prefix),
+        accounts: followers,
+        streamed: false,
+        responseThreshold: DISCOVERY_THRESHOLD,
+      });
+      for (const read of policyReads(bucket)) {
+        exports.push({
+          kind: "service",
+          subject: `$JS.API.${read}`,
+          accounts: readers,
+          streamed: false,
+          responseThreshold: DISCOVERY_THRESHOLD,
+        });
+      }
+      // its own account: the bucket, the announcements, discovery of every service (the dashboard)
+      publishAllow.push(`${prefix}.config.>`, "$JS.API.>", `$KV.${bucket}.>`, "$SRV.>");
+    } else {
+      for (const read of policyReads(bucket)) {
+        service(CONTROLLER_SERVICE, `$JS.API.${read}`, false, `${apiPrefix}.${read}`);
+        publishAllow.push(`${apiPrefix}.${read}`);
+      }
+      // the runtime asks its own account first and learns from the refusal that it has no JetStream
+      publishAllow.push(`$JS.API.STREAM.INFO.KV_${bucket}`);
+      if (id !== OPERATOR) {
+        imports.push({
+          kind: "stream",
+          account: CONTROLLER_SERVICE,
+          subject: configSubject(prefix),
+          share: false,
+        });
+        imports.push({
+          kind: "stream",
+          account: CONTROLLER_SERVICE,
+          subject: reportRequestSubject(prefix),
+          share: false,
+        });
+        service(CONTROLLER_SERVICE, appliedSubject(prefix), true);
+        publishAllow.push(appliedSubject(prefix));
+      }
+    }
+
+    const grant = grants.get(id) ?? new Map<string, Grant>();
+    for (const callee of sorted(grant.keys())) {
+      const endpoints = grant.get(callee) as Grant;
+      const subjects =
+        endpoints === "*"
+          ? [serviceSubjects(prefix, callee)]
+          : sorted(endpoints).map((e) => endpointSubject(prefix, callee, e));
+      for (const subject of [...subjects, cancelSubject(prefix, callee)]) {
+        service(callee, subject, true);
+        publishAllow.push(subject);
+      }
+      if (endpoints === "*" && callee === CONTROLLER_SERVICE && id !== OPERATOR) {
+        for (const write of CONTROLLER_WRITE_ENDPOINTS)
+          publishDeny.push(endpointSubject(prefix, callee, write));
+      }
+    }
+
+    if (gatherers.includes(id)) {
+      for (const other of serving) {
+        if (other === id) continue;
+        for (const subject of discoveryExports(other)) service(other, subject, false);
+      }
+      publishAllow.push("$SRV.>");
+    }
+
+    let subscribeAllow: string[];
+    if (id === OPERATOR) {
+      subscribeAllow = [`_INBOX.${id}.>`];
+    } else {
+      // counting its own instances (quota `local`) asks its own account
+      publishAllow.push(`$SRV.PING.${id}`);
+      // replies: to callers in other accounts through the server's _R_ mapping, and to itself
+      publishAllow.push("_R_.>", `_INBOX.${id}.>`);
+      subscribeAllow = [
+        `${serviceSubjects(prefix, id)} ${queueGroup(id)}`,
+        cancelSubject(prefix, id),
+        "$SRV.>",
+        `_INBOX.${id}.>`,
+        configSubject(prefix),
+        reportRequestSubject(prefix),
+        ...(id === CONTROLLER_SERVICE ? [appliedSubject(prefix)] : []),
+      ];
+    }
+
+    return {
+      name: id,
+      jetstream: id === CONTROLLER_SERVICE,
+      publishAllow: sorted(publishAllow),
+      publishDeny: sorted(publishDeny),
+      subscribeAllow: sorted(subscribeAllow),
+      exports,
+      imports,
+    };
+  });
+}
