@@ -13,3 +13,4 @@ export type { Handler } from "./server/request-pipeline.js";
 export type { ServiceHandle } from "./server/service.js";
 export type { DrainOnSignalsOptions } from "./shutdown.js";
 export { drainOnSignals } from "./shutdown.js";
+export { senderAccount } from "./wire/request-info.js";

@@ -90,9 +90,9 @@ export class Mesh {
       policy,
       log,
       this.#telemetry,
-      (service, reply) => {
+      (service, cancel) => {
         try {
-          nc.publish(cancelSubject(options.prefix, service), JSON.stringify({ reply }));
+          nc.publish(cancelSubject(options.prefix, service), JSON.stringify(cancel));
           // push it out now: the callee is doing work for nobody until it arrives
           nc.flush().catch(() => undefined);
         } catch {
@@ -117,12 +117,23 @@ export class Mesh {
       },
       admitQuota: (rules, service, endpoint, tenant) => this.#quota.admit(rules, service, endpoint, tenant),
       maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
+      // a broker that authenticates runs an account per identity (`switchyard authz render`)
+      vouchesIdentity: () => this.vouchesIdentity,
       callFrom: (parent, service, endpoint, input, opts) =>
         this.#call(service, endpoint, input, opts, parent),
       clientFrom: (parent, contract) => this.#client(contract, parent),
     };
     void this.#watchStatus();
     void nc.closed().then(() => this.#requester.closed());
+  }
+
+  /**
+   * Whether the broker vouches who sent each request: it requires authentication, so it runs an
+   * account per identity (`switchyard authz render`) and writes `Nats-Request-Info`. Callees then
+   * take the caller from that header; without it, `Mesh-Caller` is only asserted.
+   */
+  get vouchesIdentity(): boolean {
+    return this.#nc.info?.auth_required === true;
   }
 
   /** The version of the mesh policy this process runs (0 before any). */

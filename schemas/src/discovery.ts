@@ -60,11 +60,15 @@ export const EndpointData = z.object({
   /** Requests refused with OVERLOADED by the concurrency limit. */
   sheds: Count,
   /**
-   * The same per calling service (`Mesh-Caller`; `(unnamed)` without one): the observed
-   * caller → callee edges. `counts` uses `latency.boundsMs`.
+   * The same per calling service (the account the broker vouches for, else `Mesh-Caller`;
+   * `(unnamed)` without one): the observed caller → callee edges. `counts` uses
+   * `latency.boundsMs`; `verified` is false when any request counted only asserted its caller.
    */
   callers: z
-    .record(z.string(), z.object({ requests: Count, errors: Count, counts: z.array(Count) }))
+    .record(
+      z.string(),
+      z.object({ requests: Count, errors: Count, counts: z.array(Count), verified: z.boolean().optional() }),
+    )
     .optional(),
   /** Quota decisions by `rule/tenant`. */
   quota: z.record(z.string(), z.record(z.string(), Count)).optional(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { IDEMPOTENCY_KEY_PATTERN } from "./headers.js";
 
 /** Service and endpoint names: the NATS micro (ADR-32) name rule. */
 export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
@@ -55,5 +56,14 @@ export function cancelSubject(prefix: string, service: string): string {
   return `${prefix}.cancel.${service}`;
 }
 
-/** The body of a cancel message: the reply subject of the abandoned attempt. */
-export const CancelMessage = z.object({ reply: z.string().min(1).max(512) });
+/**
+ * The body of a cancel message, naming the abandoned attempt: by its reply subject on an open
+ * broker; by Idempotency-Key and attempt where the broker vouches identity (the callee then sees
+ * only a rewritten reply). Senders write all three.
+ */
+export const CancelMessage = z.object({
+  reply: z.string().min(1).max(512).optional(),
+  idempotencyKey: z.string().regex(IDEMPOTENCY_KEY_PATTERN).optional(),
+  attempt: z.number().int().min(1).max(4_294_967_295).optional(),
+});
+export type CancelMessage = z.infer<typeof CancelMessage>;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
 import { type Context, context, type Span } from "@opentelemetry/api";
-import type { CallStats } from "@switchyard/schemas";
+import type { CallStats, CancelMessage } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { BoundedCache } from "../bounded-cache.js";
 import { isMeshError, MeshError, payloadTooLarge } from "../errors.js";
@@ -124,7 +124,7 @@ export class CallPipeline {
   readonly #budgets = new BoundedCache<string, RetryBudget>(MAX_BUDGETS);
   readonly #breakers = new Map<string, BreakerEntry>();
 
-  readonly #abandon: (service: string, reply: string) => void;
+  readonly #abandon: (service: string, cancel: Required<CancelMessage>) => void;
 
   /** `abandon` tells a callee that nobody waits for its reply any more (the cancel subject). */
   constructor(
@@ -133,7 +133,7 @@ export class CallPipeline {
     policy: () => CompiledPolicy,
     log: Logger,
     telemetry: MeshTelemetry,
-    abandon: (service: string, reply: string) => void,
+    abandon: (service: string, cancel: Required<CancelMessage>) => void,
   ) {
     this.#requester = requester;
     this.#telemetry = telemetry;
@@ -264,7 +264,7 @@ export class CallPipeline {
         timeoutMs,
         plan.signal,
       );
-      const result = this.#settle(plan, sent, timeoutMs);
+      const result = this.#settle(plan, sent, timeoutMs, attempt);
       if (!(result instanceof AttemptFailed)) return result;
       const delayMs = this.#retryDelay(plan, attempt, result);
       this.#recordRetry(plan, attempt, result.error, delayMs);
@@ -291,10 +291,14 @@ export class CallPipeline {
   }
 
   /** Step 4, one attempt: what came back, as the reply body or the failure. */
-  #settle(plan: CallPlan, sent: SendResult, timeoutMs: number): unknown {
+  #settle(plan: CallPlan, sent: SendResult, timeoutMs: number, attempt: number): unknown {
     const result = settleAttempt(sent, plan.target.subject, timeoutMs);
     if (result instanceof AttemptFailed) {
-      if (result.abandonedReply !== undefined) this.#abandon(plan.target.service, result.abandonedReply);
+      if (result.abandonedReply !== undefined) {
+        // both names of the attempt: its reply (open broker), its key and number (vouching broker)
+        const { idempotencyKey } = plan;
+        this.#abandon(plan.target.service, { reply: result.abandonedReply, idempotencyKey, attempt });
+      }
       if (!result.sent) neverSent.add(result.error);
     }
     return result;

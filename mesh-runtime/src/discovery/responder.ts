@@ -31,6 +31,11 @@ function bucketOf(elapsedMs: number): number {
   return bucket;
 }
 
+/** A caller's tally, and whether the broker vouched for every request counted in it. */
+class CallerTally extends Tally {
+  verified = true;
+}
+
 // callers are services, so few; a flood of made-up `Mesh-Caller` names shares one tally
 const MAX_CALLERS = 256;
 const OTHER_CALLERS = "(other)";
@@ -42,10 +47,14 @@ export class EndpointCounters extends Tally {
   processingNs = 0;
   inFlight = 0;
   sheds = 0;
-  /** The same, per calling service (`Mesh-Caller`): the edges of the mesh's topology. */
-  readonly callers = new Map<string, Tally>();
+  /**
+   * The same, per calling service (the broker's account, else `Mesh-Caller`): the edges of the
+   * mesh's topology.
+   */
+  readonly callers = new Map<string, CallerTally>();
 
-  record(elapsedMs: number, error: string | undefined, caller: string | undefined): void {
+  /** `verified`: the broker vouched for `caller`, rather than the request asserting it. */
+  record(elapsedMs: number, error: string | undefined, caller: string | undefined, verified: boolean): void {
     const bucket = bucketOf(elapsedMs);
     const failed = error !== undefined;
     this.add(bucket, failed);
@@ -55,10 +64,12 @@ export class EndpointCounters extends Tally {
     let tally = this.callers.get(name);
     if (tally === undefined) {
       const shared = this.callers.size >= MAX_CALLERS;
-      tally = (shared ? this.callers.get(OTHER_CALLERS) : undefined) ?? new Tally();
+      tally = (shared ? this.callers.get(OTHER_CALLERS) : undefined) ?? new CallerTally();
       this.callers.set(shared ? OTHER_CALLERS : name, tally);
     }
     tally.add(bucket, failed);
+    // one asserted request makes the whole tally asserted: it may hold a forged name
+    if (!verified || caller === undefined) tally.verified = false;
   }
 }
 
@@ -168,7 +179,7 @@ function endpointStats(
       callers: Object.fromEntries(
         [...c.callers].map(([caller, t]) => [
           caller,
-          { requests: t.requests, errors: t.errors, counts: t.latency },
+          { requests: t.requests, errors: t.errors, counts: t.latency, verified: t.verified },
         ]),
       ),
       ...(data?.() as object | undefined),

@@ -16,8 +16,13 @@ export interface HandlerContext {
   readonly endpoint: string;
   /** From `Mesh-Tenant`; undefined when the caller named none. */
   readonly tenant: string | undefined;
-  /** From `Mesh-Caller` (informational). */
+  /**
+   * The calling service: the account the broker vouches for when it requires authentication,
+   * else what `Mesh-Caller` asserts. Undefined when an open-broker caller named none.
+   */
   readonly caller: string | undefined;
+  /** True when the broker vouched for `caller`; false when the caller only asserted it. */
+  readonly callerVerified: boolean;
   /** 1-based attempt of the caller's logical call. */
   readonly attempt: number;
   /** The same on every attempt of one logical call. */
@@ -28,7 +33,10 @@ export interface HandlerContext {
   remainingMs(): number;
   /** Aborts at the deadline (`DEADLINE_EXCEEDED` reason) or when the caller cancels (`CANCELLED`). */
   readonly signal: AbortSignal;
-  /** A pino child bound to service, endpoint, tenant, caller, attempt, `trace_id` and `span_id`. */
+  /**
+   * A pino child bound to service, endpoint, tenant, caller, callerVerified, attempt, `trace_id`
+   * and `span_id`.
+   */
   readonly log: Logger;
   /** Calls another endpoint with this request's tenant, remaining deadline and trace context. */
   call(service: string, endpoint: string, input?: unknown, options?: CallOptionsInput): Promise<unknown>;
@@ -91,6 +99,9 @@ export class RequestContext implements HandlerContext, ParentRequest {
   get caller() {
     return this.#meta.caller;
   }
+  get callerVerified() {
+    return this.#meta.callerVerified;
+  }
   get attempt() {
     return this.#meta.attempt;
   }
@@ -138,6 +149,7 @@ export class RequestContext implements HandlerContext, ParentRequest {
       endpoint: this.endpoint,
       tenant: this.#meta.tenant,
       caller: this.#meta.caller,
+      callerVerified: this.#meta.callerVerified,
       attempt: this.#meta.attempt,
       ...traceFields(this.#span),
     });

@@ -10,6 +10,9 @@ import { toReplyError } from "./reply-error.js";
 import type { ServedEndpoint } from "./served-endpoint.js";
 import type { ServedRequest, Validated } from "./served-request.js";
 
+/** What a span says of a request whose headers could not be read: no tenant, no caller. */
+const UNREAD = { tenant: undefined, caller: undefined, callerVerified: false, attempt: 1 } as const;
+
 /** The reply of a request that got through every step, recorded (counters, span, access log). */
 export function replySucceeded(r: Validated, body: Uint8Array): void {
   const { host, endpoint, meta, span } = r;
@@ -20,7 +23,7 @@ export function replySucceeded(r: Validated, body: Uint8Array): void {
   reply(r.msg, r.deadlineAt, host.log, body);
   r.succeeded = true;
   const elapsedMs = monotonicNow() - r.arrivedAt;
-  endpoint.counters.record(elapsedMs, undefined, meta.caller);
+  endpoint.counters.record(elapsedMs, undefined, meta.caller, meta.callerVerified);
   host.telemetry.endServerSpan(span, endpoint, meta.tenant, elapsedMs, undefined);
   if (host.log.isLevelEnabled("debug")) logAccess(host.log, endpoint, meta, span, elapsedMs, undefined);
 }
@@ -30,9 +33,14 @@ export function replyFailed(r: ServedRequest, thrown: unknown): void {
   const { host, endpoint, meta } = r;
   const error = toReplyError(thrown);
   const elapsedMs = monotonicNow() - r.arrivedAt;
-  endpoint.counters.record(elapsedMs, `${error.code}: ${error.message}`, meta?.caller);
+  endpoint.counters.record(
+    elapsedMs,
+    `${error.code}: ${error.message}`,
+    meta?.caller,
+    meta?.callerVerified ?? false,
+  );
   // a request refused before its headers were read still gets a span, a root one
-  r.span ??= host.telemetry.startServerSpan(endpoint, meta?.tenant, meta?.attempt ?? 1, ROOT_CONTEXT);
+  r.span ??= host.telemetry.startServerSpan(endpoint, meta ?? UNREAD, ROOT_CONTEXT);
   const span = r.span;
   host.telemetry.endServerSpan(span, endpoint, meta?.tenant, elapsedMs, error);
   logAccess(host.log, endpoint, meta, span, elapsedMs, error);
@@ -45,7 +53,8 @@ export function release(r: ServedRequest): void {
   r.endpoint.counters.inFlight--;
   r.host.telemetry.activeRequests(r.endpoint, -1);
   if (r.ctx !== undefined) {
-    r.inFlight.delete(r.msg.reply as string);
+    // another request may have taken the key since (a caller reusing its Idempotency-Key)
+    if (r.cancelKey !== undefined && r.inFlight.get(r.cancelKey) === r.ctx) r.inFlight.delete(r.cancelKey);
     r.ctx.dispose();
   }
   // only successes teach the adaptive limit what latency this instance has
@@ -82,6 +91,7 @@ function logAccess(
     endpoint: endpoint.endpoint,
     tenant: meta?.tenant,
     caller: meta?.caller,
+    callerVerified: meta?.callerVerified,
     attempt: meta?.attempt,
     ...traceFields(span),
     durationMs: Math.round(elapsedMs * 1_000) / 1_000,

@@ -9,6 +9,7 @@ import { type QuotaDecision, SpanEvent } from "../telemetry/telemetry.js";
 import { extractTraceContext } from "../telemetry/trace-context.js";
 import { decodeJson, encodeJson } from "../wire/json-codec.js";
 import { readRequestHeaders } from "../wire/request-headers.js";
+import { requestCancelKey } from "./cancel-key.js";
 import { RequestContext } from "./context.js";
 import { injectFaults } from "./fault-injection.js";
 import type {
@@ -26,10 +27,11 @@ import type {
 /** 1. Headers and deadline; the SERVER span and the handler context start here. */
 export function readHeaders(r: ServedRequest): Timed {
   const { endpoint, settings, msg } = r;
-  const meta = readRequestHeaders(msg);
+  const vouched = r.host.vouchesIdentity();
+  const meta = readRequestHeaders(msg, vouched);
   r.meta = meta;
   const parentContext = extractTraceContext(meta);
-  const span = r.host.telemetry.startServerSpan(endpoint, meta.tenant, meta.attempt, parentContext);
+  const span = r.host.telemetry.startServerSpan(endpoint, meta, parentContext);
   r.span = span;
   const budget = meta.timeoutMs ?? settings.timeoutMs;
   r.deadlineAt = r.arrivedAt + Math.min(budget, endpoint.maxTimeoutMs);
@@ -51,7 +53,8 @@ export function readHeaders(r: ServedRequest): Timed {
     trace.setSpan(parentContext, span),
     span,
   );
-  r.inFlight.set(msg.reply as string, r.ctx);
+  r.cancelKey = requestCancelKey(msg.reply as string, meta, vouched);
+  if (r.cancelKey !== undefined) r.inFlight.set(r.cancelKey, r.ctx);
   return r as Timed;
 }
 

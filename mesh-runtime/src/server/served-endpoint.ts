@@ -46,10 +46,15 @@ export interface PipelineHost extends ContextHost {
     endpoint: string,
     tenant: string | undefined,
   ): Promise<void>;
+  /**
+   * Whether the broker vouches identity (it requires authentication: accounts per identity), so
+   * the caller is the account in `Nats-Request-Info` rather than `Mesh-Caller`.
+   */
+  vouchesIdentity(): boolean;
   /** The replay store of deduplicated endpoints; undefined without Redis. */
   dedupe(): DedupeStore | undefined;
   readonly telemetry: MeshTelemetry;
 }
 
-/** Requests being handled, by reply subject, so a caller's cancel can find them. */
+/** Requests being handled, by the key a caller's cancel names (`cancel-key.ts`). */
 export type InFlight = Map<string, RequestContext>;

@@ -26,6 +26,8 @@ export class ServedRequest {
   span: Span | undefined;
   /** Exists, and takes cancels, from the access step on. */
   ctx: RequestContext | undefined;
+  /** Where `ctx` is registered for cancels; undefined when no cancel can name the request. */
+  cancelKey: string | undefined;
   /** The concurrency slot held, released with the request's latency. */
   slot: ConcurrencyLimit | undefined;
   input: unknown;

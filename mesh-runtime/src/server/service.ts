@@ -1,15 +1,9 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
-import {
-  CancelMessage,
-  type Contract,
-  cancelSubject,
-  parseJsonMessage,
-  queueGroup,
-  serviceSubjects,
-} from "@switchyard/schemas";
+import { type Contract, cancelSubject, queueGroup, serviceSubjects } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { answerDiscovery, type DiscoverySource } from "../discovery/responder.js";
 import { MeshError } from "../errors.js";
+import { cancelKeyOf } from "./cancel-key.js";
 import { refuseRequest } from "./request-outcome.js";
 import { serveRequest } from "./request-pipeline.js";
 import type { InFlight, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
@@ -120,8 +114,8 @@ export class ServiceInstance implements ServiceHandle {
   }
 
   #onCancel(msg: Msg): void {
-    const cancel = parseJsonMessage(CancelMessage, msg.data);
-    if (cancel.success) this.#requests.get(cancel.data.reply)?.cancel();
+    const key = cancelKeyOf(msg, this.#host.vouchesIdentity());
+    if (key !== undefined) this.#requests.get(key)?.cancel();
   }
 
   async #handle(msg: Msg, endpoint: ServedEndpoint): Promise<void> {

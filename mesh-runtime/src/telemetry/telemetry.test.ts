@@ -68,19 +68,43 @@ test("a call's CLIENT span carries the RPC and messaging attributes and ends wit
 
 test("a SERVER span leaves the status unset for a client error (4xx) and counts the attempt", () => {
   const { telemetry, spans } = setup();
-  const span = telemetry.startServerSpan(target, undefined, 2, ROOT_CONTEXT);
+  const request = { tenant: undefined, caller: undefined, callerVerified: false, attempt: 2 };
+  const span = telemetry.startServerSpan(target, request, ROOT_CONTEXT);
   telemetry.endServerSpan(span, target, undefined, 3, new MeshError("INVALID_ARGUMENT", "bad"));
   const [done] = spans.getFinishedSpans();
   assert.ok(done);
   assert.equal(done.kind, SpanKind.SERVER);
   assert.equal(done.attributes["mesh.attempt"], 2);
+  assert.equal(done.attributes["mesh.caller"], undefined);
   assert.equal(done.attributes["rpc.response.status_code"], "INVALID_ARGUMENT");
   assert.equal(done.status.code, SpanStatusCode.UNSET);
 });
 
+test("a SERVER span names its caller and whether the broker vouched for it", () => {
+  const { telemetry, spans } = setup();
+  for (const callerVerified of [true, false]) {
+    const request = { tenant: "acme", caller: "gateway", callerVerified, attempt: 1 };
+    telemetry.endServerSpan(
+      telemetry.startServerSpan(target, request, ROOT_CONTEXT),
+      target,
+      "acme",
+      1,
+      undefined,
+    );
+  }
+  assert.deepEqual(
+    spans.getFinishedSpans().map((s) => [s.attributes["mesh.caller"], s.attributes["mesh.caller.verified"]]),
+    [
+      ["gateway", true],
+      ["gateway", false],
+    ],
+  );
+});
+
 test("durations are recorded in seconds with the outcome as the status code", async () => {
   const { telemetry, reader } = setup();
-  const span = telemetry.startServerSpan(target, undefined, 1, ROOT_CONTEXT);
+  const request = { tenant: undefined, caller: undefined, callerVerified: false, attempt: 1 };
+  const span = telemetry.startServerSpan(target, request, ROOT_CONTEXT);
   telemetry.endServerSpan(span, target, undefined, 250, undefined);
   const [point] = await points(reader, "rpc.server.call.duration");
   assert.ok(point);

@@ -80,6 +80,14 @@ export interface SpanTarget {
   readonly subject: string;
 }
 
+/** What a SERVER span tells of its request (the request's headers, as read). */
+export interface ServerSpanRequest {
+  readonly tenant: string | undefined;
+  readonly caller: string | undefined;
+  readonly callerVerified: boolean;
+  readonly attempt: number;
+}
+
 /** What the telemetry reads from the mesh on collection. */
 export interface TelemetrySource {
   breakers(): Iterable<CallStats>;
@@ -152,10 +160,16 @@ export class MeshTelemetry {
     return this.#startSpan(SpanKind.CLIENT, target, tenant, parent);
   }
 
-  /** The SERVER span of one handled request (one attempt). */
-  startServerSpan(target: SpanTarget, tenant: string | undefined, attempt: number, parent: Context): Span {
-    const span = this.#startSpan(SpanKind.SERVER, target, tenant, parent);
-    if (span.isRecording()) span.setAttribute("mesh.attempt", attempt);
+  /** The SERVER span of one handled request (one attempt), with who called and whether verified. */
+  startServerSpan(target: SpanTarget, request: ServerSpanRequest, parent: Context): Span {
+    const span = this.#startSpan(SpanKind.SERVER, target, request.tenant, parent);
+    if (span.isRecording()) {
+      span.setAttribute("mesh.attempt", request.attempt);
+      if (request.caller !== undefined) {
+        span.setAttribute("mesh.caller", request.caller);
+        span.setAttribute("mesh.caller.verified", request.callerVerified);
+      }
+    }
     return span;
   }
 

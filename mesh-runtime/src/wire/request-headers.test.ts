@@ -31,9 +31,9 @@ function parsed(lines: string[]): Msg {
   return { headers: MsgHdrsImpl.decode(block(lines)) } as unknown as Msg;
 }
 
-function refusal(msg: Msg): unknown {
+function refusal(msg: Msg, vouched = false): unknown {
   try {
-    readRequestHeaders(msg);
+    readRequestHeaders(msg, vouched);
     return undefined;
   } catch (e) {
     return isMeshError(e) ? { code: e.code, details: e.details } : "not a MeshError";
@@ -63,6 +63,7 @@ for (const [label, make] of [
         timeoutMs: 250,
         tenant: "acme",
         caller: "orders",
+        callerVerified: false,
         attempt: 2,
         idempotencyKey: "k-1",
         traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
@@ -110,6 +111,48 @@ for (const [label, make] of [
       assert.equal(meta.traceparent, undefined);
       assert.equal(meta.attempt, 1);
     });
+
+    // issue 14: under a broker that vouches identity, the caller is the account it wrote
+    const info = (fields: Record<string, unknown>) =>
+      `Nats-Request-Info: ${JSON.stringify({ start: "2026-01-01T00:00:00Z", host: "127.0.0.1", id: 9, ...fields, rtt: 1000, kind: "Client" })}`;
+
+    it("takes the caller from Nats-Request-Info under a vouching broker, whatever Mesh-Caller says", () => {
+      const meta = readRequestHeaders(
+        make(["Mesh-Caller: payments", "Mesh-Timeout: 100", info({ acc: "gateway", user: "gateway" })]),
+        true,
+      );
+      assert.equal(meta.caller, "gateway");
+      assert.equal(meta.callerVerified, true);
+      assert.equal(meta.timeoutMs, 100);
+    });
+
+    it("ignores Nats-Request-Info on an open broker: the caller is asserted", () => {
+      const meta = readRequestHeaders(make(["Mesh-Caller: payments", info({ acc: "gateway" })]));
+      assert.equal(meta.caller, "payments");
+      assert.equal(meta.callerVerified, false);
+    });
+
+    it("refuses with UNAUTHENTICATED what the broker did not vouch for", () => {
+      const unauthenticated = { code: "UNAUTHENTICATED", details: { header: "Nats-Request-Info" } };
+      // a reply bounced into an import arrives with no info, or with the server's `svc` added
+      assert.deepEqual(refusal(make(["Mesh-Caller: gateway"]), true), unauthenticated);
+      assert.deepEqual(refusal(make([info({ acc: "gateway", svc: "orders" })]), true), unauthenticated);
+      assert.deepEqual(refusal(make(["Nats-Request-Info: {not json"]), true), unauthenticated);
+      assert.deepEqual(refusal(make(["Nats-Request-Info: [1]"]), true), unauthenticated);
+      assert.deepEqual(refusal(make([info({ user: "gateway" })]), true), unauthenticated);
+      assert.deepEqual(refusal(make([info({ acc: "$G" })]), true), unauthenticated);
+      assert.deepEqual(
+        refusal(make([info({ acc: "gateway", name: "x".repeat(5_000) })]), true),
+        unauthenticated,
+      );
+    });
+
+    it("still checks Mesh-Caller's syntax under a vouching broker", () => {
+      assert.deepEqual(refusal(make(["Mesh-Caller: a b", info({ acc: "gateway" })]), true), {
+        code: "INVALID_ARGUMENT",
+        details: { header: "Mesh-Caller", value: "a b" },
+      });
+    });
   });
 }
 
@@ -132,6 +175,7 @@ describe("writeRequestHeaders", () => {
       timeoutMs: 500,
       tenant: "acme",
       caller: "cli",
+      callerVerified: false,
       attempt: 1,
       idempotencyKey: "key",
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",

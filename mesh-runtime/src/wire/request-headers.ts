@@ -9,13 +9,17 @@ import {
 import { MeshError } from "../errors.js";
 import type { TraceHeaders } from "../telemetry/trace-context.js";
 import { EncodedHeaders, forEachHeader, headerText } from "./raw-headers.js";
+import { REQUEST_INFO_HEADER, vouchedAccount } from "./request-info.js";
 
 /** What a request's headers say, validated. */
 export interface RequestMeta {
   /** `Mesh-Timeout` in ms; undefined when the sender gave none. */
   timeoutMs: number | undefined;
   tenant: string | undefined;
+  /** The calling service: the broker's account when it vouches, else `Mesh-Caller`. */
   caller: string | undefined;
+  /** True when the broker vouched for `caller`; false when the sender only asserted it. */
+  callerVerified: boolean;
   attempt: number;
   idempotencyKey: string | undefined;
   traceparent: string | undefined;
@@ -107,15 +111,39 @@ const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>
 ]);
 
 /**
+ * Under a broker that vouches identity the caller is the account in `Nats-Request-Info`, parsed
+ * once here; `Mesh-Caller` is still checked but only informs. Open brokers never pay for this.
+ */
+const VOUCHED_READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>([
+  ...READERS,
+  [
+    "mesh-caller",
+    (_meta, value) => {
+      if (!isServiceName(value)) throw invalid(Header.Caller, value, "is not a service name");
+    },
+  ],
+  [
+    REQUEST_INFO_HEADER,
+    (meta, value) => {
+      meta.caller = vouchedAccount(value);
+      meta.callerVerified = true;
+    },
+  ],
+]);
+
+/**
  * Reads and validates request headers in one pass, case-insensitively. A header sent more than
  * once counts with its first value only, as nats.js's and nats.go's `get()` read it; later values
- * are neither used nor checked. Throws `INVALID_ARGUMENT` naming the header that is wrong.
+ * are neither used nor checked. Throws `INVALID_ARGUMENT` naming the header that is wrong. With
+ * `vouched` (the broker requires authentication), the caller comes from `Nats-Request-Info`, and
+ * a request without a trustworthy one is `UNAUTHENTICATED` (`request-info.ts`).
  */
-export function readRequestHeaders(msg: Msg): RequestMeta {
+export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
   const meta: RequestMeta = {
     timeoutMs: undefined,
     tenant: undefined,
     caller: undefined,
+    callerVerified: false,
     attempt: 1,
     idempotencyKey: undefined,
     traceparent: undefined,
@@ -123,8 +151,12 @@ export function readRequestHeaders(msg: Msg): RequestMeta {
     baggage: undefined,
   };
   const text = headerText(msg);
-  if (text === undefined) return meta;
-  forEachHeader(text, (name, value) => READERS.get(name)?.(meta, value));
+  if (!vouched) {
+    if (text !== undefined) forEachHeader(text, (name, value) => READERS.get(name)?.(meta, value));
+    return meta;
+  }
+  if (text !== undefined) forEachHeader(text, (name, value) => VOUCHED_READERS.get(name)?.(meta, value));
+  if (!meta.callerVerified) vouchedAccount(undefined);
   return meta;
 }
 

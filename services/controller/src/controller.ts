@@ -1,5 +1,13 @@
 import { fileURLToPath } from "node:url";
-import { connectMesh, type Handlers, type Mesh, MeshError, type MeshOptions } from "@switchyard/runtime";
+import type { Msg } from "@nats-io/nats-core";
+import {
+  connectMesh,
+  type Handlers,
+  type Mesh,
+  MeshError,
+  type MeshOptions,
+  senderAccount,
+} from "@switchyard/runtime";
 import {
   AppliedReport,
   appliedSubject,
@@ -18,7 +26,7 @@ import { StatsCollector } from "./dashboard/collector.js";
 import { type Dashboard, type DashboardOptions, startDashboard } from "./dashboard/server.js";
 import { diffDocuments, renderDiff } from "./policy-diff.js";
 import { PolicyStore } from "./policy-store.js";
-import { RolloutTracker } from "./rollout.js";
+import { DroppedReports, type ReportSender, RolloutTracker, reportRefusal } from "./rollout.js";
 
 /** Where `npm run build` puts the dashboard's single-page app. */
 const DASHBOARD_ASSETS = fileURLToPath(new URL("../../../dashboard/dist", import.meta.url));
@@ -125,6 +133,17 @@ export function controllerApi(
   };
 }
 
+/** Who the broker says sent a report (`ReportSender`). */
+function reportSender(mesh: Mesh, msg: Msg): ReportSender {
+  if (!mesh.vouchesIdentity) return { kind: "unknown" };
+  try {
+    const account = senderAccount(msg);
+    return account === undefined ? { kind: "own" } : { kind: "account", account };
+  } catch {
+    return { kind: "untrusted" };
+  }
+}
+
 /**
  * Starts a controller: opens (or creates) the policy bucket, follows the applied subject, serves
  * the controller contract, and asks every runtime to report so `status` is right at once.
@@ -137,11 +156,27 @@ export async function startController(options: ControllerOptions = {}): Promise<
     const store = await PolicyStore.open(nc, mesh.options.policy.bucket, options.replicas ?? 1);
     await store.repair();
     const tracker = new RolloutTracker();
+    const dropped = new DroppedReports();
     nc.subscribe(appliedSubject(prefix), {
       callback: (_err, msg) => {
         const report = parseJsonMessage(AppliedReport, msg.data);
-        if (report.success) tracker.record(report.data, Date.now());
-        else mesh.log.warn({ subject: msg.subject }, "malformed report on the applied subject ignored");
+        if (!report.success) {
+          mesh.log.warn({ subject: msg.subject }, "malformed report on the applied subject ignored");
+          return;
+        }
+        const refusal = reportRefusal(report.data, reportSender(mesh, msg), mesh.name);
+        if (refusal === undefined) {
+          tracker.record(report.data, Date.now());
+          return;
+        }
+        // a flood of forged reports must not become a flood of log lines
+        const since = dropped.drop(Date.now());
+        if (since !== undefined) {
+          mesh.log.warn(
+            { service: report.data.service, reason: refusal, dropped: since, droppedTotal: dropped.count },
+            "rollout report dropped: an instance reports only for its own service",
+          );
+        }
       },
     });
     const publish = async (snapshot: PolicySnapshot) => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { AppliedReport } from "@switchyard/schemas";
-import { RolloutTracker } from "./rollout.js";
+import { DroppedReports, RolloutTracker, reportRefusal } from "./rollout.js";
 
 const report = (over: Partial<AppliedReport>): AppliedReport => ({
   instanceId: "i1",
@@ -87,4 +87,45 @@ test("a report cannot make itself immortal with a huge heartbeat period", () => 
   const t = new RolloutTracker();
   t.record(report({ instanceId: "forever", heartbeatMs: Number.MAX_SAFE_INTEGER }), 0);
   assert.equal(t.status(1, 30 * 60_000 + 1).length, 0);
+});
+
+// issue 14: an instance reports rollout state only for itself
+test("a sender reports only for its own service; without a vouching broker every report is taken", () => {
+  const forOrders = report({ service: "orders" });
+  assert.equal(reportRefusal(forOrders, { kind: "account", account: "orders" }, "controller"), undefined);
+  assert.equal(
+    reportRefusal(forOrders, { kind: "account", account: "payments" }, "controller"),
+    "payments may not report for orders",
+  );
+  // no broker info: published in the controller's own account, so only its own runtime's report
+  assert.equal(reportRefusal(report({ service: "controller" }), { kind: "own" }, "controller"), undefined);
+  assert.equal(
+    reportRefusal(forOrders, { kind: "own" }, "controller"),
+    "controller may not report for orders",
+  );
+  assert.ok(reportRefusal(forOrders, { kind: "untrusted" }, "controller"));
+  assert.equal(reportRefusal(forOrders, { kind: "unknown" }, "controller"), undefined);
+});
+
+test("instances are known by service and id: one service cannot stop or replace another's", () => {
+  const t = new RolloutTracker();
+  t.record(report({ instanceId: "p1", service: "payments", version: 2 }), 0);
+  t.record(report({ instanceId: "p1", service: "orders", status: "stopped" }), 1);
+  t.record(report({ instanceId: "p1", service: "orders", version: 1 }), 1);
+  assert.deepEqual(
+    t.status(2, 2).map((s) => [s.service, s.instanceId, s.state]),
+    [
+      ["orders", "p1", "lagging"],
+      ["payments", "p1", "current"],
+    ],
+  );
+});
+
+test("dropped reports are all counted but warned about at most every 10 s", () => {
+  const d = new DroppedReports();
+  assert.equal(d.drop(0), 1);
+  assert.equal(d.drop(1), undefined);
+  assert.equal(d.drop(9_999), undefined);
+  assert.equal(d.drop(10_000), 3);
+  assert.equal(d.count, 4);
 });

@@ -12,6 +12,9 @@ const MAX_TRACKED = 10_000;
 /** A heartbeat period longer than this counts as this long: a report cannot make itself immortal. */
 const MAX_HEARTBEAT_MS = 10 * 60_000;
 
+/** Warnings about dropped reports go out at most this often. */
+const DROP_WARN_EVERY_MS = 10_000;
+
 interface Known {
   report: AppliedReport;
   seenAt: number;
@@ -22,7 +25,9 @@ interface Known {
 /**
  * What each runtime last said on the applied subject. Live instances are those heard from within
  * three of their heartbeat periods, that have not said goodbye, and that answered the last report
- * request. Pure: time comes in as an argument.
+ * request. Instances are known by service and id, so a report (whose sender the broker vouches
+ * for, `reportRefusal`) can only ever touch its own service's entries. Pure: time comes in as an
+ * argument.
  */
 export class RolloutTracker {
   readonly #instances = new Map<string, Known>();
@@ -42,11 +47,12 @@ export class RolloutTracker {
 
   /** Takes a report; false when it was dropped because the tracker is full of live instances. */
   record(report: AppliedReport, now: number): boolean {
+    const key = `${report.service} ${report.instanceId}`;
     if (report.status === "stopped") {
-      this.#instances.delete(report.instanceId);
+      this.#instances.delete(key);
       return true;
     }
-    const known = this.#instances.get(report.instanceId);
+    const known = this.#instances.get(key);
     if (known === undefined && this.#instances.size >= MAX_TRACKED) {
       this.#expire(now);
       if (this.#instances.size >= MAX_TRACKED) return false;
@@ -56,7 +62,7 @@ export class RolloutTracker {
     else if (rejection !== undefined && report.version >= (rejection.about ?? Number.POSITIVE_INFINITY)) {
       rejection = undefined;
     }
-    this.#instances.set(report.instanceId, { report, seenAt: now, rejection });
+    this.#instances.set(key, { report, seenAt: now, rejection });
     return true;
   }
 
@@ -76,12 +82,12 @@ export class RolloutTracker {
   status(version: number, now: number): InstanceStatus[] {
     this.#expire(now);
     const out: InstanceStatus[] = [];
-    for (const [id, known] of this.#instances) {
+    for (const known of this.#instances.values()) {
       const { report, rejection } = known;
       const state =
         report.version >= version ? "current" : rejection?.about === version ? "rejected" : "lagging";
       out.push({
-        instanceId: id,
+        instanceId: report.instanceId,
         service: report.service,
         version: report.version,
         state,
@@ -92,5 +98,62 @@ export class RolloutTracker {
       });
     }
     return out.sort((a, b) => a.service.localeCompare(b.service) || a.instanceId.localeCompare(b.instanceId));
+  }
+}
+
+/**
+ * Who sent a report, as the broker tells: the account in its `Nats-Request-Info` (reports reach
+ * the controller through a service import); `own` when it carries none, so it was published inside
+ * the controller's own account, by the controller's own runtime; `untrusted` when the info is
+ * there but cannot be trusted; `unknown` on a broker that vouches for nobody.
+ */
+export type ReportSender =
+  | { readonly kind: "account"; readonly account: string }
+  | { readonly kind: "own" }
+  | { readonly kind: "untrusted" }
+  | { readonly kind: "unknown" };
+
+/**
+ * Why a report must not be taken, or undefined when it may: every sender reports only for its own
+ * service. Without a vouching broker nothing is known, and every report is taken.
+ */
+export function reportRefusal(
+  report: AppliedReport,
+  sender: ReportSender,
+  controller: string,
+): string | undefined {
+  switch (sender.kind) {
+    case "unknown":
+      return undefined;
+    case "untrusted":
+      return "its Nats-Request-Info cannot be trusted";
+    case "own":
+    case "account": {
+      const from = sender.kind === "own" ? controller : sender.account;
+      return report.service === from ? undefined : `${from} may not report for ${report.service}`;
+    }
+  }
+}
+
+/** Counts dropped reports and says when to warn about them: at most every 10 s, with the count. */
+export class DroppedReports {
+  #count = 0;
+  #unreported = 0;
+  #warnedAt: number | undefined;
+
+  /** Reports dropped since the controller started. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Counts one; returns how many were dropped since the last warning when one is due now. */
+  drop(now: number): number | undefined {
+    this.#count++;
+    this.#unreported++;
+    if (this.#warnedAt !== undefined && now - this.#warnedAt < DROP_WARN_EVERY_MS) return undefined;
+    this.#warnedAt = now;
+    const n = this.#unreported;
+    this.#unreported = 0;
+    return n;
   }
 }

@@ -1,0 +1,63 @@
+import type { Msg } from "@nats-io/nats-core";
+import { isServiceName } from "@switchyard/schemas";
+import { MeshError } from "../errors.js";
+import { forEachHeader, headerText } from "./raw-headers.js";
+
+/** The header nats-server writes into a request that crossed a `share: true` service import. */
+export const REQUEST_INFO_HEADER = "nats-request-info";
+
+/** Real ones are ~300 bytes (research-14 §1): anything far larger is not the server's. */
+const MAX_REQUEST_INFO = 4_096;
+
+function unauthenticated(message: string): MeshError {
+  return new MeshError("UNAUTHENTICATED", message, { details: { header: "Nats-Request-Info" } });
+}
+
+/**
+ * The calling account named by a `Nats-Request-Info` header, which the broker writes (and
+ * overwrites when a sender forged one) into a request crossing a service import. Throws
+ * `UNAUTHENTICATED` when the header cannot be trusted: oversized, not JSON, no `acc` that is an
+ * identity name, or a `svc` field. The server adds `svc` only when a message crossed a second
+ * import (a reply bounced into another import), keeping the first hop's info as the sender left
+ * it: such a request is not what any caller asked for (docs/PROTOCOL.md §3).
+ */
+export function vouchedAccount(value: string | undefined): string {
+  if (value === undefined) throw unauthenticated("the broker did not say who sent this request");
+  if (value.length > MAX_REQUEST_INFO) throw unauthenticated("the Nats-Request-Info header is too long");
+  let info: unknown;
+  try {
+    info = JSON.parse(value);
+  } catch {
+    throw unauthenticated("the Nats-Request-Info header is not JSON");
+  }
+  if (typeof info !== "object" || info === null)
+    throw unauthenticated("the Nats-Request-Info header is not an object");
+  const { acc, svc } = info as { acc?: unknown; svc?: unknown };
+  if (svc !== undefined) throw unauthenticated("the request crossed more than one service import");
+  if (typeof acc !== "string" || !isServiceName(acc)) {
+    throw unauthenticated("the broker's Nats-Request-Info names no identity account");
+  }
+  return acc;
+}
+
+/** The first `Nats-Request-Info` value of a message, or undefined when it has none. */
+export function requestInfoOf(msg: Msg): string | undefined {
+  const text = headerText(msg);
+  if (text === undefined) return undefined;
+  let found: string | undefined;
+  forEachHeader(text, (name, value) => {
+    if (name === REQUEST_INFO_HEADER) found ??= value;
+  });
+  return found;
+}
+
+/**
+ * The account the broker says sent `msg` (a message that crossed a `share: true` service import),
+ * from its `Nats-Request-Info`; undefined when it carries none, so it was published inside the
+ * receiver's own account. Throws `UNAUTHENTICATED` when the header is there but cannot be trusted.
+ * Meaningful only where the broker vouches identity (`Mesh.vouchesIdentity`).
+ */
+export function senderAccount(msg: Msg): string | undefined {
+  const info = requestInfoOf(msg);
+  return info === undefined ? undefined : vouchedAccount(info);
+}
