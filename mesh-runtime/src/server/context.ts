@@ -14,8 +14,13 @@ import type { RequestMeta } from "../wire/request-headers.js";
 export interface HandlerContext {
   readonly service: string;
   readonly endpoint: string;
-  /** From `Mesh-Tenant`; undefined when the caller named none. */
+  /**
+   * The tenant the request is served for: the one its tenant token vouches for, else (under
+   * `tenants.require: asserted`) `Mesh-Tenant`; undefined when the caller named none.
+   */
   readonly tenant: string | undefined;
+  /** Whether a tenant issuer's token vouched for `tenant` (false: only asserted). */
+  readonly tenantVerified: boolean;
   /** From `Mesh-Caller` (informational). */
   readonly caller: string | undefined;
   /** 1-based attempt of the caller's logical call. */
@@ -88,6 +93,13 @@ export class RequestContext implements HandlerContext, ParentRequest {
   get tenant() {
     return this.#meta.tenant;
   }
+  get tenantVerified() {
+    return this.#meta.tenantVerified;
+  }
+  /** The token that vouched for the tenant, passed on unchanged by `call()`. */
+  get tenantToken() {
+    return this.#meta.tenantVerified ? this.#meta.tenantToken : undefined;
+  }
   get caller() {
     return this.#meta.caller;
   }
@@ -137,6 +149,7 @@ export class RequestContext implements HandlerContext, ParentRequest {
       service: this.service,
       endpoint: this.endpoint,
       tenant: this.#meta.tenant,
+      tenantVerified: this.#meta.tenantVerified,
       caller: this.#meta.caller,
       attempt: this.#meta.attempt,
       ...traceFields(this.#span),

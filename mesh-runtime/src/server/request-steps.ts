@@ -3,6 +3,7 @@ import { issueDetails } from "@switchyard/schemas";
 import { dedupeKey } from "../dedupe/dedupe-store.js";
 import { replayOrRun } from "../dedupe/replay.js";
 import { isMeshError, MeshError, payloadTooLarge } from "../errors.js";
+import { checkTenant as checkTenantOf } from "../identity/tenant-check.js";
 import type { QuotaRule } from "../quota/quota-rules.js";
 import { remainingMs } from "../resilience/deadline.js";
 import { type QuotaDecision, SpanEvent } from "../telemetry/telemetry.js";
@@ -17,6 +18,7 @@ import type {
   Drilled,
   ServedRequest,
   Slotted,
+  Tenanted,
   Timed,
   Validated,
 } from "./served-request.js";
@@ -28,8 +30,11 @@ export function readHeaders(r: ServedRequest): Timed {
   const { endpoint, settings, msg } = r;
   const meta = readRequestHeaders(msg);
   r.meta = meta;
+  // no span, metric or log line carries the asserted tenant: the tenant step sets the checked one
+  r.assertedTenant = meta.tenant;
+  meta.tenant = undefined;
   const parentContext = extractTraceContext(meta);
-  const span = r.host.telemetry.startServerSpan(endpoint, meta.tenant, meta.attempt, parentContext);
+  const span = r.host.telemetry.startServerSpan(endpoint, undefined, meta.attempt, parentContext);
   r.span = span;
   const budget = meta.timeoutMs ?? settings.timeoutMs;
   r.deadlineAt = r.arrivedAt + Math.min(budget, endpoint.maxTimeoutMs);
@@ -55,8 +60,31 @@ export function readHeaders(r: ServedRequest): Timed {
   return r as Timed;
 }
 
-/** 2. Access rule and tenant. */
-export function checkAccess(r: Timed): Allowed {
+/** 2a. Tenant: the one a tenant issuer's token vouches for, or the asserted one where the policy allows. */
+export function checkTenant(r: Timed): Tenanted {
+  const { meta, policy } = r;
+  const checked = checkTenantOf(
+    r.assertedTenant,
+    meta.tenantToken,
+    () => policy.tenantVerifier(),
+    policy.requiresVerifiedTenant,
+  );
+  meta.tenant = checked.tenant;
+  meta.tenantVerified = checked.verified;
+  if (checked.tenant !== undefined) {
+    r.span.setAttribute("mesh.tenant", checked.tenant);
+    r.span.setAttribute("mesh.tenant.verified", checked.verified);
+  }
+  if (!policy.admitsTenant(meta.tenant)) {
+    throw new MeshError("UNAUTHENTICATED", `unknown tenant ${meta.tenant}`, {
+      details: { tenant: meta.tenant },
+    });
+  }
+  return r as Tenanted;
+}
+
+/** 2b. Access rule. */
+export function checkAccess(r: Tenanted): Allowed {
   const { meta, endpoint, policy } = r;
   if (!policy.allowsCall(meta.caller, endpoint.service, endpoint.endpoint)) {
     throw new MeshError(
@@ -64,11 +92,6 @@ export function checkAccess(r: Timed): Allowed {
       `${meta.caller ?? "an unnamed caller"} may not call ${endpoint.service}.${endpoint.endpoint}`,
       { details: { caller: meta.caller ?? null, service: endpoint.service, endpoint: endpoint.endpoint } },
     );
-  }
-  if (!policy.admitsTenant(meta.tenant)) {
-    throw new MeshError("UNAUTHENTICATED", `unknown tenant ${meta.tenant}`, {
-      details: { tenant: meta.tenant },
-    });
   }
   return r as Allowed;
 }

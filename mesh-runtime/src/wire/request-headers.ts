@@ -4,6 +4,7 @@ import {
   IDEMPOTENCY_KEY_PATTERN,
   isServiceName,
   JSON_CONTENT_TYPE,
+  MAX_TENANT_TOKEN_CHARS,
   TENANT_PATTERN,
 } from "@switchyard/schemas";
 import { MeshError } from "../errors.js";
@@ -14,7 +15,12 @@ import { EncodedHeaders, forEachHeader, headerText } from "./raw-headers.js";
 export interface RequestMeta {
   /** `Mesh-Timeout` in ms; undefined when the sender gave none. */
   timeoutMs: number | undefined;
+  /** `Mesh-Tenant`; after the server's tenant step, the tenant the request is served for. */
   tenant: string | undefined;
+  /** `Mesh-Tenant-Token`, checked by the server's tenant step. */
+  tenantToken: string | undefined;
+  /** Set by the server's tenant step: a token signed by a tenant issuer vouched for `tenant`. */
+  tenantVerified: boolean;
   caller: string | undefined;
   attempt: number;
   idempotencyKey: string | undefined;
@@ -68,6 +74,15 @@ const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>
   ],
   ["mesh-tenant", matching(Header.Tenant, TENANT_PATTERN, "is not a tenant id", (m, v) => (m.tenant = v))],
   [
+    "mesh-tenant-token",
+    (meta, value) => {
+      if (value.length > MAX_TENANT_TOKEN_CHARS) {
+        throw invalid(Header.TenantToken, value, `is longer than ${MAX_TENANT_TOKEN_CHARS} characters`);
+      }
+      meta.tenantToken = value;
+    },
+  ],
+  [
     "mesh-caller",
     (meta, value) => {
       if (!isServiceName(value)) throw invalid(Header.Caller, value, "is not a service name");
@@ -115,6 +130,8 @@ export function readRequestHeaders(msg: Msg): RequestMeta {
   const meta: RequestMeta = {
     timeoutMs: undefined,
     tenant: undefined,
+    tenantToken: undefined,
+    tenantVerified: false,
     caller: undefined,
     attempt: 1,
     idempotencyKey: undefined,
@@ -135,6 +152,8 @@ export interface OutboundMeta {
   idempotencyKey: string;
   caller: string;
   tenant: string | undefined;
+  /** Sent only with the tenant it vouches for. */
+  tenantToken?: string | undefined;
   trace: TraceHeaders;
 }
 
@@ -146,6 +165,8 @@ export interface OutboundMeta {
 export function writeRequestHeaders(meta: OutboundMeta): EncodedHeaders {
   let text = `NATS/1.0\r\n${Header.Timeout}: ${meta.timeoutMs}\r\n${Header.Attempt}: ${meta.attempt}\r\n${Header.IdempotencyKey}: ${meta.idempotencyKey}\r\n${Header.Caller}: ${meta.caller}\r\n`;
   if (meta.tenant !== undefined) text += `${Header.Tenant}: ${meta.tenant}\r\n`;
+  // base64url and dots only (minted or verified by a runtime): nothing to escape
+  if (meta.tenantToken !== undefined) text += `${Header.TenantToken}: ${meta.tenantToken}\r\n`;
   const { traceparent, tracestate, baggage } = meta.trace;
   if (traceparent !== undefined) text += `${Header.TraceParent}: ${traceparent}\r\n`;
   if (tracestate !== undefined) text += `${Header.TraceState}: ${tracestate}\r\n`;
