@@ -37,8 +37,8 @@ export { codeForStatus, ErrorCodes, isErrorCode } from "./errors.js";
 export { Header, IDEMPOTENCY_KEY_PATTERN, JSON_CONTENT_TYPE, MAX_TENANT_TOKEN_CHARS } from "./headers.js";
 export { IssueDetail, issueDetails } from "./issues.js";
 export { parseJsonMessage, summarizeIssues } from "./json-message.js";
-export { decodePublicNkey, isPublicUserNkey } from "./nkey.js";
 export { jsonSchemas } from "./json-schemas.js";
+export { decodePublicNkey, isPublicUserNkey } from "./nkey.js";
 export type { AppliedReport as AppliedReportType, PolicyInput } from "./policy.js";
 export {
   AccessPolicy,

@@ -43,7 +43,10 @@ export const Plan = z.strictObject({
 /** An identity that may originate tenants: it signs tenant tokens with this nkey. */
 export const TenantIssuer = z.strictObject({
   /** The public user nkey (`U…`) of the seed the issuer connects with. */
-  publicKey: z.string().refine(isPublicUserNkey, "must be a public user nkey (U…, 56 characters)"),
+  publicKey: z
+    .string()
+    .regex(/^U[A-Z2-7]{55}$/, "must be a public user nkey (U…, 56 characters)")
+    .refine(isPublicUserNkey, "is not a valid public user nkey (its checksum does not match)"),
 });
 
 export const TenantsPolicy = z.strictObject({

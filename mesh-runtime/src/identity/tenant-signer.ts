@@ -46,7 +46,9 @@ export class TenantSigner {
     try {
       const seed = this.#seed();
       if (seed === undefined) {
-        this.#log.warn("the policy names this identity a tenant issuer, but it connects without an nkey seed");
+        this.#log.warn(
+          "the policy names this identity a tenant issuer, but it connects without an nkey seed",
+        );
         return undefined;
       }
       issuer = new TenantTokenIssuer(seed, TENANT_TOKEN_TTL_MS);

@@ -175,6 +175,7 @@ export function handle(r: Validated): Promise<Uint8Array> {
       store: r.host.dedupe(),
       key: dedupeKey(meta.tenant, endpoint.service, endpoint.endpoint, meta.caller, meta.idempotencyKey),
       idempotencyKey: meta.idempotencyKey,
+      body: r.msg.data,
       ttlMs: endpoint.dedupeTtlMs,
       leaseMs: Math.max(1_000, Math.ceil(remainingMs(r.deadlineAt)) + 1_000),
       replayed: () => r.span.addEvent(SpanEvent.Replay),
