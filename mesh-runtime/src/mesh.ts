@@ -16,6 +16,7 @@ import { openConnection } from "./connection.js";
 import { DedupeStore } from "./dedupe/dedupe-store.js";
 import { EndpointCounters } from "./discovery/responder.js";
 import { MeshError } from "./errors.js";
+import { TenantSigner } from "./identity/tenant-signer.js";
 import {
   type CallOptionsInput,
   DEFAULT_DEDUPE_TTL_MS,
@@ -99,6 +100,7 @@ export class Mesh {
           // best effort: the callee's own deadline still ends the work
         }
       },
+      new TenantSigner(options.name, options.auth, log),
     );
     this.#instances = new InstanceCount(nc);
     this.#quota = new QuotaGate(() => this.#store(), this.#instances);

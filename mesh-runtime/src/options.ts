@@ -159,6 +159,11 @@ export const CallOptions = z.strictObject({
   maxAttempts: RetryPolicy.shape.maxAttempts,
   /** Aborting it settles the call at once with `CANCELLED`. */
   signal: z.instanceof(AbortSignal).optional(),
+  /**
+   * Inside `ctx.call()`: keep the request's tenant (and its token) and trace, but not its deadline
+   * or cancellation, for work that must outlive the request (compensation). Default false.
+   */
+  detached: z.boolean().optional(),
 });
 export type CallOptionsInput = z.input<typeof CallOptions>;
 export type ResolvedCallOptions = z.output<typeof CallOptions>;

@@ -6,6 +6,8 @@ export const Header = {
   /** Remaining budget of the call in whole milliseconds, relative to when the message was sent. */
   Timeout: "Mesh-Timeout",
   Tenant: "Mesh-Tenant",
+  /** A tenant token signed by a tenant issuer the policy names (`v1.<claims>.<signature>`). */
+  TenantToken: "Mesh-Tenant-Token",
   /** The calling service; informational, identity is enforced by NATS credentials. */
   Caller: "Mesh-Caller",
   /** 1-based attempt number of one logical call. */
@@ -38,3 +40,6 @@ export const JSON_CONTENT_TYPE = "application/json";
 
 /** An `Idempotency-Key`: 1-128 visible ASCII characters. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
+
+/** The longest `Mesh-Tenant-Token` a receiver reads; a longer one is refused. */
+export const MAX_TENANT_TOKEN_CHARS = 1_024;

@@ -34,10 +34,11 @@ export {
 export { ErrorBody } from "./error-body.js";
 export type { Blame, ErrorCode, ErrorCodeSpec, Executed, RetryClass } from "./errors.js";
 export { codeForStatus, ErrorCodes, isErrorCode } from "./errors.js";
-export { Header, IDEMPOTENCY_KEY_PATTERN, JSON_CONTENT_TYPE } from "./headers.js";
+export { Header, IDEMPOTENCY_KEY_PATTERN, JSON_CONTENT_TYPE, MAX_TENANT_TOKEN_CHARS } from "./headers.js";
 export { IssueDetail, issueDetails } from "./issues.js";
 export { parseJsonMessage, summarizeIssues } from "./json-message.js";
 export { jsonSchemas } from "./json-schemas.js";
+export { decodePublicNkey, isPublicUserNkey } from "./nkey.js";
 export type { AppliedReport as AppliedReportType, PolicyInput } from "./policy.js";
 export {
   AccessPolicy,
@@ -55,6 +56,7 @@ export {
   QuotaRule,
   reportRequestSubject,
   ServicePolicy,
+  TenantIssuer,
   TenantsPolicy,
 } from "./policy.js";
 export { ANONYMOUS_TENANT, quotaBucket, quotaKey } from "./quota.js";

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { CallSettings } from "./call-settings.js";
+import { isPublicUserNkey } from "./nkey.js";
+import { quotaBucket } from "./quota.js";
 import { EndpointName, NAME_PATTERN, NAME_RULE, ServiceName, TenantId } from "./subjects.js";
 
 // The policy document (DESIGN §5): strict everywhere (an unknown key is an error, so a typo is
@@ -38,11 +40,27 @@ export const Plan = z.strictObject({
   settings: CallSettings.optional(),
 });
 
+/** An identity that may originate tenants: it signs tenant tokens with this nkey. */
+export const TenantIssuer = z.strictObject({
+  /** The public user nkey (`U…`) of the seed the issuer connects with. */
+  publicKey: z
+    .string()
+    .regex(/^U[A-Z2-7]{55}$/, "must be a public user nkey (U…, 56 characters)")
+    .refine(isPublicUserNkey, "is not a valid public user nkey (its checksum does not match)"),
+});
+
 export const TenantsPolicy = z.strictObject({
   /** Plan of a tenant the policy does not list, or "deny" (UNAUTHENTICATED). */
   unknownTenants: z.union([z.literal("deny"), z.strictObject({ plan: Name })]),
   plans: z.record(Name, Plan),
   tenants: z.record(TenantId, z.strictObject({ plan: Name })),
+  /** Identities (by name) whose signed tenant tokens callees accept. */
+  issuers: z.record(ServiceName, TenantIssuer).default({}),
+  /**
+   * `verified`: a request naming a tenant needs a valid token (UNAUTHENTICATED otherwise);
+   * `asserted`: `Mesh-Tenant` alone is taken at its word, though a token still wins over it.
+   */
+  require: z.enum(["verified", "asserted"]).default("asserted"),
 });
 
 export const QuotaRule = z.strictObject({
@@ -95,6 +113,8 @@ export const Policy = z
       unknownTenants: { plan: "default" },
       plans: { default: {} },
       tenants: {},
+      issuers: {},
+      require: "asserted",
     }),
     quotas: z.array(QuotaRule).max(10_000).default([]),
     faults: z.array(FaultRule).max(1_000).default([]),
@@ -110,6 +130,18 @@ export const Policy = z
     if (unknown !== "deny") planExists(unknown.plan, ["tenants", "unknownTenants", "plan"]);
     for (const [tenant, { plan }] of Object.entries(policy.tenants.tenants)) {
       planExists(plan, ["tenants", "tenants", tenant, "plan"]);
+    }
+    const issuerKeys = new Map<string, string>();
+    for (const [issuer, { publicKey }] of Object.entries(policy.tenants.issuers)) {
+      const other = issuerKeys.get(publicKey);
+      if (other !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tenants", "issuers", issuer, "publicKey"],
+          message: `the same key as issuer "${other}": a token must name one issuer`,
+        });
+      }
+      issuerKeys.set(publicKey, issuer);
     }
     const names = new Set<string>();
     policy.quotas.forEach((rule, i) => {
@@ -129,21 +161,32 @@ export const Policy = z
         });
       }
       if (rule.match.plan !== undefined) planExists(rule.match.plan, ["quotas", i, "match", "plan"]);
+      const { depth, cost } = quotaBucket(rule);
+      if (depth < cost) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["quotas", i, rule.burst === undefined ? "cost" : "burst"],
+          message: `burst ${depth} is below cost ${cost}: no request could ever be admitted`,
+        });
+      }
     });
   });
 export type Policy = z.output<typeof Policy>;
 export type PolicyInput = z.input<typeof Policy>;
 
 /** A versioned policy as the controller stores it in KV and publishes it on the config subject. */
+/** A policy version: a safe integer, so the controller can always compute the next one exactly. */
+const Version = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
 export const PolicySnapshot = z.strictObject({
-  version: z.number().int().min(1),
+  version: Version,
   /** sha256 of the document's JSON, hex. */
   hash: z.string().regex(/^[0-9a-f]{64}$/),
   createdAt: z.iso.datetime(),
   author: z.string().max(200).optional(),
   note: z.string().max(2_000).optional(),
   /** Set when this version restores an older one. */
-  rollbackOf: z.number().int().min(1).optional(),
+  rollbackOf: Version.optional(),
   document: Policy,
 });
 export type PolicySnapshot = z.output<typeof PolicySnapshot>;
@@ -153,10 +196,10 @@ export const AppliedReport = z.strictObject({
   instanceId: z.string().min(1).max(64),
   service: ServiceName,
   /** The version the instance runs now (0: none yet). */
-  version: z.number().int().min(0),
+  version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   status: z.enum(["applied", "rejected", "ignored", "heartbeat", "stopped"]),
   /** The version a rejection or ignore was about, and why. */
-  about: z.number().int().min(0).optional(),
+  about: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   reason: z.string().max(4_000).optional(),
   at: z.iso.datetime(),
   /** Ms until the next heartbeat; a controller counts an instance gone after three missed. */

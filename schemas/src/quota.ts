@@ -1,6 +1,10 @@
-import type { Policy } from "./policy.js";
-
-type QuotaRule = Policy["quotas"][number];
+/** What a quota rule's bucket is made of (the policy's rule, or any object with these). */
+interface QuotaRule {
+  readonly rate: number;
+  readonly periodMs: number;
+  readonly burst?: number | undefined;
+  readonly cost?: number | undefined;
+}
 
 /** The Redis key of one rule's bucket for one tenant; `{tenant}` is the Redis Cluster hash tag. */
 export function quotaKey(tenant: string, rule: string): string {

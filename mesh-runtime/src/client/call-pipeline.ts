@@ -5,6 +5,7 @@ import type { CallStats, CancelMessage } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { BoundedCache } from "../bounded-cache.js";
 import { isMeshError, MeshError, payloadTooLarge } from "../errors.js";
+import type { TenantSigner } from "../identity/tenant-signer.js";
 import type { ResolvedCallOptions } from "../options.js";
 import type { CompiledPolicy, EffectiveSettings } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
@@ -69,6 +70,8 @@ interface CallPlan {
   readonly idempotent: boolean;
   readonly idempotencyKey: string;
   readonly tenant: string | undefined;
+  /** Vouches for `tenant`: minted here (a tenant issuer) or the handled request's, unchanged. */
+  readonly tenantToken: string | undefined;
   readonly signal: AbortSignal | undefined;
   readonly settings: EffectiveSettings;
   readonly budget: RetryBudget;
@@ -91,6 +94,8 @@ export interface ParentRequest {
   /** Monotonic ms (`performance.now()`). */
   readonly deadlineAt: number;
   readonly tenant: string | undefined;
+  /** The token that vouched for `tenant`, passed on unchanged; undefined when none did. */
+  readonly tenantToken: string | undefined;
   /** The request's SERVER span context: calls made while handling it are its children. */
   readonly traceContext: Context;
   /** Aborts when the parent request is cancelled or past its deadline; child calls follow it. */
@@ -125,8 +130,12 @@ export class CallPipeline {
   readonly #breakers = new Map<string, BreakerEntry>();
 
   readonly #abandon: (service: string, cancel: Required<CancelMessage>) => void;
+  readonly #signer: TenantSigner;
 
-  /** `abandon` tells a callee that nobody waits for its reply any more (the cancel subject). */
+  /**
+   * `abandon` tells a callee that nobody waits for its reply any more (the cancel subject);
+   * `signer` mints tenant tokens when the policy names this identity a tenant issuer.
+   */
   constructor(
     requester: Requester,
     caller: string,
@@ -134,8 +143,10 @@ export class CallPipeline {
     log: Logger,
     telemetry: MeshTelemetry,
     abandon: (service: string, cancel: Required<CancelMessage>) => void,
+    signer: TenantSigner,
   ) {
     this.#requester = requester;
+    this.#signer = signer;
     this.#telemetry = telemetry;
     this.#abandon = abandon;
     this.#caller = caller;
@@ -195,25 +206,39 @@ export class CallPipeline {
     if (settings.maxRequestBytes !== undefined && payload.length > settings.maxRequestBytes) {
       throw markDownstream(payloadTooLarge(payload.length, settings.maxRequestBytes, target));
     }
+    // a detached call (compensation) keeps the request's tenant and trace, not its time or fate
+    const bound = opts.detached === true ? undefined : parent;
     return {
       target,
       payload,
-      deadline: deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, parent?.deadlineAt),
+      deadline: deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt),
       attemptTimeoutMs: opts.attemptTimeoutMs ?? settings.attemptTimeoutMs,
       maxAttempts: opts.maxAttempts ?? settings.retry.maxAttempts,
       idempotent: opts.idempotent ?? settings.idempotent,
       idempotencyKey: opts.idempotencyKey ?? nuid.next(),
       tenant,
+      tenantToken: this.#tenantToken(policy, tenant, parent),
       // a call made inside a handler is abandoned when that handler's own caller gives up
       signal:
-        opts.signal !== undefined && parent !== undefined
-          ? AbortSignal.any([opts.signal, parent.signal])
-          : (opts.signal ?? parent?.signal),
+        opts.signal !== undefined && bound !== undefined
+          ? AbortSignal.any([opts.signal, bound.signal])
+          : (opts.signal ?? bound?.signal),
       settings,
       budget: this.#budget(target.service, settings.retry.budget),
       span,
       trace: injectTraceContext(parentContext, span),
     };
+  }
+
+  /**
+   * The token that vouches for the call's tenant: a tenant issuer mints one; any other runtime
+   * passes on the handled request's token, and only for the tenant that token names.
+   */
+  #tenantToken(policy: CompiledPolicy, tenant: string | undefined, parent: ParentRequest | undefined) {
+    if (tenant === undefined) return undefined;
+    return (
+      this.#signer.tokenFor(policy, tenant) ?? (parent?.tenant === tenant ? parent.tenantToken : undefined)
+    );
   }
 
   /** Step 2: the circuit breaker fails fast while open, and hears how the whole call went. */
@@ -286,6 +311,7 @@ export class CallPipeline {
       idempotencyKey: plan.idempotencyKey,
       caller: this.#caller,
       tenant: plan.tenant,
+      tenantToken: plan.tenantToken,
       trace: plan.trace,
     });
   }

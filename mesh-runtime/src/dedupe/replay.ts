@@ -1,8 +1,10 @@
+import { createHash } from "node:crypto";
+import { nuid } from "@nats-io/nats-core";
 import { MeshError } from "../errors.js";
 import { StoreUnavailable } from "../quota/quota-store.js";
 import { toReplyError } from "../server/reply-error.js";
 import { errorFromWire } from "../wire/error-reply.js";
-import type { DedupeStore, StoredReply } from "./dedupe-store.js";
+import type { Claim, DedupeStore, StoredReply } from "./dedupe-store.js";
 
 const MIN_CONFLICT_RETRY_AFTER_MS = 100;
 const MAX_CONFLICT_RETRY_AFTER_MS = 2_000;
@@ -12,9 +14,14 @@ export interface ReplayCall {
   /** `dedupeKey(...)` of the logical call. */
   readonly key: string;
   readonly idempotencyKey: string;
+  /** The request body as received: a key reused with another body is CONFLICT. */
+  readonly body: Uint8Array;
   /** How long the reply is kept for repeats. */
   readonly ttlMs: number;
-  /** How long the first attempt holds its claim: its own deadline, so a crash frees it soon. */
+  /**
+   * How long the first attempt's claim lasts unless renewed: its own deadline, so a crash frees
+   * it soon; it is renewed while the handler runs, so a slow handler is never run twice.
+   */
   readonly leaseMs: number;
   /** Hears of a repeat answered from the store (span events). */
   readonly replayed?: () => void;
@@ -30,10 +37,16 @@ export async function replayOrRun(call: ReplayCall, run: () => Promise<Uint8Arra
   let begun: Awaited<ReturnType<DedupeStore["begin"]>>;
   try {
     if (store === undefined) throw new StoreUnavailable("no store is configured (redis.url or REDIS_URL)");
-    begun = await store.begin(key, call.leaseMs);
+    const requestHash = createHash("sha256").update(call.body).digest("base64url");
+    begun = await store.begin(key, requestHash, nuid.next(), call.leaseMs);
   } catch (error) {
     throw new MeshError("UNAVAILABLE", "the replay store is unavailable; not running the call twice", {
       cause: error,
+    });
+  }
+  if (begun.state === "mismatch") {
+    throw new MeshError("CONFLICT", "this Idempotency-Key was used with another request body", {
+      details: { idempotencyKey: call.idempotencyKey, reason: "body-mismatch" },
     });
   }
   if (begun.state === "running") {
@@ -52,7 +65,9 @@ export async function replayOrRun(call: ReplayCall, run: () => Promise<Uint8Arra
     if (stored.ok) return Buffer.from(stored.body, "utf8");
     throw replayedError(stored);
   }
+  const { claim } = begun;
   let outcome: StoredReply;
+  const renewal = renewWhileRunning(store, claim, call.leaseMs);
   try {
     const body = await run();
     outcome = { ok: true, body: Buffer.from(body).toString("utf8") };
@@ -60,7 +75,7 @@ export async function replayOrRun(call: ReplayCall, run: () => Promise<Uint8Arra
     const error = toReplyError(thrown);
     if (error.retryable) {
       // a failure worth retrying is not the call's answer: the next attempt runs again
-      await store.release(key).catch(() => undefined);
+      await store.release(claim).catch(() => undefined);
       throw error;
     }
     outcome = {
@@ -68,12 +83,27 @@ export async function replayOrRun(call: ReplayCall, run: () => Promise<Uint8Arra
       error: error.toWire(),
       ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
     };
-    await store.finish(key, outcome, ttlMs).catch(() => undefined);
+    await store.finish(claim, outcome, ttlMs).catch(() => undefined);
     throw error;
+  } finally {
+    clearInterval(renewal);
   }
   // a lost write only means a repeat runs the handler again: the reply itself is not held back
-  await store.finish(key, outcome, ttlMs).catch(() => undefined);
+  await store.finish(claim, outcome, ttlMs).catch(() => undefined);
   return Buffer.from(outcome.body, "utf8");
+}
+
+/**
+ * Renews the claim a few times per lease for as long as the handler runs: a handler that ignores
+ * its deadline would otherwise outlive the claim, and a retry would run it a second time.
+ */
+function renewWhileRunning(store: DedupeStore, claim: Claim, leaseMs: number): NodeJS.Timeout {
+  const timer = setInterval(
+    () => void store.renew(claim, leaseMs).catch(() => undefined),
+    Math.max(50, Math.floor(leaseMs / 3)),
+  );
+  timer.unref();
+  return timer;
 }
 
 function replayedError(stored: Extract<StoredReply, { ok: false }>): MeshError {

@@ -1,5 +1,6 @@
 import { allowsCall, CONTROLLER_SERVICE, type Policy } from "@switchyard/schemas";
 import { BoundedCache } from "../bounded-cache.js";
+import { TenantTokenVerifier } from "../identity/tenant-token.js";
 import type { ResolvedMeshOptions } from "../options.js";
 import { QuotaRules } from "../quota/quota-rules.js";
 import { type EffectiveSettings, overlaySettings } from "./resolved-settings.js";
@@ -35,6 +36,7 @@ export class CompiledPolicy {
   readonly #faults = new BoundedCache<string, readonly FaultRule[]>(MAX_MEMO);
   readonly #access = new BoundedCache<string, boolean>(MAX_MEMO);
   readonly #base: EffectiveSettings;
+  #verifier: TenantTokenVerifier | undefined;
 
   constructor(version: number, policy: Policy | undefined, calls: ResolvedMeshOptions["calls"]) {
     this.version = version;
@@ -55,6 +57,31 @@ export class CompiledPolicy {
       key,
       () => access.rules.length > 0 && allowsCall(access, caller, service, endpoint),
     );
+  }
+
+  /** Whether a request naming a tenant needs a tenant token (`tenants.require: verified`). */
+  get requiresVerifiedTenant(): boolean {
+    return this.policy?.tenants.require === "verified";
+  }
+
+  /**
+   * The verifier of tenant tokens, trusting this version's `tenants.issuers`: one per version,
+   * so its cache of verified tokens never outlives the issuers it trusted.
+   */
+  tenantVerifier(): TenantTokenVerifier {
+    if (this.#verifier === undefined) {
+      const issuers = new Map<string, string>();
+      for (const [name, issuer] of Object.entries(this.policy?.tenants.issuers ?? {})) {
+        issuers.set(issuer.publicKey, name);
+      }
+      this.#verifier = new TenantTokenVerifier(issuers);
+    }
+    return this.#verifier;
+  }
+
+  /** The public nkey `identity` signs tenant tokens with, when the policy names it an issuer. */
+  issuerKey(identity: string): string | undefined {
+    return own(this.policy?.tenants.issuers, identity)?.publicKey;
   }
 
   /** False for a tenant the policy does not list when unknown tenants are denied. */

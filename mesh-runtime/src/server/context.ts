@@ -14,8 +14,13 @@ import type { RequestMeta } from "../wire/request-headers.js";
 export interface HandlerContext {
   readonly service: string;
   readonly endpoint: string;
-  /** From `Mesh-Tenant`; undefined when the caller named none. */
+  /**
+   * The tenant the request is served for: the one its tenant token vouches for, else (under
+   * `tenants.require: asserted`) `Mesh-Tenant`; undefined when the caller named none.
+   */
   readonly tenant: string | undefined;
+  /** Whether a tenant issuer's token vouched for `tenant` (false: only asserted). */
+  readonly tenantVerified: boolean;
   /**
    * The calling service: the account the broker vouches for when it requires authentication,
    * else what `Mesh-Caller` asserts. Undefined when an open-broker caller named none.
@@ -96,6 +101,13 @@ export class RequestContext implements HandlerContext, ParentRequest {
   get tenant() {
     return this.#meta.tenant;
   }
+  get tenantVerified() {
+    return this.#meta.tenantVerified;
+  }
+  /** The token that vouched for the tenant, passed on unchanged by `call()`. */
+  get tenantToken() {
+    return this.#meta.tenantVerified ? this.#meta.tenantToken : undefined;
+  }
   get caller() {
     return this.#meta.caller;
   }
@@ -148,6 +160,7 @@ export class RequestContext implements HandlerContext, ParentRequest {
       service: this.service,
       endpoint: this.endpoint,
       tenant: this.#meta.tenant,
+      tenantVerified: this.#meta.tenantVerified,
       caller: this.#meta.caller,
       callerVerified: this.#meta.callerVerified,
       attempt: this.#meta.attempt,

@@ -4,6 +4,7 @@ import {
   acquireSlot,
   admitQuota,
   checkAccess,
+  checkTenant,
   drillFaults,
   handle,
   readHeaders,
@@ -20,14 +21,18 @@ export type { Handler, PipelineHost, ServedEndpoint } from "./served-endpoint.js
  * 1. headers and deadline: malformed headers and spent budgets are refused before any work; the
  *    SERVER span starts here, child of the caller's span (`traceparent`), and every step below
  *    that decides something (shed, quota, fault, replay) is an event on it;
- * 2. access and tenant: a caller the access rules do not allow (defence in depth: the broker
- *    enforces the same rules) or an unknown tenant (when the policy denies them) is refused
- *    before anything is spent on it;
+ * 2. tenant, then access: the tenant is the one a tenant issuer's token vouches for (a token
+ *    that does not verify, or a tenant without one under `tenants.require: verified`, is
+ *    refused), and every later step and figure counts that tenant, never the asserted header;
+ *    an unknown tenant (when the policy denies them) or a caller the access rules do not allow
+ *    (defence in depth: the broker enforces the same rules) is refused before anything is
+ *    spent on it;
  * 3. quota (Redis): a tenant over its quota costs no concurrency slot;
  * 4. concurrency limit: shed with OVERLOADED before work, so the caller's retry goes elsewhere;
  * 5. injected faults (policy drills): they act like a failing handler, so after the limit;
  * 6. input decoding and validation: the handler only ever sees input its schema accepts;
- * 7. idempotent replay (dedupe endpoints): a repeat gets the first reply, never a second run;
+ * 7. idempotent replay (dedupe endpoints): a repeat gets the first reply, never a second run,
+ *    and a key reused with another body is CONFLICT (after validation: the body is decoded);
  * 8. the handler, with a context whose signal aborts at the deadline or when the caller cancels
  *    (the context exists, and takes cancels, from step 2 on);
  * 9. output validation: a handler that breaks its contract is an INTERNAL error, not a bad reply.
@@ -46,7 +51,7 @@ export async function serveRequest(
   endpoint.counters.inFlight++;
   host.telemetry.activeRequests(endpoint, 1);
   try {
-    const allowed = checkAccess(readHeaders(r));
+    const allowed = checkAccess(checkTenant(readHeaders(r)));
     const quota = admitQuota(allowed);
     const slotted = acquireSlot(quota instanceof Promise ? await quota : quota);
     const drill = drillFaults(slotted);

@@ -3,6 +3,7 @@ import { issueDetails } from "@switchyard/schemas";
 import { dedupeKey } from "../dedupe/dedupe-store.js";
 import { replayOrRun } from "../dedupe/replay.js";
 import { isMeshError, MeshError, payloadTooLarge } from "../errors.js";
+import { checkTenant as checkTenantOf } from "../identity/tenant-check.js";
 import type { QuotaRule } from "../quota/quota-rules.js";
 import { remainingMs } from "../resilience/deadline.js";
 import { type QuotaDecision, SpanEvent } from "../telemetry/telemetry.js";
@@ -18,6 +19,7 @@ import type {
   Drilled,
   ServedRequest,
   Slotted,
+  Tenanted,
   Timed,
   Validated,
 } from "./served-request.js";
@@ -30,6 +32,9 @@ export function readHeaders(r: ServedRequest): Timed {
   const vouched = r.host.vouchesIdentity();
   const meta = readRequestHeaders(msg, vouched);
   r.meta = meta;
+  // no span, metric or log line carries the asserted tenant: the tenant step sets the checked one
+  r.assertedTenant = meta.tenant;
+  meta.tenant = undefined;
   const parentContext = extractTraceContext(meta);
   const span = r.host.telemetry.startServerSpan(endpoint, meta, parentContext);
   r.span = span;
@@ -58,8 +63,31 @@ export function readHeaders(r: ServedRequest): Timed {
   return r as Timed;
 }
 
-/** 2. Access rule and tenant. */
-export function checkAccess(r: Timed): Allowed {
+/** 2a. Tenant: the one a tenant issuer's token vouches for, or the asserted one where the policy allows. */
+export function checkTenant(r: Timed): Tenanted {
+  const { meta, policy } = r;
+  const checked = checkTenantOf(
+    r.assertedTenant,
+    meta.tenantToken,
+    () => policy.tenantVerifier(),
+    policy.requiresVerifiedTenant,
+  );
+  meta.tenant = checked.tenant;
+  meta.tenantVerified = checked.verified;
+  if (checked.tenant !== undefined) {
+    r.span.setAttribute("mesh.tenant", checked.tenant);
+    r.span.setAttribute("mesh.tenant.verified", checked.verified);
+  }
+  if (!policy.admitsTenant(meta.tenant)) {
+    throw new MeshError("UNAUTHENTICATED", `unknown tenant ${meta.tenant}`, {
+      details: { tenant: meta.tenant },
+    });
+  }
+  return r as Tenanted;
+}
+
+/** 2b. Access rule. */
+export function checkAccess(r: Tenanted): Allowed {
   const { meta, endpoint, policy } = r;
   if (!policy.allowsCall(meta.caller, endpoint.service, endpoint.endpoint)) {
     throw new MeshError(
@@ -67,11 +95,6 @@ export function checkAccess(r: Timed): Allowed {
       `${meta.caller ?? "an unnamed caller"} may not call ${endpoint.service}.${endpoint.endpoint}`,
       { details: { caller: meta.caller ?? null, service: endpoint.service, endpoint: endpoint.endpoint } },
     );
-  }
-  if (!policy.admitsTenant(meta.tenant)) {
-    throw new MeshError("UNAUTHENTICATED", `unknown tenant ${meta.tenant}`, {
-      details: { tenant: meta.tenant },
-    });
   }
   return r as Allowed;
 }
@@ -155,6 +178,7 @@ export function handle(r: Validated): Promise<Uint8Array> {
       store: r.host.dedupe(),
       key: dedupeKey(meta.tenant, endpoint.service, endpoint.endpoint, meta.caller, meta.idempotencyKey),
       idempotencyKey: meta.idempotencyKey,
+      body: r.msg.data,
       ttlMs: endpoint.dedupeTtlMs,
       leaseMs: Math.max(1_000, Math.ceil(remainingMs(r.deadlineAt)) + 1_000),
       replayed: () => r.span.addEvent(SpanEvent.Replay),

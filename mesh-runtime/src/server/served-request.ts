@@ -23,6 +23,8 @@ export class ServedRequest {
   /** Monotonic ms; infinite for a refusal that is answered although late. */
   deadlineAt: number;
   meta: RequestMeta | undefined;
+  /** `Mesh-Tenant` as sent; nothing counts it until the tenant step has checked it. */
+  assertedTenant: string | undefined;
   span: Span | undefined;
   /** Exists, and takes cancels, from the access step on. */
   ctx: RequestContext | undefined;
@@ -62,6 +64,7 @@ interface Entered {
 }
 
 export type Timed = Passed<"deadline", Entered>;
+export type Tenanted = Passed<"tenant", Entered>;
 export type Allowed = Passed<"access", Entered>;
 export type Admitted = Passed<"quota", Entered>;
 export type Slotted = Passed<"concurrency", Entered>;

@@ -50,6 +50,7 @@ for (const [label, make] of [
         make([
           "MESH-TIMEOUT: 250",
           "mesh-tenant: acme",
+          "MESH-TENANT-TOKEN: v1.e30.c2ln",
           "Mesh-Caller: orders",
           "mesh-attempt: 2",
           "idempotency-key: k-1",
@@ -62,6 +63,8 @@ for (const [label, make] of [
       assert.deepEqual(meta, {
         timeoutMs: 250,
         tenant: "acme",
+        tenantToken: "v1.e30.c2ln",
+        tenantVerified: false,
         caller: "orders",
         callerVerified: false,
         attempt: 2,
@@ -156,6 +159,17 @@ for (const [label, make] of [
   });
 }
 
+describe("Mesh-Tenant-Token", () => {
+  it("a token longer than the limit is refused as INVALID_ARGUMENT naming the header", () => {
+    const outcome = refusal(received([`Mesh-Tenant-Token: v1.${"A".repeat(2_000)}.b`]));
+    assert.deepEqual((outcome as { code: string }).code, "INVALID_ARGUMENT");
+    assert.equal(
+      ((outcome as { details: { header: string } }).details as { header: string }).header,
+      "Mesh-Tenant-Token",
+    );
+  });
+});
+
 describe("writeRequestHeaders", () => {
   it("writes what readRequestHeaders reads back", () => {
     const encoded = writeRequestHeaders({
@@ -164,6 +178,7 @@ describe("writeRequestHeaders", () => {
       idempotencyKey: "key",
       caller: "cli",
       tenant: "acme",
+      tenantToken: "v1.e30.c2ln",
       trace: {
         traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
         tracestate: undefined,
@@ -174,6 +189,8 @@ describe("writeRequestHeaders", () => {
     assert.deepEqual(readRequestHeaders(msg), {
       timeoutMs: 500,
       tenant: "acme",
+      tenantToken: "v1.e30.c2ln",
+      tenantVerified: false,
       caller: "cli",
       callerVerified: false,
       attempt: 1,

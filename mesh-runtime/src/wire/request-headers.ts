@@ -4,6 +4,7 @@ import {
   IDEMPOTENCY_KEY_PATTERN,
   isServiceName,
   JSON_CONTENT_TYPE,
+  MAX_TENANT_TOKEN_CHARS,
   TENANT_PATTERN,
 } from "@switchyard/schemas";
 import { MeshError } from "../errors.js";
@@ -15,7 +16,12 @@ import { REQUEST_INFO_HEADER, vouchedAccount } from "./request-info.js";
 export interface RequestMeta {
   /** `Mesh-Timeout` in ms; undefined when the sender gave none. */
   timeoutMs: number | undefined;
+  /** `Mesh-Tenant`; after the server's tenant step, the tenant the request is served for. */
   tenant: string | undefined;
+  /** `Mesh-Tenant-Token`, checked by the server's tenant step. */
+  tenantToken: string | undefined;
+  /** Set by the server's tenant step: a token signed by a tenant issuer vouched for `tenant`. */
+  tenantVerified: boolean;
   /** The calling service: the broker's account when it vouches, else `Mesh-Caller`. */
   caller: string | undefined;
   /** True when the broker vouched for `caller`; false when the sender only asserted it. */
@@ -71,6 +77,15 @@ const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>
     },
   ],
   ["mesh-tenant", matching(Header.Tenant, TENANT_PATTERN, "is not a tenant id", (m, v) => (m.tenant = v))],
+  [
+    "mesh-tenant-token",
+    (meta, value) => {
+      if (value.length > MAX_TENANT_TOKEN_CHARS) {
+        throw invalid(Header.TenantToken, value, `is longer than ${MAX_TENANT_TOKEN_CHARS} characters`);
+      }
+      meta.tenantToken = value;
+    },
+  ],
   [
     "mesh-caller",
     (meta, value) => {
@@ -142,6 +157,8 @@ export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
   const meta: RequestMeta = {
     timeoutMs: undefined,
     tenant: undefined,
+    tenantToken: undefined,
+    tenantVerified: false,
     caller: undefined,
     callerVerified: false,
     attempt: 1,
@@ -167,6 +184,8 @@ export interface OutboundMeta {
   idempotencyKey: string;
   caller: string;
   tenant: string | undefined;
+  /** Sent only with the tenant it vouches for. */
+  tenantToken?: string | undefined;
   trace: TraceHeaders;
 }
 
@@ -178,6 +197,8 @@ export interface OutboundMeta {
 export function writeRequestHeaders(meta: OutboundMeta): EncodedHeaders {
   let text = `NATS/1.0\r\n${Header.Timeout}: ${meta.timeoutMs}\r\n${Header.Attempt}: ${meta.attempt}\r\n${Header.IdempotencyKey}: ${meta.idempotencyKey}\r\n${Header.Caller}: ${meta.caller}\r\n`;
   if (meta.tenant !== undefined) text += `${Header.Tenant}: ${meta.tenant}\r\n`;
+  // base64url and dots only (minted or verified by a runtime): nothing to escape
+  if (meta.tenantToken !== undefined) text += `${Header.TenantToken}: ${meta.tenantToken}\r\n`;
   const { traceparent, tracestate, baggage } = meta.trace;
   if (traceparent !== undefined) text += `${Header.TraceParent}: ${traceparent}\r\n`;
   if (tracestate !== undefined) text += `${Header.TraceState}: ${tracestate}\r\n`;

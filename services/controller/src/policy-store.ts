@@ -25,7 +25,8 @@ export interface StoredCurrent {
   readonly revision: number;
 }
 
-const VersionOnly = z.object({ version: z.number().int().min(0) });
+// any number: a stored version past the safe integers must stop the next commit, not read as 0
+const VersionOnly = z.object({ version: z.number().min(0) });
 
 export interface NewVersion {
   readonly document: Policy;
@@ -132,6 +133,14 @@ export class PolicyStore {
         {
           details: { currentVersion, expectedVersion: next.expectedVersion },
         },
+      );
+    }
+    if (!Number.isSafeInteger(currentVersion + 1)) {
+      // the next number would not be exact, and no runtime would apply it: refuse, never wrap
+      throw new MeshError(
+        "INTERNAL",
+        `the stored policy version ${currentVersion} cannot be advanced (versions stay below ${Number.MAX_SAFE_INTEGER}): repair the ${POLICY_CURRENT_KEY} key by hand`,
+        { details: { currentVersion } },
       );
     }
     const snapshot: PolicySnapshot = {

@@ -1,10 +1,9 @@
 // The orders service process: `node --import tsx services/orders/src/main.ts`.
 import { connectMesh, drainOnSignals } from "@switchyard/runtime";
 import { startTelemetry } from "@switchyard/runtime/telemetry";
-import { inventoryContract } from "@switchyard/service-inventory";
 import { Redis } from "ioredis";
 import { ordersContract } from "./contract.js";
-import { memoryOrderStore, ordersHandlers, redisOrderStore } from "./orders.js";
+import { memoryOrderStore, ordersHandlers, redisOrderStore, releaseDetached } from "./orders.js";
 
 // before connecting: the mesh takes its meter when it connects
 const telemetry = await startTelemetry({ serviceName: "orders" });
@@ -19,11 +18,7 @@ drainOnSignals(mesh, {
     await telemetry.shutdown();
   },
 });
-const inventory = mesh.client(inventoryContract);
 await mesh.serve(
   ordersContract,
-  ordersHandlers(redis ? redisOrderStore(redis) : memoryOrderStore(), async (reservationId, tenant) => {
-    const { released } = await inventory.release({ reservationId }, { tenant, timeoutMs: 2_000 });
-    return released;
-  }),
+  ordersHandlers(redis ? redisOrderStore(redis) : memoryOrderStore(), releaseDetached),
 );

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type Handlers, isMeshError, MeshError } from "@switchyard/runtime";
+import { type HandlerContext, type Handlers, isMeshError, MeshError } from "@switchyard/runtime";
 import { inventoryContract } from "@switchyard/service-inventory";
 import { paymentsContract } from "@switchyard/service-payments";
 import type { Redis } from "ioredis";
@@ -15,7 +15,10 @@ export const PRICES_CENTS: Readonly<Record<string, number>> = {
   "GIZMO-3": 12_999,
 };
 
-/** An order and the tenant it belongs to (only that tenant may read it). */
+/**
+ * An order and the tenant it belongs to (only that tenant may read it): the tenant the request was
+ * served for, which a tenant token vouches for when the policy names tenant issuers.
+ */
 interface Stored {
   readonly order: Order;
   readonly tenant: string | undefined;
@@ -49,10 +52,19 @@ export function redisOrderStore(redis: Redis): OrderStore {
 }
 
 /**
- * Gives a reservation back, with a budget of its own: the request that failed may be out of time
- * or cancelled, and the stock must come back anyway. Resolves with whether inventory found it.
+ * Gives a reservation back for the request in `ctx` (its tenant and tenant token), with a budget of
+ * its own: that request may be out of time or cancelled, and the stock must come back anyway.
+ * Resolves with whether inventory found it.
  */
-export type Release = (reservationId: string, tenant: string | undefined) => Promise<boolean>;
+export type Release = (reservationId: string, ctx: HandlerContext) => Promise<boolean>;
+
+/** The release the orders process uses: a detached call, so it outlives the failed request. */
+export const releaseDetached: Release = async (reservationId, ctx) => {
+  const { released } = await ctx
+    .client(inventoryContract)
+    .release({ reservationId }, { detached: true, timeoutMs: 2_000 });
+  return released;
+};
 
 /**
  * Creating an order is a small saga: reserve the stock, charge the customer, and give the stock
@@ -75,7 +87,7 @@ export function ordersHandlers(store: OrderStore, release: Release): Handlers<ty
       } catch (error) {
         // compensate: the stock goes back whatever the reason the charge failed. A charge that
         // timed out may still have been captured: the demo does not refund it (README)
-        const released = await release(reservationId, ctx.tenant).catch((releaseError: unknown) => {
+        const released = await release(reservationId, ctx).catch((releaseError: unknown) => {
           ctx.log.error(
             { err: releaseError, orderId, reservationId },
             "could not release after a failed charge",
