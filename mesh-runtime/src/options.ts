@@ -41,7 +41,16 @@ export const CALL_DEFAULTS: EffectiveSettings = deepFreeze({
     openMs: 5_000,
     halfOpenProbes: 3,
   },
-  concurrency: { enabled: true, mode: "fixed", limit: 1_000, minLimit: 1, maxLimit: 10_000 },
+  concurrency: {
+    enabled: true,
+    mode: "fixed",
+    limit: 1_000,
+    minLimit: 1,
+    maxLimit: 10_000,
+    weight: 1,
+    criticality: "default",
+    maxCriticality: "sheddable",
+  },
   maxRequestBytes: undefined,
 });
 

@@ -28,6 +28,8 @@ export class ServedRequest {
   ctx: RequestContext | undefined;
   /** The concurrency slot held, released with the request's latency. */
   slot: ConcurrencyLimit | undefined;
+  /** The fair-share bucket the slot belongs to. */
+  slotBucket = "";
   input: unknown;
   succeeded = false;
 

@@ -1,5 +1,6 @@
 import type { Msg } from "@nats-io/nats-core";
 import {
+  Criticality,
   Header,
   IDEMPOTENCY_KEY_PATTERN,
   isServiceName,
@@ -18,6 +19,8 @@ export interface RequestMeta {
   caller: string | undefined;
   attempt: number;
   idempotencyKey: string | undefined;
+  /** `Mesh-Criticality`; undefined: the policy's level. */
+  criticality: Criticality | undefined;
   traceparent: string | undefined;
   tracestate: string | undefined;
   baggage: string | undefined;
@@ -92,6 +95,14 @@ const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>
     ),
   ],
   [
+    "mesh-criticality",
+    (meta, value) => {
+      const level = Criticality.safeParse(value);
+      if (!level.success) throw invalid(Header.Criticality, value, "must be sheddable, default or critical");
+      meta.criticality = level.data;
+    },
+  ],
+  [
     "content-type",
     (_meta, value) => {
       // media types are case-insensitive; parameters (charset) are allowed
@@ -118,6 +129,7 @@ export function readRequestHeaders(msg: Msg): RequestMeta {
     caller: undefined,
     attempt: 1,
     idempotencyKey: undefined,
+    criticality: undefined,
     traceparent: undefined,
     tracestate: undefined,
     baggage: undefined,
