@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
 import { type Context, context, type Span } from "@opentelemetry/api";
-import type { CallStats } from "@switchyard/schemas";
+import type { CallStats, Criticality } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { BoundedCache } from "../bounded-cache.js";
 import { isMeshError, MeshError, payloadTooLarge } from "../errors.js";
@@ -69,6 +69,7 @@ interface CallPlan {
   readonly idempotent: boolean;
   readonly idempotencyKey: string;
   readonly tenant: string | undefined;
+  readonly criticality: Criticality | undefined;
   readonly signal: AbortSignal | undefined;
   readonly settings: EffectiveSettings;
   readonly budget: RetryBudget;
@@ -204,6 +205,7 @@ export class CallPipeline {
       idempotent: opts.idempotent ?? settings.idempotent,
       idempotencyKey: opts.idempotencyKey ?? nuid.next(),
       tenant,
+      criticality: opts.criticality,
       // a call made inside a handler is abandoned when that handler's own caller gives up
       signal:
         opts.signal !== undefined && parent !== undefined
@@ -286,6 +288,7 @@ export class CallPipeline {
       idempotencyKey: plan.idempotencyKey,
       caller: this.#caller,
       tenant: plan.tenant,
+      criticality: plan.criticality,
       trace: plan.trace,
     });
   }

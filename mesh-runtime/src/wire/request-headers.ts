@@ -147,6 +147,7 @@ export interface OutboundMeta {
   idempotencyKey: string;
   caller: string;
   tenant: string | undefined;
+  criticality?: Criticality | undefined;
   trace: TraceHeaders;
 }
 
@@ -158,6 +159,7 @@ export interface OutboundMeta {
 export function writeRequestHeaders(meta: OutboundMeta): EncodedHeaders {
   let text = `NATS/1.0\r\n${Header.Timeout}: ${meta.timeoutMs}\r\n${Header.Attempt}: ${meta.attempt}\r\n${Header.IdempotencyKey}: ${meta.idempotencyKey}\r\n${Header.Caller}: ${meta.caller}\r\n`;
   if (meta.tenant !== undefined) text += `${Header.Tenant}: ${meta.tenant}\r\n`;
+  if (meta.criticality !== undefined) text += `${Header.Criticality}: ${meta.criticality}\r\n`;
   const { traceparent, tracestate, baggage } = meta.trace;
   if (traceparent !== undefined) text += `${Header.TraceParent}: ${traceparent}\r\n`;
   if (tracestate !== undefined) text += `${Header.TraceState}: ${tracestate}\r\n`;
