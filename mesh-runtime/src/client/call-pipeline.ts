@@ -322,6 +322,9 @@ export class CallPipeline {
         "mesh.attempt": attempt,
         "error.type": error.code,
       });
+      // a refusal the caller caused (a tenant over its quota) stays what it is: as a spent budget
+      // it would cross the next hop as UNAVAILABLE and count against a healthy callee there
+      if (error.blame === "caller") throw markDownstream(error);
       throw markDownstream(
         new MeshError("RETRY_BUDGET_EXHAUSTED", `retry budget for ${plan.target.service} is spent`, {
           cause: error,
