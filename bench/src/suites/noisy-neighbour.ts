@@ -100,29 +100,43 @@ export async function noisyNeighbour(env: BenchEnv): Promise<SuiteResult> {
     });
     while (meshes.some((m) => m.policyVersion < version)) await sleep(20);
     const client = edge.client(orders);
-    env.log("noisy-neighbour: B alone");
-    await quiet(client, env.warmupMs);
-    const alone = await quiet(client, env.rounds * env.roundMs);
-
-    env.log("noisy-neighbour: B while A floods");
     const aCodes = new Map<string, number>();
-    let flooding = true;
-    const flood = Promise.all(
-      Array.from({ length: A_LOOPS }, async () => {
-        while (flooding) {
-          const r = await client.create({ amount: 1 }, { tenant: "a" }).catch((e: unknown) => e);
-          const code = isMeshError(r) ? r.code : "OK";
-          aCodes.set(code, (aCodes.get(code) ?? 0) + 1);
-        }
-      }),
-    );
-    await sleep(env.warmupMs);
-    aCodes.clear();
-    const floodStarted = performance.now();
-    const noisy = await quiet(client, env.rounds * env.roundMs);
-    const floodSeconds = (performance.now() - floodStarted) / 1_000;
-    flooding = false;
-    await flood;
+    let floodMs = 0;
+    /** A's loops, as fast as they are answered, while B runs `ms` (after A's own warm-up). */
+    const flooded = async (ms: number) => {
+      let flooding = true;
+      const flood = Promise.all(
+        Array.from({ length: A_LOOPS }, async () => {
+          while (flooding) {
+            const r = await client.create({ amount: 1 }, { tenant: "a" }).catch((e: unknown) => e);
+            const code = isMeshError(r) ? r.code : "OK";
+            aCodes.set(code, (aCodes.get(code) ?? 0) + 1);
+          }
+        }),
+      );
+      await sleep(env.warmupMs / 2);
+      const started = performance.now();
+      const round = await quiet(client, ms);
+      floodMs += performance.now() - started + env.warmupMs / 2;
+      flooding = false;
+      await flood;
+      return round;
+    };
+    env.log("noisy-neighbour: warm-up");
+    await quiet(client, env.warmupMs);
+    // rounds alone and flooded interleave, so a machine's drifting load weighs on both alike
+    const alone = { latencies: [] as number[], calls: 0 };
+    const noisy = { latencies: [] as number[], calls: 0 };
+    for (let r = 0; r < env.rounds; r++) {
+      env.log(`noisy-neighbour: round ${r + 1} of ${env.rounds}, B alone then with A flooding`);
+      const calm = await quiet(client, env.roundMs);
+      const loud = await flooded(env.roundMs);
+      alone.latencies.push(...calm.latencies);
+      alone.calls += calm.calls;
+      noisy.latencies.push(...loud.latencies);
+      noisy.calls += loud.calls;
+    }
+    const floodSeconds = floodMs / 1_000;
 
     const aloneFigures = latencyFigures("noisy-neighbour.quiet-alone", alone.latencies);
     const noisyFigures = latencyFigures("noisy-neighbour.quiet-flooded", noisy.latencies);
