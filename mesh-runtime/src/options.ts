@@ -1,6 +1,7 @@
 import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
 import {
   CallSettings,
+  Criticality,
   DEFAULT_PREFIX,
   IDEMPOTENCY_KEY_PATTERN,
   issueDetails,
@@ -41,7 +42,16 @@ export const CALL_DEFAULTS: EffectiveSettings = deepFreeze({
     openMs: 5_000,
     halfOpenProbes: 3,
   },
-  concurrency: { enabled: true, mode: "fixed", limit: 1_000, minLimit: 1, maxLimit: 10_000 },
+  concurrency: {
+    enabled: true,
+    mode: "fixed",
+    limit: 1_000,
+    minLimit: 1,
+    maxLimit: 10_000,
+    weight: 1,
+    criticality: "default",
+    maxCriticality: "sheddable",
+  },
   maxRequestBytes: undefined,
 });
 
@@ -157,6 +167,11 @@ export const CallOptions = z.strictObject({
     .regex(IDEMPOTENCY_KEY_PATTERN, "must be 1-128 visible ASCII characters")
     .optional(),
   maxAttempts: RetryPolicy.shape.maxAttempts,
+  /**
+   * Sent as `Mesh-Criticality`: lower than the callee's policy level it is always honoured, higher
+   * only up to the policy's `concurrency.maxCriticality`. Default: the callee's policy decides.
+   */
+  criticality: Criticality.optional(),
   /** Aborting it settles the call at once with `CANCELLED`. */
   signal: z.instanceof(AbortSignal).optional(),
   /**

@@ -47,6 +47,13 @@ export const BreakerPolicy = z.strictObject({
   halfOpenProbes: z.number().int().min(1).max(1_000).optional(),
 });
 
+/**
+ * How much a request matters when its callee is overloaded, least first (Google SRE book,
+ * "Handling Overload"): sheddable requests are refused first, critical ones last.
+ */
+export const Criticality = z.enum(["sheddable", "default", "critical"]);
+export type Criticality = z.infer<typeof Criticality>;
+
 export const ConcurrencyPolicy = z.strictObject({
   /** Off only to measure what the limiter costs (the bench); a limit of some kind always helps. */
   enabled: z.boolean().optional(),
@@ -55,6 +62,12 @@ export const ConcurrencyPolicy = z.strictObject({
   limit: z.number().int().min(1).max(100_000).optional(),
   minLimit: z.number().int().min(1).max(100_000).optional(),
   maxLimit: z.number().int().min(1).max(100_000).optional(),
+  /** A tenant's share of a saturated limit relative to other tenants' (set it in a plan). */
+  weight: z.number().gt(0).max(1_000).optional(),
+  /** Criticality of requests that do not send `Mesh-Criticality`. */
+  criticality: Criticality.optional(),
+  /** Highest criticality a caller may ask for with `Mesh-Criticality`, when above `criticality`. */
+  maxCriticality: Criticality.optional(),
 });
 
 /** Settings that options, defaults, services, endpoints and plans can each set; the most specific wins. */

@@ -12,6 +12,8 @@ export const Header = {
   Caller: "Mesh-Caller",
   /** 1-based attempt number of one logical call. */
   Attempt: "Mesh-Attempt",
+  /** `sheddable`, `default` or `critical`: which requests an overloaded callee sheds first (optional). */
+  Criticality: "Mesh-Criticality",
   /** The same on every attempt of one logical call. */
   IdempotencyKey: "Idempotency-Key",
   ContentType: "Content-Type",

@@ -4,6 +4,7 @@ export {
   BreakerPolicy,
   CallSettings,
   ConcurrencyPolicy,
+  Criticality,
   MAX_CALL_TIMEOUT_MS,
   RetryPolicy,
 } from "./call-settings.js";

@@ -2,6 +2,7 @@ import type { Suite } from "../suite.js";
 import { cancellation } from "./cancellation.js";
 import { dashboard } from "./dashboard.js";
 import { failFast } from "./fail-fast.js";
+import { noisyNeighbour } from "./noisy-neighbour.js";
 import { policyPropagation } from "./policy-propagation.js";
 import { quota } from "./quota.js";
 import { requestReply } from "./request-reply.js";
@@ -51,6 +52,11 @@ export const suites: readonly Suite[] = [
     name: "shedding",
     description: "tail latency with a slow instance shedding onto fast ones, and under an adaptive limit",
     run: shedding,
+  },
+  {
+    name: "noisy-neighbour",
+    description: "a quiet tenant's success rate and p99 while another floods the same chain past its quota",
+    run: noisyNeighbour,
   },
   {
     name: "dashboard",

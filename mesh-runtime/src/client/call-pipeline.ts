@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
 import { type Context, context, type Span } from "@opentelemetry/api";
-import type { CallStats, CancelMessage } from "@switchyard/schemas";
+import type { CallStats, CancelMessage, Criticality } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { BoundedCache } from "../bounded-cache.js";
 import { isMeshError, MeshError, payloadTooLarge } from "../errors.js";
@@ -72,6 +72,7 @@ interface CallPlan {
   readonly tenant: string | undefined;
   /** Vouches for `tenant`: minted here (a tenant issuer) or the handled request's, unchanged. */
   readonly tenantToken: string | undefined;
+  readonly criticality: Criticality | undefined;
   readonly signal: AbortSignal | undefined;
   readonly settings: EffectiveSettings;
   readonly budget: RetryBudget;
@@ -218,6 +219,7 @@ export class CallPipeline {
       idempotencyKey: opts.idempotencyKey ?? nuid.next(),
       tenant,
       tenantToken: this.#tenantToken(policy, tenant, parent),
+      criticality: opts.criticality,
       // a call made inside a handler is abandoned when that handler's own caller gives up
       signal:
         opts.signal !== undefined && bound !== undefined
@@ -312,6 +314,7 @@ export class CallPipeline {
       caller: this.#caller,
       tenant: plan.tenant,
       tenantToken: plan.tenantToken,
+      criticality: plan.criticality,
       trace: plan.trace,
     });
   }
@@ -349,6 +352,9 @@ export class CallPipeline {
         "mesh.attempt": attempt,
         "error.type": error.code,
       });
+      // a refusal the caller caused (a tenant over its quota) stays what it is: as a spent budget
+      // it would cross the next hop as UNAVAILABLE and count against a healthy callee there
+      if (error.blame === "caller") throw markDownstream(error);
       throw markDownstream(
         new MeshError("RETRY_BUDGET_EXHAUSTED", `retry budget for ${plan.target.service} is spent`, {
           cause: error,

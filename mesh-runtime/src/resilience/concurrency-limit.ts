@@ -1,3 +1,5 @@
+import type { Criticality } from "@switchyard/schemas";
+
 export interface LimitOptions {
   readonly mode: "fixed" | "adaptive";
   /** The fixed limit, or where the adaptive one starts. */
@@ -6,9 +8,30 @@ export interface LimitOptions {
   readonly maxLimit: number;
 }
 
+/** Below this share of the limit sheddable requests are admitted; above it they go first. */
+const SHEDDABLE_SHARE = 0.8;
+/** Room above the limit that only critical requests may use. */
+const CRITICAL_RESERVE_SHARE = 0.1;
+/** Room above a level's threshold for a tenant within its fair share (the hard cap). */
+const FAIR_SHARE_ROOM = 0.25;
+
+interface Bucket {
+  inFlight: number;
+  weight: number;
+}
+
 /**
  * In-flight requests per endpoint on one instance. Past the limit a request is shed at once
  * (OVERLOADED, before any work), so the caller's retry goes to another instance.
+ *
+ * Shedding is fair and ordered by criticality (Google SRE book, "Handling Overload"). Each request
+ * belongs to a bucket (its tenant) with a weight; a bucket's fair share is the limit split among
+ * the buckets holding slots, in proportion to their weights. Sheddable requests are refused above
+ * 80% of the limit, default ones above the limit, critical ones above a 10% reserve beyond it. Past
+ * its level's threshold a non-sheddable request is still admitted while its bucket holds fewer
+ * slots than its fair share, up to a hard cap 25% of the limit higher: so once saturated, only the
+ * tenants above their share are shed, and a tenant within its share is served at once rather than
+ * after the others' requests drain.
  *
  * The adaptive mode follows TCP Vegas, as Netflix's concurrency-limits does: with `minRtt` the
  * latency of an unloaded instance, `queue = limit × (1 − minRtt / rtt)` estimates how many requests
@@ -21,6 +44,9 @@ export class ConcurrencyLimit {
   #inFlight = 0;
   #minRttMs = Number.POSITIVE_INFINITY;
   #samples = 0;
+  readonly #buckets = new Map<string, Bucket>();
+  /** Sum of the weights of the buckets holding slots. */
+  #activeWeight = 0;
 
   constructor(options: LimitOptions) {
     this.#o = options;
@@ -35,16 +61,53 @@ export class ConcurrencyLimit {
     return this.#inFlight;
   }
 
-  /** Takes a slot; false means shed the request. */
-  tryAcquire(): boolean {
-    if (this.#inFlight >= Math.floor(this.#limit)) return false;
+  /** Slots `bucket` holds now. */
+  inFlightOf(bucket: string): number {
+    return this.#buckets.get(bucket)?.inFlight ?? 0;
+  }
+
+  /**
+   * Takes a slot for a request of `bucket` (its tenant) with `weight` (> 0, its plan's) and
+   * `criticality`; false means shed the request.
+   */
+  tryAcquire(bucket = "", weight = 1, criticality: Criticality = "default"): boolean {
+    const limit = Math.floor(this.#limit);
+    const threshold =
+      criticality === "sheddable"
+        ? Math.max(1, Math.floor(limit * SHEDDABLE_SHARE))
+        : criticality === "critical"
+          ? limit + Math.max(1, Math.ceil(limit * CRITICAL_RESERVE_SHARE))
+          : limit;
+    let b = this.#buckets.get(bucket);
+    if (this.#inFlight >= threshold) {
+      if (criticality === "sheddable") return false;
+      if (this.#inFlight >= threshold + Math.max(1, Math.ceil(limit * FAIR_SHARE_ROOM))) return false;
+      const held = b?.inFlight ?? 0;
+      const totalWeight = this.#activeWeight + (b === undefined ? weight : weight - b.weight);
+      if (held >= (limit * weight) / totalWeight) return false;
+    }
+    if (b === undefined) {
+      b = { inFlight: 0, weight };
+      this.#buckets.set(bucket, b);
+      this.#activeWeight += weight;
+    } else if (b.weight !== weight) {
+      // the policy changed the plan's weight: the newest request's counts
+      this.#activeWeight += weight - b.weight;
+      b.weight = weight;
+    }
+    b.inFlight++;
     this.#inFlight++;
     return true;
   }
 
-  /** Gives the slot back with how long the request took (only successes are latency samples). */
-  release(rttMs: number, sample: boolean): void {
+  /** Gives `bucket`'s slot back with how long the request took (only successes are latency samples). */
+  release(rttMs: number, sample: boolean, bucket = ""): void {
     this.#inFlight--;
+    const b = this.#buckets.get(bucket);
+    if (b !== undefined && --b.inFlight <= 0) {
+      this.#buckets.delete(bucket);
+      this.#activeWeight -= b.weight;
+    }
     if (this.#o.mode !== "adaptive" || !sample) return;
     // now and then forget the unloaded latency and back off, so that it is measured again at a
     // lower load: a service that became slower for good must not be throttled to its minimum

@@ -58,7 +58,7 @@ export function release(r: ServedRequest): void {
     r.ctx.dispose();
   }
   // only successes teach the adaptive limit what latency this instance has
-  r.slot?.release(monotonicNow() - r.arrivedAt, r.succeeded);
+  r.slot?.release(monotonicNow() - r.arrivedAt, r.succeeded, r.slotBucket);
 }
 
 function reply(msg: Msg, deadlineAt: number, log: Logger, body: Uint8Array, headers?: MsgHdrs): void {

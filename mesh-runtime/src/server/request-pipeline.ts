@@ -29,6 +29,7 @@ export type { Handler, PipelineHost, ServedEndpoint } from "./served-endpoint.js
  *    spent on it;
  * 3. quota (Redis): a tenant over its quota costs no concurrency slot;
  * 4. concurrency limit: shed with OVERLOADED before work, so the caller's retry goes elsewhere;
+ *    the tenant above its fair share and the least critical requests go first;
  * 5. injected faults (policy drills): they act like a failing handler, so after the limit;
  * 6. input decoding and validation: the handler only ever sees input its schema accepts;
  * 7. idempotent replay (dedupe endpoints): a repeat gets the first reply, never a second run,

@@ -12,6 +12,7 @@ import { decodeJson, encodeJson } from "../wire/json-codec.js";
 import { readRequestHeaders } from "../wire/request-headers.js";
 import { requestCancelKey } from "./cancel-key.js";
 import { RequestContext } from "./context.js";
+import { requestCriticality, shareBucket } from "./endpoint-limit.js";
 import { injectFaults } from "./fault-injection.js";
 import type {
   Admitted,
@@ -127,15 +128,26 @@ async function decideQuota(r: Allowed, rules: readonly QuotaRule[]): Promise<Adm
   return r as Admitted;
 }
 
-/** 4. Concurrency limit: shed with OVERLOADED before any work. */
+/**
+ * 4. Concurrency limit: shed with OVERLOADED before any work; fair among tenants (weighted by
+ * plan) and least critical first (`concurrency-limit.ts` says how).
+ */
 export function acquireSlot(r: Admitted): Slotted {
-  const { settings, endpoint } = r;
+  const { settings, endpoint, policy, meta } = r;
   if (!settings.concurrency.enabled) return r as Slotted;
   const limit = endpoint.limit.get(settings.concurrency);
-  if (!limit.tryAcquire()) {
+  // weight and criticality may differ per plan; the limit itself is the endpoint's
+  const own =
+    meta.tenant === undefined ? settings : endpoint.settings.get(policy, policy.planOf(meta.tenant));
+  const bucket = shareBucket(policy, meta.tenant);
+  const criticality = requestCriticality(own.concurrency, meta.criticality);
+  if (!limit.tryAcquire(bucket, own.concurrency.weight, criticality)) {
     endpoint.counters.sheds++;
-    r.host.telemetry.shed(endpoint, r.meta.tenant);
-    r.span.addEvent(SpanEvent.Shed, { "mesh.concurrency.limit": limit.limit });
+    r.host.telemetry.shed(endpoint, meta.tenant);
+    r.span.addEvent(SpanEvent.Shed, {
+      "mesh.concurrency.limit": limit.limit,
+      "mesh.concurrency.criticality": criticality,
+    });
     throw new MeshError(
       "OVERLOADED",
       `${endpoint.service}.${endpoint.endpoint} is at its concurrency limit`,
@@ -145,6 +157,7 @@ export function acquireSlot(r: Admitted): Slotted {
     );
   }
   r.slot = limit;
+  r.slotBucket = bucket;
   return r as Slotted;
 }
 

@@ -32,6 +32,8 @@ export class ServedRequest {
   cancelKey: string | undefined;
   /** The concurrency slot held, released with the request's latency. */
   slot: ConcurrencyLimit | undefined;
+  /** The fair-share bucket the slot belongs to. */
+  slotBucket = "";
   input: unknown;
   succeeded = false;
 

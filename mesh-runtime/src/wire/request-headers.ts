@@ -1,5 +1,6 @@
 import type { Msg } from "@nats-io/nats-core";
 import {
+  Criticality,
   Header,
   IDEMPOTENCY_KEY_PATTERN,
   isServiceName,
@@ -28,6 +29,8 @@ export interface RequestMeta {
   callerVerified: boolean;
   attempt: number;
   idempotencyKey: string | undefined;
+  /** `Mesh-Criticality`; undefined: the policy's level. */
+  criticality: Criticality | undefined;
   traceparent: string | undefined;
   tracestate: string | undefined;
   baggage: string | undefined;
@@ -111,6 +114,14 @@ const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>
     ),
   ],
   [
+    "mesh-criticality",
+    (meta, value) => {
+      const level = Criticality.safeParse(value);
+      if (!level.success) throw invalid(Header.Criticality, value, "must be sheddable, default or critical");
+      meta.criticality = level.data;
+    },
+  ],
+  [
     "content-type",
     (_meta, value) => {
       // media types are case-insensitive; parameters (charset) are allowed
@@ -163,6 +174,7 @@ export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
     callerVerified: false,
     attempt: 1,
     idempotencyKey: undefined,
+    criticality: undefined,
     traceparent: undefined,
     tracestate: undefined,
     baggage: undefined,
@@ -186,6 +198,7 @@ export interface OutboundMeta {
   tenant: string | undefined;
   /** Sent only with the tenant it vouches for. */
   tenantToken?: string | undefined;
+  criticality?: Criticality | undefined;
   trace: TraceHeaders;
 }
 
@@ -199,6 +212,7 @@ export function writeRequestHeaders(meta: OutboundMeta): EncodedHeaders {
   if (meta.tenant !== undefined) text += `${Header.Tenant}: ${meta.tenant}\r\n`;
   // base64url and dots only (minted or verified by a runtime): nothing to escape
   if (meta.tenantToken !== undefined) text += `${Header.TenantToken}: ${meta.tenantToken}\r\n`;
+  if (meta.criticality !== undefined) text += `${Header.Criticality}: ${meta.criticality}\r\n`;
   const { traceparent, tracestate, baggage } = meta.trace;
   if (traceparent !== undefined) text += `${Header.TraceParent}: ${traceparent}\r\n`;
   if (tracestate !== undefined) text += `${Header.TraceState}: ${tracestate}\r\n`;
