@@ -334,8 +334,10 @@ try {
   const gatewayUrl = `http://127.0.0.1:${port}`;
   try {
     policyFile = await applyExamplePolicy(mesh, broker);
+    // one service at a time: a loaded machine connects two processes in time, not seven
     for (const name of ["inventory", "payments", "orders"]) {
       for (let i = 1; i <= 2; i++) started.push(await startService(name, i, env(name)));
+      await waitForInstances(mesh, name, 2);
     }
     started.push(
       await startService("gateway", 1, {
@@ -345,7 +347,6 @@ try {
         GATEWAY_KEYS_FILE: "examples/api-keys.json",
       }),
     );
-    for (const name of ["inventory", "payments", "orders"]) await waitForInstances(mesh, name, 2);
     await waitForGateway(gatewayUrl);
     say(`gateway ${gatewayUrl}`);
     await demo(gatewayUrl);
