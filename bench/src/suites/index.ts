@@ -2,6 +2,7 @@ import type { Suite } from "../suite.js";
 import { cancellation } from "./cancellation.js";
 import { dashboard } from "./dashboard.js";
 import { failFast } from "./fail-fast.js";
+import { identity } from "./identity.js";
 import { policyPropagation } from "./policy-propagation.js";
 import { quota } from "./quota.js";
 import { requestReply } from "./request-reply.js";
@@ -51,6 +52,12 @@ export const suites: readonly Suite[] = [
     name: "shedding",
     description: "tail latency with a slow instance shedding onto fast ones, and under an adaptive limit",
     run: shedding,
+  },
+  {
+    name: "identity",
+    description:
+      "a mesh on a broker with rendered accounts and tenant tokens vs the same mesh on an open broker",
+    run: identity,
   },
   {
     name: "dashboard",
