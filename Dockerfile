@@ -4,5 +4,7 @@ WORKDIR /app
 COPY . .
 RUN npm ci --no-audit --no-fund
 ENV NODE_ENV=production
+# the rendered credentials' volume: a new volume takes this directory's owner, so `node` can write it
+RUN mkdir -p /secrets && chown node:node /secrets
 USER node
 CMD ["node", "--import", "tsx", "services/orders/src/main.ts"]

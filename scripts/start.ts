@@ -3,20 +3,27 @@
 // the controller, applies examples/policy.yaml, starts two instances each of inventory, payments
 // and orders and the gateway, and makes a few requests through the gateway.
 // `--once` exits after them; `--load` keeps traffic flowing; otherwise Ctrl-C drains and stops
-// everything it started.
+// everything it started. `--secure` starts its own nats-server on the configuration `switchyard
+// authz render` writes for examples/policy.yaml: every process connects with its own identity,
+// the policy is applied as the operator, and tenants must carry the gateway's signed token.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { controllerContract } from "@switchyard/controller";
 import { connectMesh, isMeshError, type Mesh } from "@switchyard/runtime";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { DEMO_KEYS } from "./demo-keys.js";
 import { describeLoad, newLoadCounts, runLoad } from "./load.js";
 import { freePort, isListening, onPath } from "./loopback.js";
+import { type SecureBroker, startSecureBroker } from "./secure-broker.js";
 
 const once = process.argv.includes("--once");
 const load = process.argv.includes("--load");
+const secure = process.argv.includes("--secure");
+const POLICY_FILE = "examples/policy.yaml";
+/** The identity the operator's tools connect as (the CLI's default name). */
+const OPERATOR = "switchyard-cli";
 const loadStop = new AbortController();
 const children: ChildProcess[] = [];
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -132,14 +139,35 @@ function waitForController(mesh: Mesh, timeoutMs = 60_000): Promise<void> {
   });
 }
 
-async function applyExamplePolicy(mesh: Mesh): Promise<number> {
+/**
+ * The example policy; on a vouching broker the gateway (whose key the broker knows) is the one
+ * tenant issuer and a tenant without its signed token is refused.
+ */
+function examplePolicy(broker: SecureBroker | undefined): unknown {
+  const document = parseYaml(readFileSync(POLICY_FILE, "utf8")) as { tenants: Record<string, unknown> };
+  if (broker === undefined) return document;
+  const verified = {
+    ...document,
+    tenants: {
+      ...document.tenants,
+      issuers: { gateway: { publicKey: broker.publicKey("gateway") } },
+      require: "verified",
+    },
+  };
+  return verified;
+}
+
+/** Applies the example policy; returns the file that holds what was applied (for the CLI line). */
+async function applyExamplePolicy(mesh: Mesh, broker: SecureBroker | undefined): Promise<string> {
   await waitForController(mesh);
-  const document: unknown = parseYaml(readFileSync("examples/policy.yaml", "utf8"));
+  const document = examplePolicy(broker);
+  const file = broker === undefined ? POLICY_FILE : join(broker.folder, "policy.yaml");
+  if (broker !== undefined) writeFileSync(file, stringifyYaml(document));
   const { version } = await mesh
     .client(controllerContract)
-    .apply({ document, author: "npm start", note: "examples/policy.yaml" });
-  say(`applied examples/policy.yaml as policy version ${version}`);
-  return version;
+    .apply({ document, author: "npm start", note: POLICY_FILE });
+  say(`applied ${file} as policy version ${version}`);
+  return file;
 }
 
 /** One request to the gateway: the status and the JSON body. */
@@ -253,14 +281,21 @@ process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 
 try {
-  const natsUrl = await server({
-    env: "NATS_URL",
-    defaultPort: 4222,
-    scheme: "nats",
-    binary: "nats-server",
-    install: "nats-server",
-    args: (port, dir) => ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir],
-  });
+  const broker = secure ? await startSecureBroker(POLICY_FILE) : undefined;
+  if (broker !== undefined) {
+    children.push(broker.process);
+    say(`started nats-server on ${broker.url} with the configuration and credentials in ${broker.folder}`);
+  }
+  const natsUrl =
+    broker?.url ??
+    (await server({
+      env: "NATS_URL",
+      defaultPort: 4222,
+      scheme: "nats",
+      binary: "nats-server",
+      install: "nats-server",
+      args: (port, dir) => ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir],
+    }));
   const redisUrl = await server({
     env: "REDIS_URL",
     defaultPort: 6379,
@@ -269,31 +304,42 @@ try {
     install: "redis-server",
     args: (port, dir) => ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir],
   });
-  const env = { NATS_URL: natsUrl, REDIS_URL: redisUrl };
+  /** What a process of `name` runs with: the servers and, on the secure broker, its own seed. */
+  const env = (name: string) => ({
+    NATS_URL: natsUrl,
+    REDIS_URL: redisUrl,
+    ...(broker === undefined ? {} : { NATS_NKEY: broker.seedFile(name) }),
+  });
   const dashboardPort = process.env["DASHBOARD_PORT"] || String(await freePort());
-  const started = [await startService("controller", 1, { ...env, DASHBOARD_PORT: dashboardPort })];
+  const started = [
+    await startService("controller", 1, { ...env("controller"), DASHBOARD_PORT: dashboardPort }),
+  ];
+  // only the operator may change the policy on the secure broker
   const mesh = await connectMesh({
-    name: "demo",
+    name: broker === undefined ? "demo" : OPERATOR,
     servers: natsUrl,
     logLevel: "warn",
     policy: { follow: false },
+    ...(broker === undefined ? {} : { auth: { nkeyFile: broker.seedFile(OPERATOR) } }),
   });
   const port = await gatewayPort();
+  let policyFile = POLICY_FILE;
   const gatewayUrl = `http://127.0.0.1:${port}`;
   try {
-    await applyExamplePolicy(mesh);
+    policyFile = await applyExamplePolicy(mesh, broker);
+    // one service at a time: a loaded machine connects two processes in time, not seven
     for (const name of ["inventory", "payments", "orders"]) {
-      for (let i = 1; i <= 2; i++) started.push(await startService(name, i, env));
+      for (let i = 1; i <= 2; i++) started.push(await startService(name, i, env(name)));
+      await waitForInstances(mesh, name, 2);
     }
     started.push(
       await startService("gateway", 1, {
-        ...env,
+        ...env("gateway"),
         GATEWAY_PORT: String(port),
         GATEWAY_HOST: "127.0.0.1",
         GATEWAY_KEYS_FILE: "examples/api-keys.json",
       }),
     );
-    for (const name of ["inventory", "payments", "orders"]) await waitForInstances(mesh, name, 2);
     await waitForGateway(gatewayUrl);
     say(`gateway ${gatewayUrl}`);
     await demo(gatewayUrl);
@@ -303,6 +349,7 @@ try {
   if (once) {
     await shutdown(0);
   } else {
+    const cli = `NATS_URL=${natsUrl}${broker ? ` NATS_NKEY=${broker.seedFile(OPERATOR)}` : ""} npx switchyard`;
     say(`
 The mesh is running: NATS ${natsUrl}, Redis ${redisUrl}, the gateway on ${gatewayUrl}.
 Try it (demo keys, published on purpose: examples/api-keys.json):
@@ -311,11 +358,17 @@ Try it (demo keys, published on purpose: examples/api-keys.json):
   curl -si -X POST ${gatewayUrl}/orders -H 'Authorization: Bearer ${DEMO_KEYS.globex}' -H 'Content-Type: application/json' -d '{"customerId":"c-7","lines":[{"sku":"GADGET-2","quantity":1}]}'   # free plan: 429 after 5
 Watch and steer it:
   the dashboard: http://127.0.0.1:${dashboardPort}
-  NATS_URL=${natsUrl} npx switchyard top
-  NATS_URL=${natsUrl} npx switchyard policy apply -f examples/policy.yaml --wait
-  NATS_URL=${natsUrl} npx switchyard services ls
+  ${cli} top
+  ${cli} policy apply -f ${policyFile} --wait
+  ${cli} services ls
   npx switchyard quota status globex --redis ${redisUrl}
-Prometheus metrics:
+${
+  broker
+    ? `The broker vouches every identity: the operator's seed is the one above, every other identity's
+(<name>.nk) and the broker's configuration (nats-server.conf) are in ${broker.folder}, removed on exit.
+`
+    : ""
+}Prometheus metrics:
   ${started.map((s) => `${s.name.padEnd(12)} ${s.metricsUrl}`).join("\n  ")}
 Press Ctrl-C to drain and stop.`);
     if (load) startLoad(gatewayUrl);

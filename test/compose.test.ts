@@ -1,5 +1,7 @@
-// Issues 2 and 8: docker-compose.yml stays in step with services/, with the environment the code
-// reads, and with the ports the code and Prometheus use.
+// Issues 2, 8 and 14: docker-compose.yml stays in step with services/, with the environment the
+// code reads, and with the ports the code and Prometheus use; NATS runs on the configuration
+// `authz render` writes, every service connects with its own credential, and nothing is published
+// beyond 127.0.0.1.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +12,9 @@ const ROOT = new URL("..", import.meta.url).pathname;
 
 interface ComposeService {
   command?: string[];
+  entrypoint?: string[];
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
   environment?: Record<string, string>;
   ports?: string[];
   healthcheck?: { test: string[] };
@@ -99,5 +104,50 @@ test("ports agree: the gateway's, the metrics port in health checks and Promethe
       scrape.some((c) => c.names.includes(name) && c.port === metrics),
       `Prometheus scrapes ${name} on ${metrics}`,
     );
+  }
+});
+
+/** Where `service` mounts the named volume `volume`, if it does. */
+function mountOf(service: ComposeService | undefined, volume: string): string | undefined {
+  const mount = service?.volumes?.find((v) => v.split(":")[0] === volume);
+  return mount?.split(":")[1];
+}
+
+test("every published port is bound to 127.0.0.1", () => {
+  for (const [name, service] of Object.entries(compose.services)) {
+    for (const port of service.ports ?? []) {
+      assert.match(port, /^127\.0\.0\.1:\d+:\d+$/, `${name} publishes ${port} beyond loopback`);
+    }
+  }
+});
+
+test("NATS runs on the rendered configuration, rendered before it starts", () => {
+  const authz = compose.services["authz"];
+  const command = authz?.command ?? [];
+  assert.deepEqual(command.slice(command.indexOf("authz"), command.indexOf("authz") + 2), [
+    "authz",
+    "render",
+  ]);
+  const out = command[command.indexOf("--out") + 1];
+  assert.ok(out !== undefined && command.includes("examples/policy.yaml"), command.join(" "));
+  const secrets = authz?.volumes?.find((v) => v.split(":")[1] === out)?.split(":")[0];
+  assert.ok(secrets, "authz renders into a named volume");
+  const nats = compose.services["nats"];
+  const at = mountOf(nats, secrets);
+  assert.ok(at, "nats mounts the rendered volume");
+  const natsCommand = nats?.command ?? [];
+  assert.equal(natsCommand[natsCommand.indexOf("-c") + 1], `${at}/nats-server.conf`);
+  assert.equal(nats?.depends_on?.["authz"]?.condition, "service_completed_successfully");
+});
+
+test("every service connects with its own credential from the rendered volume", () => {
+  const secretsVolume = compose.services["authz"]?.volumes?.[0]?.split(":")[0] as string;
+  const policy = readFileSync(join(ROOT, "examples/policy.yaml"), "utf8");
+  const withCli = [...ours, { name: "switchyard-cli", service: compose.services["cli"] as ComposeService }];
+  for (const { name, service } of withCli) {
+    const at = mountOf(service, secretsVolume);
+    assert.ok(at, `${name} mounts the rendered credentials`);
+    assert.equal(service.environment?.["NATS_NKEY"], `${at}/${name}.nk`, `${name} connects as itself`);
+    assert.ok(policy.includes(name), `examples/policy.yaml names ${name}, so render makes its seed`);
   }
 });

@@ -2,6 +2,7 @@
 // observed edges, service pages, the live stream, policy and rollout, operator-only writes — and
 // its cost with 50 services and 200 instances publishing statistics.
 import assert from "node:assert/strict";
+import { type IncomingMessage, request } from "node:http";
 import { describe, it } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { startController } from "@switchyard/controller";
@@ -24,6 +25,15 @@ interface Overview {
   instances: Array<{ service: string; id: string }>;
   endpoints: Array<{ service: string; endpoint: string; instances: number; callsPerSec: number }>;
   edges: Array<{ caller: string; service: string; callsPerSec: number; successRate: number | null }>;
+}
+
+/** A GET with the `Host` header given (fetch does not let a caller set it); resolves at the headers. */
+function getWithHost(url: string, host: string): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host }, agent: false }, resolve);
+    req.once("error", reject);
+    req.end();
+  });
 }
 
 describe("dashboard API", () => {
@@ -157,5 +167,50 @@ describe("dashboard API", () => {
     t.diagnostic(
       `each collection of 200 replies cost ${collect.map((c) => c.toFixed(1)).join(", ")} ms of CPU`,
     );
+  });
+
+  it("answers only to loopback names and its own host, and caps the streams one client holds", async (t) => {
+    const nats = await startNats(t, { jetstream: true });
+    const controller = await startController({
+      mesh: { servers: nats.url, logLevel: "silent" },
+      dashboard: { port: 0, allowedHosts: ["dashboard.internal"] },
+    });
+    t.after(() => controller.close());
+    const base = controller.dashboardUrl as string;
+    const port = new URL(base).port;
+
+    // DNS rebinding: a page from another site resolved to 127.0.0.1 still names its own site
+    for (const host of ["evil.example", `evil.example:${port}`, "127.0.0.1.evil.example"]) {
+      const res = await getWithHost(`${base}/api/overview`, host);
+      res.resume();
+      assert.equal(res.statusCode, 403, `Host: ${host}`);
+    }
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, "dashboard.internal"]) {
+      const res = await getWithHost(`${base}/api/overview`, host);
+      res.resume();
+      assert.equal(res.statusCode, 200, `Host: ${host}`);
+    }
+
+    // streams per client: a few tabs, not every stream the controller has
+    const streams: IncomingMessage[] = [];
+    t.after(() => {
+      for (const s of streams) s.destroy();
+    });
+    for (let i = 0; i < 4; i++) {
+      const res = await getWithHost(`${base}/api/stream`, `127.0.0.1:${port}`);
+      assert.equal(res.statusCode, 200, `stream ${i + 1}`);
+      streams.push(res);
+    }
+    const refused = await getWithHost(`${base}/api/stream`, `127.0.0.1:${port}`);
+    refused.resume();
+    assert.equal(refused.statusCode, 503, "a fifth stream from the same client");
+    // one closed makes room again
+    const closed = streams.pop() as IncomingMessage;
+    closed.destroy();
+    await eventually(async () => {
+      const res = await getWithHost(`${base}/api/stream`, `127.0.0.1:${port}`);
+      streams.push(res);
+      assert.equal(res.statusCode, 200);
+    }, 5_000);
   });
 });

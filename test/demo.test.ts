@@ -142,4 +142,60 @@ describe("the demo, end to end", () => {
     for (const [name, pid] of pids) assert.ok(!alive(pid), `${name} (pid ${pid}) still runs`);
     assert.equal(await isListening(gatewayPort), false, "the gateway's port is free");
   });
+
+  // Issue 14: the same demo on a broker that vouches every identity
+  it("npm start -- --secure: the demo on rendered credentials; an order through the gateway, the printed CLI line works", async (t) => {
+    const redis = await startRedis(t);
+    const gatewayPort = await freePort();
+    const demo: ChildProcess = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts", "--secure"], {
+      cwd: ROOT,
+      env: { ...process.env, NATS_URL: "", REDIS_URL: redis.url, GATEWAY_PORT: String(gatewayPort) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    t.after(() => demo.kill("SIGKILL"));
+    let out = "";
+    demo.stdout?.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    demo.stderr?.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    await eventually(() => assert.match(out, /Press Ctrl-C to drain and stop/), 120_000, 100);
+    const created = await order(`http://127.0.0.1:${gatewayPort}`, DEMO_KEYS.acme);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+
+    // the operator's line, as printed: its own server on loopback, the operator's seed
+    const line =
+      /^\s*NATS_URL=(nats:\/\/127\.0\.0\.1:\d+) NATS_NKEY=(\S+switchyard-cli\.nk) npx switchyard services ls$/m.exec(
+        out,
+      );
+    assert.ok(line, out);
+    const [, url, seed] = line as unknown as [string, string, string];
+    const listed = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [join(ROOT, "cli/bin/switchyard.mjs"), "services", "ls", "--json"],
+        { cwd: ROOT, env: { ...process.env, NATS_URL: url, NATS_NKEY: seed } },
+        (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
+      ),
+    );
+    assert.equal(listed.code, 0, listed.stderr);
+    const names = new Set((JSON.parse(listed.stdout) as Array<{ name: string }>).map((p) => p.name));
+    for (const service of ["controller", "inventory", "orders", "payments"])
+      assert.ok(names.has(service), listed.stdout);
+    // without the operator's seed the broker lets nobody in
+    const anonymous = await new Promise<number>((resolve) =>
+      execFile(
+        process.execPath,
+        [join(ROOT, "cli/bin/switchyard.mjs"), "services", "ls"],
+        { cwd: ROOT, env: { ...process.env, NATS_URL: url, NATS_NKEY: "" } },
+        (error) => resolve(error === null ? 0 : Number(error.code)),
+      ),
+    );
+    assert.notEqual(anonymous, 0);
+
+    const exited = new Promise<number | null>((resolve) => demo.once("exit", (code) => resolve(code)));
+    demo.kill("SIGINT");
+    assert.equal(await exited, 0);
+  });
 });

@@ -2,6 +2,7 @@ import type { Suite } from "../suite.js";
 import { cancellation } from "./cancellation.js";
 import { dashboard } from "./dashboard.js";
 import { failFast } from "./fail-fast.js";
+import { identity } from "./identity.js";
 import { noisyNeighbour } from "./noisy-neighbour.js";
 import { policyPropagation } from "./policy-propagation.js";
 import { quota } from "./quota.js";
@@ -57,6 +58,12 @@ export const suites: readonly Suite[] = [
     name: "noisy-neighbour",
     description: "a quiet tenant's success rate and p99 while another floods the same chain past its quota",
     run: noisyNeighbour,
+  },
+  {
+    name: "identity",
+    description:
+      "a mesh on a broker with rendered accounts and tenant tokens vs the same mesh on an open broker",
+    run: identity,
   },
   {
     name: "dashboard",

@@ -1,54 +1,63 @@
-import { errors } from "@nats-io/nats-core";
+import { controllerContract, discoveryTargets, gatherDiscovery } from "@switchyard/controller";
+import { isMeshError } from "@switchyard/runtime";
 import {
   type DiscoveryVerb,
-  discoverySubject,
   InfoResponse,
   PingResponse,
-  parseJsonMessage,
+  type Policy,
   StatsResponse,
 } from "@switchyard/schemas";
 import type { z } from "zod";
 import type { CommandContext } from "../context.js";
+import { CliError, ExitCode } from "../exit-codes.js";
 import { print, table } from "../output.js";
 
 // discovery replies come from every instance; this is how long we listen for them
 const GATHER_MS = 500;
 
-/** Every instance's reply to a discovery verb, of one service or (undefined) of all. */
-export async function gather<T extends z.ZodType<{ name: string; id: string }>>(
+/** The policy in force, from the controller: its identities are who a vouching broker's discovery asks. */
+async function currentPolicy(ctx: CommandContext): Promise<Policy | undefined> {
+  try {
+    return (await (await ctx.mesh()).client(controllerContract).get({})).document;
+  } catch (error) {
+    // no policy yet: the controller is all there is to ask
+    if (isMeshError(error) && error.code === "NOT_FOUND") return undefined;
+    throw new CliError(
+      ExitCode.Unavailable,
+      `the broker keeps each identity in its own account, so discovery asks each service the policy names; reading the policy from the controller failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
+/**
+ * Every instance's reply to a discovery verb, of one service or (undefined) of all. Replies that
+ * answer for another service than the one asked are dropped, and said so on stderr.
+ */
+export async function gather<T extends { name: string; id: string }>(
   ctx: CommandContext,
   verb: DiscoveryVerb,
-  schema: T,
+  schema: z.ZodType<T>,
   service: string | undefined,
-): Promise<Array<z.output<T>>> {
+): Promise<T[]> {
   const nc = (await ctx.mesh()).connection;
-  const name = service;
-  const replies = await nc.requestMany(discoverySubject(verb, name), "", {
-    strategy: "timer",
-    maxWait: GATHER_MS,
-  });
-  const out: Array<z.output<T>> = [];
-  try {
-    for await (const msg of replies) {
-      const parsed = parseJsonMessage(schema, msg.data);
-      if (parsed.success) out.push(parsed.data);
-    }
-  } catch (error) {
-    // nobody answering discovery is an empty mesh, not a failure
-    if (!(error instanceof errors.NoRespondersError)) throw error;
-  }
-  return out.sort((a, b) => `${a.name}/${a.id}`.localeCompare(`${b.name}/${b.id}`));
+  const targets = service === undefined ? await discoveryTargets(nc, () => currentPolicy(ctx)) : [service];
+  const { replies, dropped } = await gatherDiscovery(nc, verb, schema, targets, GATHER_MS);
+  if (dropped > 0)
+    process.stderr.write(
+      `switchyard: ${dropped} discovery replies dropped (invalid, or for another service)\n`,
+    );
+  return replies;
 }
 
 const ms = (ns: number) => (ns / 1e6).toFixed(2);
 
 /** A command that prints every instance's reply to one discovery verb: raw with --json, else `human`. */
-function discoveryCommand<T extends z.ZodType<{ name: string; id: string }>>(
+function discoveryCommand<T extends { name: string; id: string }>(
   verb: DiscoveryVerb,
-  schema: T,
+  schema: z.ZodType<T>,
   usage: string,
   summary: string,
-  human: (replies: Array<z.output<T>>) => string,
+  human: (replies: T[]) => string,
 ) {
   return {
     usage,

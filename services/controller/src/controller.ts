@@ -191,7 +191,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     let dashboard: Dashboard | undefined;
     let stats: StatsCollector | undefined;
     if (options.dashboard !== undefined) {
-      stats = new StatsCollector(nc);
+      stats = new StatsCollector(nc, async () => (await store.current())?.snapshot?.document);
       dashboard = await startDashboard(
         { assets: DASHBOARD_ASSETS, ...options.dashboard },
         { api, stats, log: mesh.log },

@@ -1,5 +1,6 @@
 // The controller package: its contract (for callers such as the CLI), a way to run it, and the
-// model that turns $SRV.STATS replies into per-endpoint and per-edge figures (top, the dashboard).
+// model that turns $SRV.STATS replies into per-endpoint and per-edge figures (top, the dashboard),
+// and discovery gathering that works on an open broker and across per-identity accounts.
 
 export type { InstanceStatus, PolicyChange, PolicyDocument, PolicyMeta, RolloutStatus } from "./contract.js";
 export { controllerContract } from "./contract.js";
@@ -7,5 +8,7 @@ export type { Controller, ControllerOptions } from "./controller.js";
 export { startController } from "./controller.js";
 export type { PolicyView, ServicePage } from "./dashboard/api.js";
 export type { HistoryPoint, InstanceRow, QuotaRow, Snapshot } from "./dashboard/collector.js";
+export type { Gathered } from "./dashboard/discovery-fan-out.js";
+export { discoveryTargets, gatherDiscovery } from "./dashboard/discovery-fan-out.js";
 export type { EdgeRow, EdgeSample, EndpointRow, Figures, Sample } from "./stats-model.js";
 export { breakersOf, edgeRowsOf, edgesOf, quantile, rowsOf, sampleOf } from "./stats-model.js";

@@ -7,6 +7,8 @@ import { startController } from "./controller.js";
 const telemetry = await startTelemetry({ serviceName: "controller" });
 const dashboardPort = process.env["DASHBOARD_PORT"];
 const token = process.env["DASHBOARD_TOKEN"];
+// names besides loopback the dashboard answers to (comma-separated): the one a proxy serves it under
+const extraHosts = (process.env["DASHBOARD_ALLOWED_HOSTS"] ?? "").split(",").filter(Boolean);
 const controller = await startController({
   replicas: Number(process.env["POLICY_REPLICAS"] ?? 1),
   // the dashboard when a port is given; writes (apply, rollback) only with a token
@@ -15,6 +17,7 @@ const controller = await startController({
         dashboard: {
           port: Number(dashboardPort),
           host: process.env["DASHBOARD_HOST"] || "127.0.0.1",
+          allowedHosts: extraHosts,
           ...(token ? { token } : {}),
         },
       }

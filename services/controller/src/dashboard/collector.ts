@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/nats-core";
-import { discoverySubject, MeshStatsResponse, MetadataKey, parseJsonMessage } from "@switchyard/schemas";
+import { MeshStatsResponse, MetadataKey, type Policy } from "@switchyard/schemas";
 import {
   breakersOf,
   type EdgeRow,
@@ -11,6 +11,7 @@ import {
   type Sample,
   sampleOf,
 } from "../stats-model.js";
+import { discoveryTargets, gatherDiscovery } from "./discovery-fan-out.js";
 
 /** One running instance, as its STATS reply describes it. */
 export interface InstanceRow {
@@ -46,6 +47,8 @@ export interface Snapshot {
   at: string;
   /** CPU the last collection took (parsing the replies, computing the figures), ms. */
   collectMs: number;
+  /** Replies the last collection refused: invalid, or answering for another service than asked. */
+  droppedReplies: number;
   instances: InstanceRow[];
   endpoints: EndpointRow[];
   edges: EdgeRow[];
@@ -55,6 +58,9 @@ export interface Snapshot {
 const HISTORY_POINTS = 900;
 const GATHER_MS = 400;
 
+/** The policy in force, whose identities a vouching broker's discovery is asked for. */
+export type PolicySource = () => Promise<Policy | undefined>;
+
 /**
  * Gathers `$SRV.STATS` from every instance once per period and keeps the figures the dashboard
  * shows: endpoints and edges with rates against the previous collection, instances, quota
@@ -63,12 +69,14 @@ const GATHER_MS = 400;
  */
 export class StatsCollector {
   readonly #nc: NatsConnection;
+  readonly #policy: PolicySource;
   readonly #periodMs: number;
   #timer: NodeJS.Timeout | undefined;
   #previous: { sample: Sample; edges: EdgeSample; at: number } | undefined;
   #snapshot: Snapshot = {
     at: new Date(0).toISOString(),
     collectMs: 0,
+    droppedReplies: 0,
     instances: [],
     endpoints: [],
     edges: [],
@@ -79,8 +87,9 @@ export class StatsCollector {
   #lastUsed = 0;
   #running: Promise<void> | undefined;
 
-  constructor(nc: NatsConnection, periodMs = 1_000) {
+  constructor(nc: NatsConnection, policy: PolicySource, periodMs = 1_000) {
     this.#nc = nc;
+    this.#policy = policy;
     this.#periodMs = periodMs;
   }
 
@@ -129,22 +138,16 @@ export class StatsCollector {
   }
 
   async #gather(): Promise<void> {
-    const replies: MeshStatsResponse[] = [];
+    let replies: MeshStatsResponse[] = [];
+    let dropped = 0;
     // gathering is mostly waiting: the cost is parsing the replies and what comes after
     let parseMs = 0;
     try {
-      const msgs = await this.#nc.requestMany(discoverySubject("STATS"), "", {
-        strategy: "timer",
-        maxWait: GATHER_MS,
-      });
-      for await (const msg of msgs) {
-        const parseStartedAt = performance.now();
-        const parsed = parseJsonMessage(MeshStatsResponse, msg.data);
-        if (parsed.success) replies.push(parsed.data);
-        parseMs += performance.now() - parseStartedAt;
-      }
+      const targets = await discoveryTargets(this.#nc, () => this.#policy().catch(() => undefined));
+      const gathered = await gatherDiscovery(this.#nc, "STATS", MeshStatsResponse, targets, GATHER_MS);
+      ({ replies, dropped, parseMs } = gathered);
     } catch {
-      // no responders: an empty mesh
+      // the connection is closing or lost: an empty collection, the next one tries again
     }
     const now = performance.now();
     const sample = sampleOf(replies);
@@ -164,6 +167,7 @@ export class StatsCollector {
     this.#snapshot = {
       at: new Date(t).toISOString(),
       collectMs: Math.round((parseMs + performance.now() - now) * 100) / 100,
+      droppedReplies: dropped,
       instances: instancesOf(replies),
       endpoints,
       edges: edgeRowsOf(edges, before?.edges, elapsed),
