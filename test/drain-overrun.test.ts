@@ -95,7 +95,11 @@ describe("drain and overrun", () => {
     t.after(() => nc.close());
     const inbox = "late.replies";
     let late = 0;
-    nc.subscribe(inbox, { callback: () => late++ });
+    nc.subscribe(inbox, {
+      callback: () => {
+        late++;
+      },
+    });
     const h = headers();
     h.set("Mesh-Timeout", "300");
     nc.publish("mesh.svc.chores.stubborn", JSON.stringify({ ms: 2_000 }), { reply: inbox, headers: h });
