@@ -3,8 +3,11 @@
 // the reconnect (to another node) within their deadlines instead of failing every attempt at once.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { controllerContract } from "@switchyard/controller";
 import { isMeshError } from "@switchyard/runtime";
 import { echoContract } from "./fixtures/contracts.js";
+import { controllerFor } from "./fixtures/controller.js";
 import { eventually, waitFor } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
 import { startNatsCluster } from "./fixtures/nats-server.js";
@@ -14,6 +17,7 @@ const IN_FLIGHT = 100;
 const DEADLINE_MS = 2_000;
 // a timer fires after its time, never before: how late, on a loaded machine, is not the runtime's
 const TIMER_LATENESS_MS = 100;
+const sayTimeout = (timeoutMs: number) => ({ services: { echo: { endpoints: { say: { timeoutMs } } } } });
 
 describe("chaos: a NATS node dies under load", () => {
   it("SIGKILL of the caller's node: 0 failed calls, none settled past its deadline", async (t) => {
@@ -65,5 +69,32 @@ describe("chaos: a NATS node dies under load", () => {
     assert.deepEqual(failures, []);
     assert.deepEqual(late, [], "calls settled past their deadline (ms)");
     assert.equal(settled, CALLS);
+  });
+
+  it("the node leading the policy bucket dies: an apply at once succeeds, or says the store is electing", async (t) => {
+    const cluster = await startNatsCluster(t, 3);
+    await controllerFor(t, cluster.urls, 3);
+    const adminMesh = await meshFor(t, cluster.urls, "admin");
+    const admin = adminMesh.client(controllerContract);
+    const v1 = await eventually(() => admin.apply({ document: sayTimeout(1_000) }), 20_000, 200);
+    const jsm = await jetstreamManager(adminMesh.connection);
+    const leaderName = (await jsm.streams.info("KV_mesh-policy")).cluster?.leader;
+    const leader = cluster.nodes[Number(leaderName?.slice(1)) - 1];
+    assert.ok(leader, `the bucket's leader (${leaderName}) is a node of the cluster`);
+    await leader.process.kill();
+
+    // one apply, no retries by the test: the controller retries within the apply's deadline
+    const outcome = await admin
+      .apply({ document: sayTimeout(1_500), expectedVersion: v1.version })
+      .catch((e: unknown) => e);
+    t.diagnostic(
+      `apply after killing ${leaderName}: ${isMeshError(outcome) ? outcome.message : "succeeded"}`,
+    );
+    if (isMeshError(outcome)) {
+      assert.equal(outcome.code, "UNAVAILABLE", outcome.message);
+      assert.match(outcome.message, /electing a leader/);
+    } else {
+      assert.equal((outcome as { version: number }).version, v1.version + 1);
+    }
   });
 });
