@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { MeshError } from "@switchyard/runtime";
+import { isExpectedRefusal, MeshError } from "@switchyard/runtime";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -92,8 +92,13 @@ function errorAnswer(options: HttpEdgeOptions) {
   return (thrown: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const error = meshErrorOf(thrown, `the ${options.name} failed`, options.bodyLimitBytes);
     if (error.status >= 500) {
-      const context = { err: error.cause ?? error, code: error.code, path: pathOf(request) };
-      request.log.error(context, `${options.name} request failed`);
+      // a shed or an open breaker is the mesh protecting itself: no stack, and not an error
+      if (isExpectedRefusal(error))
+        request.log.info({ code: error.code, path: pathOf(request) }, error.message);
+      else {
+        const context = { err: error.cause ?? error, code: error.code, path: pathOf(request) };
+        request.log.error(context, `${options.name} request failed`);
+      }
       options.onServerError?.(error, request);
     }
     return sendMeshError(reply, error);

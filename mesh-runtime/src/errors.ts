@@ -68,6 +68,23 @@ export function isMeshError(value: unknown): value is MeshError {
   return typeof value === "object" && value !== null && BRAND in value;
 }
 
+// refusals the mesh's own protections make (a shed, a spent quota, a dependency failing fast):
+// expected under overload, so they must stay cheap to log
+const PROTECTIVE: ReadonlySet<ErrorCode> = new Set([
+  "OVERLOADED",
+  "QUOTA_EXCEEDED",
+  "CIRCUIT_OPEN",
+  "RETRY_BUDGET_EXHAUSTED",
+]);
+
+/**
+ * True for a refusal the mesh's protections make (OVERLOADED, QUOTA_EXCEEDED, CIRCUIT_OPEN,
+ * RETRY_BUDGET_EXHAUSTED, or one of them passed on as UNAVAILABLE): log it at info, without a stack.
+ */
+export function isExpectedRefusal(error: MeshError): boolean {
+  return PROTECTIVE.has(error.code) || (isMeshError(error.cause) && PROTECTIVE.has(error.cause.code));
+}
+
 /** A request body over an endpoint's `maxRequestBytes` (policy), refused before it is decoded. */
 export function payloadTooLarge(
   bytes: number,

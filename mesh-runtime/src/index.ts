@@ -4,7 +4,7 @@ export type { Contract, ErrorCode } from "@switchyard/schemas";
 export type { ContractClient } from "./client/typed-client.js";
 export { defineContract } from "./define-contract.js";
 export type { MeshErrorOptions } from "./errors.js";
-export { isMeshError, MeshError } from "./errors.js";
+export { isExpectedRefusal, isMeshError, MeshError } from "./errors.js";
 export type { Handlers, Mesh } from "./mesh.js";
 export { connectMesh } from "./mesh.js";
 export type { CallOptionsInput as CallOptions, MeshOptionsInput as MeshOptions } from "./options.js";

@@ -34,6 +34,7 @@ import { EndpointLimit } from "./server/endpoint-limit.js";
 import type { Handler, PipelineHost, ServedEndpoint } from "./server/request-pipeline.js";
 import { type ServiceHandle, ServiceInstance } from "./server/service.js";
 import { createLogger } from "./telemetry/logger.js";
+import { RepeatedLines } from "./telemetry/repeated-lines.js";
 import { MeshTelemetry } from "./telemetry/telemetry.js";
 import { RUNTIME_VERSION } from "./version.js";
 
@@ -112,6 +113,7 @@ export class Mesh {
       log,
       policy,
       telemetry: this.#telemetry,
+      repeatedLines: new RepeatedLines(),
       dedupe: () => {
         const store = this.#store();
         if (store !== undefined) this.#dedupeStore ??= new DedupeStore(store);
@@ -286,7 +288,9 @@ export class Mesh {
 
   /**
    * Drains: stops taking requests, lets those in flight and the calls this process is making
-   * finish (each bounded by `drainTimeoutMs`), then closes the connection. Idempotent.
+   * (those waiting to retry included) finish, each bounded by `drainTimeoutMs`; waits for handlers
+   * that overran it until their deadlines (then abandons them, with a log line); then closes Redis
+   * and the connection. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= this.#drain();
@@ -388,7 +392,7 @@ export class Mesh {
           this.log.warn({ server: status.server }, "disconnected from NATS");
           break;
         case "reconnect":
-          this.#requester.reconnected();
+          this.#requester.resumed();
           this.log.info({ server: status.server }, "reconnected to NATS");
           // a push may have been missed while away: KV has the truth
           void this.#policy.refresh();
@@ -414,10 +418,17 @@ export class Mesh {
   async #drain(): Promise<void> {
     this.log.info("draining");
     await Promise.all([...this.#services.values()].map((s) => s.stop()));
+    // calls in a retry back-off or waiting for a reconnect count as much as requests on the wire
     const until = Date.now() + this.options.drainTimeoutMs;
-    while (this.#requester.size > 0 && Date.now() < until) {
+    while ((this.#pipeline.active > 0 || this.#requester.size > 0) && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    if (this.#pipeline.active > 0) {
+      // not dropped: each settles by its deadline, as UNAVAILABLE once the connection has closed
+      this.log.warn({ calls: this.#pipeline.active }, "drain timed out with calls still in progress");
+    }
+    // handlers that overran the drain still use Redis: it closes once they end or are abandoned
+    await Promise.all([...this.#services.values()].map((s) => s.overrun()));
     this.#policy.stop();
     this.#instances.stop();
     this.#telemetry.close();

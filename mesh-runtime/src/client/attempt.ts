@@ -10,6 +10,8 @@ export class AttemptFailed {
     readonly sent: boolean,
     /** The reply subject of an attempt the caller gave up on after sending it. */
     readonly abandonedReply?: string,
+    /** This process lost its NATS connection: the failure says nothing about the callee. */
+    readonly disconnected = false,
   ) {}
 }
 
@@ -51,6 +53,7 @@ export function settleAttempt(
       failureError(result, subject, timeoutMs),
       result.sent,
       result.kind === "abandoned" ? result.reply : undefined,
+      result.kind === "disconnected",
     );
   }
   if (isErrorReply(result)) return new AttemptFailed(decodeErrorReply(result), true);

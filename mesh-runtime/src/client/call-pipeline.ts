@@ -23,8 +23,9 @@ import { writeRequestHeaders } from "../wire/request-headers.js";
 import { AttemptFailed, settleAttempt } from "./attempt.js";
 import type { Requester, SendResult } from "./requester.js";
 
-// failures of attempts that never left this process: they say nothing about the callee
-const neverSent = new WeakSet<MeshError>();
+// failures this process caused (an attempt never sent, or a reply lost with its own connection):
+// they say nothing about the callee
+const notTheCallee = new WeakSet<MeshError>();
 
 /** An attempt's timeout: what is left of the deadline, or less; throws once nothing is left. */
 function attemptTimeoutMs(plan: CallPlan): number {
@@ -43,7 +44,7 @@ function attemptTimeoutMs(plan: CallPlan): number {
  * tenant over its quota or a bad input, however deep in the chain it arose, never opens it.
  */
 function unwell(error: unknown): boolean {
-  if (!isMeshError(error) || neverSent.has(error)) return false;
+  if (!isMeshError(error) || notTheCallee.has(error)) return false;
   // a spent budget is as bad as the failures that spent it
   const judged = error.code === "RETRY_BUDGET_EXHAUSTED" && isMeshError(error.cause) ? error.cause : error;
   return judged.blame === "callee";
@@ -129,6 +130,7 @@ export class CallPipeline {
   // keyed by target service: few, but a caller may name any service, so bounded all the same
   readonly #budgets = new BoundedCache<string, RetryBudget>(MAX_BUDGETS);
   readonly #breakers = new Map<string, BreakerEntry>();
+  #active = 0;
 
   readonly #abandon: (service: string, cancel: Required<CancelMessage>) => void;
   readonly #signer: TenantSigner;
@@ -165,6 +167,7 @@ export class CallPipeline {
     const tenant = opts.tenant ?? parent?.tenant;
     const parentContext = parent?.traceContext ?? context.active();
     const span = this.#telemetry.startClientSpan(target, tenant, parentContext);
+    this.#active++;
     try {
       const plan = this.#plan(target, input, opts, parent, tenant, span, parentContext);
       const value = await this.#guarded(plan);
@@ -176,7 +179,14 @@ export class CallPipeline {
         : new MeshError("INTERNAL", "the call failed", { cause: error });
       this.#telemetry.endClientSpan(span, target, tenant, startedAt, failure);
       throw error;
+    } finally {
+      this.#active--;
     }
+  }
+
+  /** Calls not yet settled, those waiting in a retry back-off or for a reconnect included. */
+  get active(): number {
+    return this.#active;
   }
 
   /** Step 2, the breaker, when the endpoint has one; then the retry loop. Not async: no extra promise. */
@@ -282,8 +292,14 @@ export class CallPipeline {
 
   /** Step 3: attempts until one succeeds or a retry is unsafe, unaffordable or too late. */
   async #retryLoop(plan: CallPlan): Promise<unknown> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; ; ) {
       const timeoutMs = attemptTimeoutMs(plan);
+      // nothing can be sent while reconnecting (~50 ms to another node): wait for it within the
+      // deadline instead of spending every attempt and back-off inside it
+      if (!this.#requester.connected) {
+        await this.#awaitReconnect(plan);
+        continue;
+      }
       const sent = await this.#requester.send(
         plan.target.subject,
         plan.payload,
@@ -293,8 +309,11 @@ export class CallPipeline {
       );
       const result = this.#settle(plan, sent, timeoutMs, attempt);
       if (!(result instanceof AttemptFailed)) return result;
+      // never sent: not an attempt; the next turn waits for the reconnect
+      if (result.disconnected && !result.sent) continue;
       const delayMs = this.#retryDelay(plan, attempt, result);
       this.#recordRetry(plan, attempt, result.error, delayMs);
+      attempt++;
       if (delayMs > 0) {
         try {
           await sleep(delayMs, undefined, plan.signal ? { signal: plan.signal } : undefined);
@@ -303,6 +322,22 @@ export class CallPipeline {
         }
       }
     }
+  }
+
+  /** Waits for the connection to come back; throws when the deadline or the call ends first. */
+  async #awaitReconnect(plan: CallPlan): Promise<void> {
+    const failure = await this.#requester.reconnected(remainingMs(plan.deadline), plan.signal);
+    if (failure === undefined) return;
+    const { subject } = plan.target;
+    const error =
+      failure.kind === "disconnected"
+        ? new MeshError(
+            "UNAVAILABLE",
+            `disconnected from NATS: no reconnect before the deadline (calling ${subject})`,
+          )
+        : (settleAttempt(failure, subject, 0) as AttemptFailed).error;
+    notTheCallee.add(error);
+    throw markDownstream(error);
   }
 
   /** Step 4, one attempt: its headers (same Idempotency-Key, its number, the budget left). */
@@ -328,7 +363,7 @@ export class CallPipeline {
         const { idempotencyKey } = plan;
         this.#abandon(plan.target.service, { reply: result.abandonedReply, idempotencyKey, attempt });
       }
-      if (!result.sent) neverSent.add(result.error);
+      if (!result.sent || result.disconnected) notTheCallee.add(result.error);
     }
     return result;
   }
@@ -339,6 +374,9 @@ export class CallPipeline {
     if (attempt >= plan.maxAttempts || !mayRetry(error, plan.idempotent, failed.sent)) {
       throw markDownstream(error);
     }
+    // this process's connection lost the reply: the next attempt waits for the reconnect itself,
+    // and the budget, which keeps retries from storming an unwell callee, is not spent on it
+    if (failed.disconnected) return 0;
     // a shed is one instance's quick "no": the queue group hands the retry to another instance,
     // so it goes at once (as Finagle requeues a nack); maxAttempts and the budget bound it
     const backoffMs =

@@ -50,6 +50,8 @@ export class Requester {
   readonly #nc: NatsConnection;
   readonly #prefix: string;
   readonly #pending = new Map<string, Pending>();
+  /** Calls waiting for a reconnect: each is told how the wait ended. */
+  readonly #waiting = new Set<(outcome: SendFailure | undefined) => void>();
   #seq = 0;
   #connected = true;
   /** Set when the broker refused the inbox subscription: no reply can ever arrive. */
@@ -69,6 +71,33 @@ export class Requester {
   /** Requests in flight. */
   get size(): number {
     return this.#pending.size;
+  }
+
+  /** False between a disconnect and the reconnect: nothing can be sent meanwhile. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /**
+   * Waits, at most `timeoutMs`, for the connection to come back. Resolves with nothing once it
+   * has, else with why the wait ended (still disconnected, closed, or aborted). Never rejects.
+   */
+  reconnected(timeoutMs: number, signal?: AbortSignal): Promise<SendFailure | undefined> {
+    if (this.#nc.isClosed() || this.#nc.isDraining()) return Promise.resolve(CLOSED_UNSENT);
+    if (this.#connected) return Promise.resolve(undefined);
+    if (signal?.aborted) return Promise.resolve(CANCELLED_UNSENT);
+    return new Promise((resolve) => {
+      const done = (outcome: SendFailure | undefined) => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.#waiting.delete(done);
+        resolve(outcome);
+      };
+      const onAbort = () => done(CANCELLED_UNSENT);
+      const timer = setTimeout(() => done(DISCONNECTED_UNSENT), timeoutMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiting.add(done);
+    });
   }
 
   /**
@@ -131,8 +160,10 @@ export class Requester {
     this.#failAll(DISCONNECTED_SENT);
   }
 
-  reconnected(): void {
+  /** The connection is back: calls waiting for it send now. */
+  resumed(): void {
     this.#connected = true;
+    this.#wake(undefined);
   }
 
   /**
@@ -148,6 +179,11 @@ export class Requester {
   closed(): void {
     this.#connected = false;
     this.#failAll(CLOSED_SENT);
+    this.#wake(CLOSED_UNSENT);
+  }
+
+  #wake(outcome: SendFailure | undefined): void {
+    for (const done of [...this.#waiting]) done(outcome);
   }
 
   #onReply(msg: Msg): void {

@@ -1,8 +1,9 @@
 import type { Msg, MsgHdrs } from "@nats-io/nats-core";
 import { ROOT_CONTEXT, type Span } from "@opentelemetry/api";
 import type { Logger } from "pino";
-import { MeshError } from "../errors.js";
+import { isExpectedRefusal, MeshError } from "../errors.js";
 import { monotonicNow } from "../resilience/clock.js";
+import type { RepeatedLines } from "../telemetry/repeated-lines.js";
 import { traceFields } from "../telemetry/telemetry.js";
 import { encodeErrorReply } from "../wire/error-reply.js";
 import type { RequestMeta } from "../wire/request-headers.js";
@@ -43,7 +44,7 @@ export function replyFailed(r: ServedRequest, thrown: unknown): void {
   r.span ??= host.telemetry.startServerSpan(endpoint, meta ?? UNREAD, ROOT_CONTEXT);
   const span = r.span;
   host.telemetry.endServerSpan(span, endpoint, meta?.tenant, elapsedMs, error);
-  logAccess(host.log, endpoint, meta, span, elapsedMs, error);
+  logAccess(host.log, endpoint, meta, span, elapsedMs, error, host.repeatedLines);
   const { headers, body } = encodeErrorReply(error, host.maxPayload());
   reply(r.msg, r.deadlineAt, host.log, body, headers);
 }
@@ -63,7 +64,7 @@ export function release(r: ServedRequest): void {
 
 function reply(msg: Msg, deadlineAt: number, log: Logger, body: Uint8Array, headers?: MsgHdrs): void {
   // past the deadline the caller has stopped waiting: a reply would only be noise
-  if (monotonicNow() > deadlineAt) {
+  if (monotonicNow() >= deadlineAt) {
     log.debug({ subject: msg.subject }, "reply dropped: the deadline passed");
     return;
   }
@@ -75,8 +76,9 @@ function reply(msg: Msg, deadlineAt: number, log: Logger, body: Uint8Array, head
 }
 
 /**
- * The one line a request leaves: at debug when it succeeded, at warn (the caller's fault) or
- * error (ours) when it failed, so a failure is logged exactly once.
+ * The one line a request leaves: at debug when it succeeded; when it failed, at info without a
+ * stack (an expected refusal), warn (the caller's fault) or error (ours), so a failure is logged
+ * exactly once. Failures repeated on one endpoint with one code are rate-limited (`RepeatedLines`).
  */
 function logAccess(
   log: Logger,
@@ -85,6 +87,7 @@ function logAccess(
   span: Span,
   elapsedMs: number,
   error: MeshError | undefined,
+  repeated?: RepeatedLines,
 ): void {
   const fields = {
     service: endpoint.service,
@@ -97,9 +100,25 @@ function logAccess(
     durationMs: Math.round(elapsedMs * 1_000) / 1_000,
     code: error?.code ?? "OK",
   };
-  if (error === undefined) log.debug(fields, "request handled");
-  else if (error.status >= 500) log.error({ ...fields, err: error.cause ?? error }, error.message);
-  else log.warn({ ...fields, details: error.details }, error.message);
+  if (error === undefined) {
+    log.debug(fields, "request handled");
+    return;
+  }
+  const level = isExpectedRefusal(error) ? "info" : error.blame === "caller" ? "warn" : "error";
+  if (!log.isLevelEnabled(level)) return;
+  const { service, endpoint: name } = endpoint;
+  const key = `${service}.${name}|${error.code}|${level}`;
+  const admitted =
+    repeated === undefined ||
+    repeated.admit(key, (suppressed, windowMs) =>
+      log[level](
+        { service, endpoint: name, code: error.code, suppressed },
+        `…and ${suppressed} more like it in the last ${windowMs === 1_000 ? "second" : `${windowMs} ms`}`,
+      ),
+    );
+  if (!admitted) return;
+  if (level === "error") log.error({ ...fields, err: error.cause ?? error }, error.message);
+  else log[level]({ ...fields, details: error.details }, error.message);
 }
 
 /** Requests outside any endpoint still get a typed answer. */

@@ -1,4 +1,5 @@
 import type { Msg } from "@nats-io/nats-core";
+import { withinDeadline } from "./handler-deadline.js";
 import { release, replyFailed, replySucceeded } from "./request-outcome.js";
 import {
   acquireSlot,
@@ -35,7 +36,8 @@ export type { Handler, PipelineHost, ServedEndpoint } from "./served-endpoint.js
  * 7. idempotent replay (dedupe endpoints): a repeat gets the first reply, never a second run,
  *    and a key reused with another body is CONFLICT (after validation: the body is decoded);
  * 8. the handler, with a context whose signal aborts at the deadline or when the caller cancels
- *    (the context exists, and takes cancels, from step 2 on);
+ *    (the context exists, and takes cancels, from step 2 on); one that ignores the signal gives
+ *    its concurrency slot back at the deadline all the same, and its late reply is not sent;
  * 9. output validation: a handler that breaks its contract is an INTERNAL error, not a bad reply.
  * Every request gets exactly one reply, or none once its deadline has passed (nobody waits).
  * A throw of any kind becomes a typed error reply at this one boundary.
@@ -57,10 +59,12 @@ export async function serveRequest(
     const slotted = acquireSlot(quota instanceof Promise ? await quota : quota);
     const drill = drillFaults(slotted);
     const validated = validateInput(drill instanceof Promise ? await drill : drill);
-    replySucceeded(validated, await handle(validated));
+    replySucceeded(validated, await withinDeadline(r, handle(validated)));
   } catch (thrown) {
     replyFailed(r, thrown);
   } finally {
     release(r);
   }
+  // its slot is free, but the instance counts the handler until it ends (drain waits for it)
+  if (r.overrun !== undefined) await r.overrun;
 }

@@ -5,6 +5,7 @@ import type { EndpointCounters } from "../discovery/responder.js";
 import type { CompiledPolicy } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
 import type { QuotaRule } from "../quota/quota-rules.js";
+import type { RepeatedLines } from "../telemetry/repeated-lines.js";
 import type { MeshTelemetry } from "../telemetry/telemetry.js";
 import type { ContextHost, HandlerContext, RequestContext } from "./context.js";
 import type { EndpointLimit } from "./endpoint-limit.js";
@@ -54,6 +55,8 @@ export interface PipelineHost extends ContextHost {
   /** The replay store of deduplicated endpoints; undefined without Redis. */
   dedupe(): DedupeStore | undefined;
   readonly telemetry: MeshTelemetry;
+  /** Rate-limits the failure lines of requests (a shed storm must not become a log storm). */
+  readonly repeatedLines: RepeatedLines;
 }
 
 /** Requests being handled, by the key a caller's cancel names (`cancel-key.ts`). */

@@ -36,6 +36,8 @@ export class ServedRequest {
   slotBucket = "";
   input: unknown;
   succeeded = false;
+  /** A handler still running after its deadline freed its slot: ends when the handler does. */
+  overrun: Promise<void> | undefined;
 
   constructor(msg: Msg, endpoint: ServedEndpoint, host: PipelineHost, inFlight: InFlight) {
     this.msg = msg;

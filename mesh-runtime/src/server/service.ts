@@ -3,10 +3,14 @@ import { type Contract, cancelSubject, queueGroup, serviceSubjects } from "@swit
 import type { Logger } from "pino";
 import { answerDiscovery, type DiscoverySource } from "../discovery/responder.js";
 import { MeshError } from "../errors.js";
+import { monotonicNow } from "../resilience/clock.js";
 import { cancelKeyOf } from "./cancel-key.js";
 import { refuseRequest } from "./request-outcome.js";
 import { serveRequest } from "./request-pipeline.js";
 import type { InFlight, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
+
+// after its deadline a handler that heeds its abort signal needs a moment to return
+const ABANDON_GRACE_MS = 250;
 
 /** A running service instance, as `serve()` returns it. */
 export interface ServiceHandle {
@@ -57,7 +61,7 @@ export class ServiceInstance implements ServiceHandle {
   #inFlight = 0;
   /** Set when the broker refused a subscription: this identity may not serve the service. */
   refusal: Error | undefined;
-  #idle: (() => void) | undefined;
+  readonly #idle = new Set<() => void>();
   #stopping: Promise<void> | undefined;
 
   constructor(o: ServiceInstanceOptions) {
@@ -124,7 +128,7 @@ export class ServiceInstance implements ServiceHandle {
       await serveRequest(msg, endpoint, this.#host, this.#requests);
     } finally {
       this.#inFlight--;
-      if (this.#inFlight === 0) this.#idle?.();
+      if (this.#inFlight === 0) for (const resolve of [...this.#idle]) resolve();
     }
   }
 
@@ -140,26 +144,48 @@ export class ServiceInstance implements ServiceHandle {
     await this.#sub.drain().catch((error: unknown) => {
       this.#log.warn({ err: error, service: this.name }, "subscription drain failed");
     });
-    if (this.#inFlight === 0) {
-      this.#cancels.unsubscribe();
-      return;
-    }
-    const idle = new Promise<void>((resolve) => {
-      this.#idle = resolve;
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.#drainTimeoutMs);
-    });
-    const finished = await Promise.race([idle.then(() => true), timeout]);
-    clearTimeout(timer);
-    if (!finished) {
+    if (!(await this.#whenIdle(this.#drainTimeoutMs))) {
       this.#log.warn(
         { service: this.name, inFlight: this.#inFlight },
         "drain timed out with requests still in flight",
       );
     }
     this.#cancels.unsubscribe();
+  }
+
+  /**
+   * After `stop()`: waits for handlers that overran the drain timeout, until they end or the
+   * latest of their deadlines has passed; the rest are abandoned, with a log line. What they use
+   * (Redis, the connection) stays open until this resolves.
+   */
+  async overrun(): Promise<void> {
+    let latest = monotonicNow();
+    for (const ctx of this.#requests.values()) latest = Math.max(latest, ctx.deadlineAt);
+    if (await this.#whenIdle(latest - monotonicNow() + ABANDON_GRACE_MS)) return;
+    this.#log.warn(
+      { service: this.name, handlers: this.#inFlight },
+      "abandoning handlers still running past their deadline",
+    );
+  }
+
+  /** True once nothing is in flight, false if `timeoutMs` passes first. */
+  async #whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.#inFlight === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    let resolveIdle: (() => void) | undefined;
+    const idle = new Promise<boolean>((resolve) => {
+      resolveIdle = () => resolve(true);
+      this.#idle.add(resolveIdle);
+    });
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs));
+    });
+    try {
+      return await Promise.race([idle, timeout]);
+    } finally {
+      clearTimeout(timer);
+      if (resolveIdle !== undefined) this.#idle.delete(resolveIdle);
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { type KV, Kvm } from "@nats-io/kv";
+import { jetstream } from "@nats-io/jetstream";
+import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { MeshError } from "@switchyard/runtime";
 import {
@@ -14,6 +15,42 @@ import { z } from "zod";
 
 // JetStream's "wrong last sequence": someone else wrote the key since we read it
 const WRONG_LAST_SEQUENCE = 10071;
+// For about 6 s after the node leading the bucket's stream dies, reads and writes time out while
+// the others elect a new leader. Each try is short and they are retried for a while, so an apply
+// in that window still fits its 10 s deadline; past the wait, the error says what is going on.
+const TRY_TIMEOUT_MS = 2_000;
+const ELECTION_WAIT_MS = 8_000;
+const RETRY_PAUSE_MS = 250;
+
+function electing(what: string, cause: unknown): MeshError {
+  return new MeshError(
+    "UNAVAILABLE",
+    `the policy store is electing a leader (a NATS node left?): ${what} did not complete in ${ELECTION_WAIT_MS / 1_000} s; try again in a few seconds`,
+    { cause, retryAfterMs: 1_000 },
+  );
+}
+
+/** The wall-clock time until which one store operation (a whole commit) retries. */
+function electionDeadline(): number {
+  return Date.now() + ELECTION_WAIT_MS;
+}
+
+/** True when another try, paused and timed out, would still end by `until`. */
+function mayTryAgain(until: number): boolean {
+  return Date.now() + RETRY_PAUSE_MS + TRY_TIMEOUT_MS <= until;
+}
+
+/** Runs `op` until it succeeds, retrying until `until`; throws `electing(what)` after. */
+async function whileElecting<T>(what: string, until: number, op: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await op();
+    } catch (error) {
+      if (!mayTryAgain(until)) throw electing(what, error);
+      await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+    }
+  }
+}
 
 export interface StoredCurrent {
   readonly version: number;
@@ -82,7 +119,8 @@ export class PolicyStore {
     const until = Date.now() + waitMs;
     for (;;) {
       try {
-        return new PolicyStore(await new Kvm(nc).create(bucket, { history: 16, replicas }));
+        const js = jetstream(nc, { timeout: TRY_TIMEOUT_MS });
+        return new PolicyStore(await new Kvm(js).create(bucket, { history: 16, replicas }));
       } catch (error) {
         if (Date.now() > until) {
           throw new MeshError("UNAVAILABLE", `cannot open the policy bucket ${bucket}: ${String(error)}`, {
@@ -98,8 +136,8 @@ export class PolicyStore {
    * The current snapshot. One that does not validate does not stop the controller: its version
    * still orders the next apply, which replaces it.
    */
-  async current(): Promise<StoredCurrent | undefined> {
-    const entry = await this.#kv.get(POLICY_CURRENT_KEY);
+  async current(until = electionDeadline()): Promise<StoredCurrent | undefined> {
+    const entry = await this.#get(POLICY_CURRENT_KEY, until);
     if (entry === null || entry.operation !== "PUT") return undefined;
     const parsed = PolicySnapshot.safeParse(parseJsonMessage(z.unknown(), entry.value).data);
     if (parsed.success)
@@ -113,7 +151,7 @@ export class PolicyStore {
   async version(version: number): Promise<PolicySnapshot> {
     const current = await this.current();
     if (current?.snapshot !== undefined && current.version === version) return current.snapshot;
-    const entry = await this.#kv.get(policyVersionKey(version));
+    const entry = await this.#get(policyVersionKey(version));
     if (entry === null || entry.operation !== "PUT") {
       throw new MeshError("NOT_FOUND", `policy version ${version} does not exist`, {
         details: { version, current: current?.version ?? 0 },
@@ -124,7 +162,8 @@ export class PolicyStore {
 
   /** Commits the next version; CONFLICT when another apply got there first. */
   async commit(next: NewVersion): Promise<PolicySnapshot> {
-    const current = await this.current();
+    const until = electionDeadline();
+    const current = await this.current(until);
     const currentVersion = current?.version ?? 0;
     if (next.expectedVersion !== undefined && next.expectedVersion !== currentVersion) {
       throw new MeshError(
@@ -153,24 +192,44 @@ export class PolicyStore {
       document: next.document,
     };
     const data = JSON.stringify(snapshot);
-    try {
-      if (current === undefined) await this.#kv.create(POLICY_CURRENT_KEY, data);
-      else await this.#kv.update(POLICY_CURRENT_KEY, data, current.revision);
-    } catch (error) {
-      if (isWrongLastSequence(error) || (current === undefined && /exists|wrong last/i.test(String(error)))) {
-        throw new MeshError("CONFLICT", "another apply committed first; read the policy again and retry", {
-          cause: error,
-          details: { basedOnVersion: currentVersion },
-        });
-      }
-      // JetStream without a leader (a cluster node just died) and the like: it may have landed
-      throw new MeshError("UNAVAILABLE", `the policy store did not confirm the write: ${String(error)}`, {
-        cause: error,
-        details: { basedOnVersion: currentVersion },
-      });
-    }
-    await this.#kv.put(policyVersionKey(snapshot.version), data);
+    await this.#write(current, data, until);
+    await whileElecting("keeping the version's copy", until, () =>
+      this.#kv.put(policyVersionKey(snapshot.version), data),
+    );
     return snapshot;
+  }
+
+  /**
+   * Writes `current` with compare-and-set, retried while the stream elects a leader. The
+   * revision makes a retry safe: a try that timed out but landed makes the next one lose, and
+   * then the stored value is ours.
+   */
+  async #write(current: StoredCurrent | undefined, data: string, until: number): Promise<void> {
+    for (let retry = false; ; retry = true) {
+      try {
+        if (current === undefined) await this.#kv.create(POLICY_CURRENT_KEY, data);
+        else await this.#kv.update(POLICY_CURRENT_KEY, data, current.revision);
+        return;
+      } catch (error) {
+        if (
+          isWrongLastSequence(error) ||
+          (current === undefined && /exists|wrong last/i.test(String(error)))
+        ) {
+          if (retry && (await this.#get(POLICY_CURRENT_KEY, until))?.string() === data) return;
+          throw new MeshError("CONFLICT", "another apply committed first; read the policy again and retry", {
+            cause: error,
+            details: { basedOnVersion: current?.version ?? 0 },
+          });
+        }
+        // JetStream without a leader (a cluster node just died) and the like: it may have landed
+        if (!mayTryAgain(until)) throw electing("the write (it may have landed)", error);
+        await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+      }
+    }
+  }
+
+  #get(key: string, until = electionDeadline()): Promise<KvEntry | null> {
+    return whileElecting(`reading ${key}`, until, () => this.#kv.get(key));
   }
 
   /** Makes sure the current version also has its `versions.<n>` copy. */
@@ -178,7 +237,7 @@ export class PolicyStore {
     const current = await this.current();
     if (current?.snapshot === undefined) return;
     const key = policyVersionKey(current.version);
-    if ((await this.#kv.get(key)) === null) await this.#kv.put(key, JSON.stringify(current.snapshot));
+    if ((await this.#get(key)) === null) await this.#kv.put(key, JSON.stringify(current.snapshot));
   }
 
   /** Stored versions, newest first. */
@@ -187,7 +246,7 @@ export class PolicyStore {
     const newest = current?.version ?? 0;
     const versions: PolicySnapshot[] = [];
     for (let v = newest; v >= 1 && versions.length < limit; v--) {
-      const entry = await this.#kv.get(policyVersionKey(v));
+      const entry = await this.#get(policyVersionKey(v));
       if (entry === null || entry.operation !== "PUT") continue;
       const parsed = PolicySnapshot.safeParse(parseJsonMessage(z.unknown(), entry.value).data);
       if (parsed.success) versions.push(parsed.data);
