@@ -31,7 +31,9 @@ export async function gather<T extends z.ZodType<{ name: string; id: string }>>(
   try {
     for await (const msg of replies) {
       const parsed = parseJsonMessage(schema, msg.data);
-      if (parsed.success) out.push(parsed.data);
+      // the broker vouches for the account that answered, not for the name in the body: a reply
+      // naming another service than the one asked is a forgery (docs/PROTOCOL.md §14)
+      if (parsed.success && (name === undefined || parsed.data.name === name)) out.push(parsed.data);
     }
   } catch (error) {
     // nobody answering discovery is an empty mesh, not a failure
