@@ -10,7 +10,7 @@ import { echoContract } from "./fixtures/contracts.js";
 import { meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
 
-const CONTRACTS = new URL("../../shared/contracts/nats-micro-v1/", import.meta.url);
+const CONTRACTS = new URL("./fixtures/nats-micro-v1/", import.meta.url);
 const load = (file: string) => JSON.parse(readFileSync(new URL(file, CONTRACTS), "utf8")) as object;
 
 function validators(): Record<"PING" | "INFO" | "STATS", ValidateFunction> {

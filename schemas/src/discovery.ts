@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 // $SRV discovery replies, NATS micro v1 (ADR-32); the official JSON schemas are the contract
-// (../shared/contracts/nats-micro-v1) and a test validates our replies against them.
+// (vendored in test/fixtures/nats-micro-v1) and a test validates our replies against them.
 
 const Metadata = z.record(z.string(), z.string()).nullable().optional();
 
