@@ -21,6 +21,20 @@ const meteredContract = defineContract({
   endpoints: { ping: { input: z.object({ n: z.number() }), output: z.object({ n: z.number() }) } },
 });
 
+const failingContract = defineContract({
+  name: "failing",
+  version: "1.0.0",
+  endpoints: { boom: { input: z.object({}), output: z.object({}) } },
+});
+
+/** The caller's side of an edge, as `top --json` and the dashboard API give it. */
+interface CallerSideJson {
+  successRate: number | null;
+  failures: Record<string, number>;
+  breakers: { open: number };
+  endpoints: Array<{ endpoint: string; breakers: { open: number }; failures: Record<string, number> }>;
+}
+
 interface Run {
   code: number;
   stdout: string;
@@ -217,6 +231,45 @@ describe("switchyard CLI", () => {
     assert.equal(live.code, 0, live.stderr);
     assert.match(live.stdout, /SERVICE +ENDPOINT +INST +CALLS\/S/);
     assert.match(live.stdout, /metered +ping +2 /);
+  });
+
+  // issue 15: an edge failing at the caller (its breaker open) shows failing, never 100% success
+  it("top --json and the table show what the caller saw of an edge: failures by code and its open breaker", async (t) => {
+    const callee = await meshFor(t, nats.url, "failing");
+    await callee.serve(failingContract, {
+      boom: () => {
+        throw new Error("always");
+      },
+    });
+    // the caller answers STATS (it serves a service) and holds its breaker open for the whole test
+    const caller = await meshFor(t, nats.url, "breaking-caller", { calls: { breaker: { openMs: 600_000 } } });
+    await caller.serve(meteredContract, { ping: ({ n }) => ({ n }) });
+    const codes = new Set<string>();
+    for (let n = 0; n < 30; n++) {
+      await caller.call("failing", "boom", {}).catch((e: { code: string }) => codes.add(e.code));
+    }
+    assert.ok(codes.has("CIRCUIT_OPEN"), [...codes].join());
+    const top = await cli(nats.url, "top", "--json", "--interval", "200");
+    assert.equal(top.code, 0, top.stderr);
+    const { edges } = JSON.parse(top.stdout) as {
+      edges: Array<{ caller: string; service: string; callerSide: CallerSideJson | null }>;
+    };
+    const edge = edges.find((e) => e.caller === "breaking-caller" && e.service === "failing");
+    assert.ok(edge?.callerSide, top.stdout);
+    assert.equal(edge.callerSide.successRate, 0);
+    assert.ok((edge.callerSide.failures["CIRCUIT_OPEN"] ?? 0) > 0, JSON.stringify(edge.callerSide));
+    assert.equal(edge.callerSide.breakers.open, 1);
+    assert.deepEqual(
+      edge.callerSide.endpoints.map((e) => [e.endpoint, e.breakers.open]),
+      [["boom", 1]],
+    );
+    const live = await cli(nats.url, "top", "--count", "1", "--interval", "200");
+    assert.equal(live.code, 0, live.stderr);
+    assert.match(
+      live.stdout,
+      /CALLER +SERVICE +ENDPOINT +CALLEE CALLS\/S +CALLEE OK % +CALLER CALLS\/S +CALLER OK %/,
+    );
+    assert.match(live.stdout, /breaking-caller +failing +boom .* 0\.0 +.*CIRCUIT_OPEN \d+.* 1 open/);
   });
 
   it("usage errors exit 2 and --help exits 0", async () => {

@@ -6,6 +6,8 @@ import { type IncomingMessage, request } from "node:http";
 import { describe, it } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { startController } from "@switchyard/controller";
+import { defineContract } from "@switchyard/runtime";
+import { z } from "zod";
 import { echoContract } from "./fixtures/contracts.js";
 import { eventually } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
@@ -13,6 +15,12 @@ import { startNats } from "./fixtures/nats-server.js";
 import { publishStats } from "./fixtures/stats-publishers.js";
 
 const TOKEN = "operator-token-for-tests";
+
+const meteredContract = defineContract({
+  name: "metered",
+  version: "1.0.0",
+  endpoints: { ping: { input: z.object({ n: z.number() }), output: z.object({ n: z.number() }) } },
+});
 
 async function get<T>(url: string): Promise<T> {
   const res = await fetch(url);
@@ -167,6 +175,51 @@ describe("dashboard API", () => {
     t.diagnostic(
       `each collection of 200 replies cost ${collect.map((c) => c.toFixed(1)).join(", ")} ms of CPU`,
     );
+  });
+
+  // issue 15: an edge whose caller fails fast (breaker open) is not shown at 100% success
+  it("edges carry what the caller saw: an open breaker and CIRCUIT_OPEN, not 100% success", async (t) => {
+    const nats = await startNats(t, { jetstream: true });
+    const controller = await startController({
+      mesh: { servers: nats.url, logLevel: "silent" },
+      dashboard: { port: 0 },
+    });
+    t.after(() => controller.close());
+    const callee = await meshFor(t, nats.url, "echo");
+    await callee.serve(echoContract, {
+      say: () => {
+        throw new Error("always");
+      },
+      sayAgain: ({ text }) => ({ text }),
+    });
+    // the caller serves a service, so it answers STATS; its breaker stays open for the whole test
+    const frontend = await meshFor(t, nats.url, "frontend", { calls: { breaker: { openMs: 600_000 } } });
+    await frontend.serve(meteredContract, { ping: ({ n }) => ({ n }) });
+    for (let n = 0; n < 30; n++) await frontend.call("echo", "say", { text: "hi" }).catch(() => undefined);
+    const base = controller.dashboardUrl as string;
+    interface CallerSide {
+      successRate: number | null;
+      failures: Record<string, number>;
+      breakers: { open: number };
+    }
+    await eventually(
+      async () => {
+        const o = await get<{ edges: Array<Overview["edges"][number] & { callerSide: CallerSide | null }> }>(
+          `${base}/api/overview`,
+        );
+        const edge = o.edges.find((e) => e.caller === "frontend" && e.service === "echo");
+        assert.ok(edge?.callerSide, JSON.stringify(o.edges));
+        assert.equal(edge.callerSide.successRate, 0);
+        assert.ok((edge.callerSide.failures["CIRCUIT_OPEN"] ?? 0) > 0, JSON.stringify(edge.callerSide));
+        assert.equal(edge.callerSide.breakers.open, 1);
+      },
+      10_000,
+      200,
+    );
+    const page = await get<{ callers: Array<{ caller: string; callerSide: CallerSide | null }> }>(
+      `${base}/api/services/echo`,
+    );
+    assert.equal(page.callers.find((e) => e.caller === "frontend")?.callerSide?.breakers.open, 1);
   });
 
   it("answers only to loopback names and its own host, and caps the streams one client holds", async (t) => {

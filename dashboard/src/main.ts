@@ -2,6 +2,7 @@
 import dagre from "@dagrejs/dagre";
 // the API's shapes come from the controller that serves them (type-only: nothing of it is bundled)
 import type {
+  EdgeRow,
   EndpointRow,
   Figures,
   HistoryPoint,
@@ -23,6 +24,22 @@ const fmt = (n: number | null | undefined, digits = 1) =>
 const pct = (n: number | null) => (n === null ? "–" : `${(n * 100).toFixed(1)}%`);
 const unwell = (f: Figures & { sheds?: number }) =>
   (f.successRate !== null && f.successRate < 0.99) || (f.sheds ?? 0) > 0;
+
+/**
+ * An edge fails when the callee's replies do, or when its callers fail before reaching it
+ * (CIRCUIT_OPEN, a spent retry budget) or hold a breaker open: a fast-failing caller never makes
+ * an edge look healthy.
+ */
+const edgeUnwell = (e: EdgeRow) =>
+  unwell(e) || (e.callerSide !== null && (unwell(e.callerSide) || e.callerSide.breakers.open > 0));
+
+/** Failures by code, most first: "CIRCUIT_OPEN 40, UNAVAILABLE 3". */
+const failureText = (failures: Record<string, number>) =>
+  Object.entries(failures)
+    .filter(([, n]) => n > 0)
+    .sort(([, a], [, b]) => b - a)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(", ") || "–";
 
 /** Callers' breakers to an endpoint: "–" when no caller that answers discovery reports one. */
 function breakers(b: EndpointRow["breakers"]) {
@@ -107,9 +124,17 @@ function Topology({ overview }: { overview: Overview }) {
         const points: Array<{ x: number; y: number }> = layout.edge(e.caller, e.service)?.points ?? [];
         const d = points.map((p, i) => `${i === 0 ? "M" : "L"}${p.x},${p.y}`).join(" ");
         const mid = points[Math.floor(points.length / 2)] ?? { x: 0, y: 0 };
-        return html`<g class=${`edge${unwell(e) ? " failing" : ""}`} data-edge=${`${e.caller}>${e.service}`}>
+        const side = e.callerSide;
+        return html`<g class=${`edge${edgeUnwell(e) ? " failing" : ""}`} data-edge=${`${e.caller}>${e.service}`}>
           <path d=${d} marker-end="url(#arrow)" />
           <text x=${mid.x} y=${mid.y - 6} text-anchor="middle">${fmt(e.callsPerSec)}/s · ${pct(e.successRate)} · p99 ${fmt(e.p99Ms, 1)} ms</text>
+          ${
+            side === null
+              ? null
+              : html`<text x=${mid.x} y=${mid.y + 10} text-anchor="middle">caller: ${pct(side.successRate)}${
+                  side.breakers.open > 0 ? ` · ${side.breakers.open} breaker open` : ""
+                }</text>`
+          }
         </g>`;
       })}
       ${layout.nodes().map((name) => {
@@ -121,7 +146,9 @@ function Topology({ overview }: { overview: Overview }) {
         </g>`;
       })}
     </svg>
-    <p>Edges: calls/s · success · p99, as the callee measures them; red when failing or shedding. Click a service.</p>
+    <p>Edges: calls/s · success · p99, as the callee measures them, and below the success the caller saw
+      (failures that never reach the callee, such as an open breaker, included); red when either fails, a
+      breaker is open or the callee sheds. Click a service.</p>
   `;
 }
 
@@ -179,6 +206,22 @@ function Service({ name }: { name: string }) {
           <td class="num">${pct(e.successRate)}</td><td class="num">${fmt(e.p50Ms, 2)}</td><td class="num">${fmt(e.p99Ms, 2)}</td>
           <td class="num">${e.sheds}</td><td class="num">${e.quotaDenied}</td>
           <td>${breakers(e.breakers)}</td></tr>`,
+      )}
+    </table>
+    <h3>Callers</h3>
+    <p>Per caller and endpoint: the callee's success for that caller's requests (the whole service), and what
+      the caller saw, failures raised before any reply included.</p>
+    <table data-table="callers">
+      <tr><th>Caller</th><th>Endpoint</th><th>Callee success</th><th>Caller calls/s</th><th>Caller success</th><th>Caller failures</th><th>Breakers</th></tr>
+      ${page.callers.flatMap((edge) =>
+        (edge.callerSide?.endpoints ?? [undefined]).map(
+          (
+            c,
+          ) => html`<tr class=${edgeUnwell(edge) ? "bad" : ""}><td>${edge.caller}</td><td>${c?.endpoint ?? "–"}</td>
+            <td class="num">${pct(edge.successRate)}</td><td class="num">${fmt(c?.callsPerSec)}</td>
+            <td class="num">${pct(c?.successRate ?? null)}</td><td>${c === undefined ? "–" : failureText(c.failures)}</td>
+            <td>${c === undefined ? "–" : breakers(c.breakers)}</td></tr>`,
+        ),
       )}
     </table>
     ${page.endpoints.map(

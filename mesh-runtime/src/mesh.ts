@@ -248,7 +248,7 @@ export class Mesh {
         [MetadataKey.PolicyVersion]: String(this.policyVersion),
         [MetadataKey.Caller]: this.name,
       }),
-      calls: () => [...this.#pipeline.breakerStates()],
+      calls: () => this.#pipeline.callStats(),
     });
   }
 

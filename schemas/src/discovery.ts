@@ -75,11 +75,30 @@ export const EndpointData = z.object({
   concurrency: z.object({ limit: Count, inFlight: Count }).optional(),
 });
 
-/** What a process's callers see of one target endpoint (STATS `mesh_calls`, per process). */
+/** The `LATENCY_BOUNDS_MS` bucket of a time in ms: the first bound it does not exceed, else the open last one. */
+export function latencyBucketOf(elapsedMs: number): number {
+  let bucket = 0;
+  while (bucket < LATENCY_BOUNDS_MS.length && elapsedMs > (LATENCY_BOUNDS_MS[bucket] as number)) bucket++;
+  return bucket;
+}
+
+/**
+ * What this process saw of one endpoint it calls (STATS `mesh_calls`): the caller's side of an
+ * edge, which shows failures the callee never sees (CIRCUIT_OPEN, RETRY_BUDGET_EXHAUSTED, a
+ * deadline or cancel raised here). The counts are since the process started; runtimes before
+ * them send only `breaker`.
+ */
 export const CallStats = z.object({
   service: z.string(),
   endpoint: z.string(),
+  /** The worst state among this process's breakers on the endpoint; `closed` without one. */
   breaker: z.enum(["closed", "open", "half-open"]),
+  /** Logical calls settled (retries inside one call count once). */
+  calls: Count.optional(),
+  /** The failed ones by code, local codes included; their sum is the calls that failed. */
+  failures: z.record(z.string(), Count).optional(),
+  /** Whole-call times by `LATENCY_BOUNDS_MS` bucket, the last one open-ended. */
+  counts: z.array(Count).optional(),
 });
 
 export const StatsResponse = z.object({

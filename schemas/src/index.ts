@@ -27,6 +27,7 @@ export {
   EndpointStats,
   InfoResponse,
   LATENCY_BOUNDS_MS,
+  latencyBucketOf,
   MeshStatsResponse,
   MetadataKey,
   PingResponse,

@@ -1,4 +1,16 @@
-import { breakersOf, type EndpointRow, rowsOf, type Sample, sampleOf } from "@switchyard/controller";
+import {
+  breakersOf,
+  type CallerSample,
+  callerSideOf,
+  type EdgeRow,
+  type EdgeSample,
+  type EndpointRow,
+  edgeRowsOf,
+  edgesOf,
+  rowsOf,
+  type Sample,
+  sampleOf,
+} from "@switchyard/controller";
 import { MeshStatsResponse } from "@switchyard/schemas";
 import { type CommandContext, flagInt } from "../context.js";
 import { print, table } from "../output.js";
@@ -9,24 +21,41 @@ const DEFAULT_INTERVAL_MS = 1_000;
 interface Snapshot {
   readonly sample: Sample;
   readonly breakers: ReturnType<typeof breakersOf>;
+  readonly edges: EdgeSample;
+  readonly callers: CallerSample;
   /** Monotonic ms. */
   readonly at: number;
 }
 
 async function snapshot(ctx: CommandContext): Promise<Snapshot> {
   const replies = await gather(ctx, "STATS", MeshStatsResponse, ctx.args[0]);
-  return { sample: sampleOf(replies), breakers: breakersOf(replies), at: performance.now() };
+  return {
+    sample: sampleOf(replies),
+    breakers: breakersOf(replies),
+    edges: edgesOf(replies),
+    callers: callerSideOf(replies),
+    at: performance.now(),
+  };
 }
 
 const rows = (now: Snapshot, before: Snapshot) =>
   rowsOf(now.sample, before.sample, now.at - before.at, now.breakers);
 
+const edgeRows = (now: Snapshot, before: Snapshot) =>
+  edgeRowsOf(now.edges, before.edges, now.at - before.at, now.callers, before.callers);
+
 const num = (n: number | null, digits = 1) => (n === null ? "-" : n.toFixed(digits));
 
-function render(rows: readonly EndpointRow[], intervalMs: number): string {
+const percent = (rate: number | null) => (rate === null ? "-" : (rate * 100).toFixed(1));
+
+function render(rows: readonly EndpointRow[], edges: readonly EdgeRow[], intervalMs: number): string {
   const header = `switchyard top — ${new Date().toISOString()} — every ${intervalMs} ms, Ctrl-C to quit`;
-  if (rows.length === 0) return `${header}\nno instances answer $SRV.STATS`;
-  return `${header}\n\n${table(
+  if (rows.length === 0 && edges.length === 0) return `${header}\nno instances answer $SRV.STATS`;
+  return `${header}\n\n${endpointTable(rows)}${edges.length === 0 ? "" : `\n\n${edgeTable(edges)}`}`;
+}
+
+function endpointTable(rows: readonly EndpointRow[]): string {
+  return table(
     [
       "SERVICE",
       "ENDPOINT",
@@ -45,7 +74,7 @@ function render(rows: readonly EndpointRow[], intervalMs: number): string {
       r.endpoint,
       r.instances,
       num(r.callsPerSec),
-      r.successRate === null ? "-" : (r.successRate * 100).toFixed(1),
+      percent(r.successRate),
       num(r.p50Ms, 2),
       num(r.p99Ms, 2),
       r.inFlight,
@@ -53,7 +82,54 @@ function render(rows: readonly EndpointRow[], intervalMs: number): string {
       r.quotaDenied,
       breakerText(r.breakers),
     ]),
-  )}`;
+  );
+}
+
+/**
+ * A row per caller → endpoint: what the callee measured beside what the caller saw, which counts
+ * the failures that never reach the callee (CIRCUIT_OPEN, a spent retry budget, a local deadline).
+ */
+function edgeTable(edges: readonly EdgeRow[]): string {
+  const lines: string[][] = [];
+  for (const e of edges) {
+    const calleeSide = [num(e.callsPerSec), percent(e.successRate)];
+    const endpoints = e.callerSide?.endpoints ?? [];
+    if (endpoints.length === 0) lines.push([e.caller, e.service, "*", ...calleeSide, "-", "-", "-", "-"]);
+    for (const c of endpoints) {
+      lines.push([
+        e.caller,
+        e.service,
+        c.endpoint,
+        ...calleeSide,
+        num(c.callsPerSec),
+        percent(c.successRate),
+        failureText(c.failures),
+        breakerText(c.breakers),
+      ]);
+    }
+  }
+  return table(
+    [
+      "CALLER",
+      "SERVICE",
+      "ENDPOINT",
+      "CALLEE CALLS/S",
+      "CALLEE OK %",
+      "CALLER CALLS/S",
+      "CALLER OK %",
+      "CALLER FAILURES",
+      "BREAKERS",
+    ],
+    lines,
+  );
+}
+
+function failureText(failures: Record<string, number>): string {
+  const parts = Object.entries(failures)
+    .filter(([, n]) => n > 0)
+    .sort(([, a], [, b]) => b - a)
+    .map(([code, n]) => `${code} ${n}`);
+  return parts.length === 0 ? "-" : parts.join(", ");
 }
 
 function breakerText(b: EndpointRow["breakers"]): string {
@@ -68,7 +144,8 @@ function breakerText(b: EndpointRow["breakers"]): string {
 export const topCommands = {
   top: {
     usage: "top [SERVICE] [--interval MS] [--count N] [--json]",
-    summary: "live calls/s, success, p50/p99, in-flight, sheds, quota denials, breakers per endpoint",
+    summary:
+      "live calls/s, success, p50/p99, in-flight, sheds, quota denials, breakers per endpoint; per edge, callee and caller success",
     run: async (ctx: CommandContext) => {
       const intervalMs = flagInt(ctx, "interval", 100) ?? DEFAULT_INTERVAL_MS;
       const count = flagInt(ctx, "count", 1);
@@ -77,14 +154,23 @@ export const topCommands = {
         // one snapshot: two samples an interval apart, so rates are real
         await new Promise((r) => setTimeout(r, intervalMs));
         const now = await snapshot(ctx);
-        print(true, { at: new Date().toISOString(), intervalMs, endpoints: rows(now, previous) }, () => "");
+        print(
+          true,
+          {
+            at: new Date().toISOString(),
+            intervalMs,
+            endpoints: rows(now, previous),
+            edges: edgeRows(now, previous),
+          },
+          () => "",
+        );
         return;
       }
       const tty = process.stdout.isTTY === true;
       for (let i = 0; count === undefined || i < count; i++) {
         await new Promise((r) => setTimeout(r, intervalMs));
         const now = await snapshot(ctx);
-        const text = render(rows(now, previous), intervalMs);
+        const text = render(rows(now, previous), edgeRows(now, previous), intervalMs);
         process.stdout.write(tty ? `\x1b[2J\x1b[H${text}\n` : `${text}\n\n`);
         previous = now;
       }

@@ -21,6 +21,7 @@ import { injectTraceContext, type TraceHeaders } from "../telemetry/trace-contex
 import { encodeJson } from "../wire/json-codec.js";
 import { writeRequestHeaders } from "../wire/request-headers.js";
 import { AttemptFailed, settleAttempt } from "./attempt.js";
+import { CallCounters } from "./call-counters.js";
 import type { Requester, SendResult } from "./requester.js";
 
 // failures this process caused (an attempt never sent, or a reply lost with its own connection):
@@ -53,6 +54,8 @@ function unwell(error: unknown): boolean {
 const RECENT_BREAKER_MS = 60_000;
 const IDLE_BREAKER_MS = 600_000;
 const MAX_BUDGETS = 1_000;
+// a caller may name any endpoint: past this many, new ones go uncounted rather than grow the map
+const MAX_COUNTED_TARGETS = 1_000;
 
 interface BreakerEntry {
   readonly service: string;
@@ -130,6 +133,8 @@ export class CallPipeline {
   // keyed by target service: few, but a caller may name any service, so bounded all the same
   readonly #budgets = new BoundedCache<string, RetryBudget>(MAX_BUDGETS);
   readonly #breakers = new Map<string, BreakerEntry>();
+  // by subject (one per endpoint, a string the target already holds: no key built per call)
+  readonly #counters = new Map<string, CallCounters>();
   #active = 0;
 
   readonly #abandon: (service: string, cancel: Required<CancelMessage>) => void;
@@ -172,12 +177,14 @@ export class CallPipeline {
       const plan = this.#plan(target, input, opts, parent, tenant, span, parentContext);
       const value = await this.#guarded(plan);
       this.#telemetry.endClientSpan(span, target, tenant, startedAt, undefined);
+      this.#countersOf(target)?.record(monotonicNow() - startedAt, undefined);
       return value;
     } catch (error) {
       const failure = isMeshError(error)
         ? error
         : new MeshError("INTERNAL", "the call failed", { cause: error });
       this.#telemetry.endClientSpan(span, target, tenant, startedAt, failure);
+      this.#countersOf(target)?.record(monotonicNow() - startedAt, failure.code);
       throw error;
     } finally {
       this.#active--;
@@ -456,6 +463,47 @@ export class CallPipeline {
     for (const e of this.#breakers.values()) {
       if (e.usedAt >= since) yield { service: e.service, endpoint: e.endpoint, breaker: e.breaker.state };
     }
+  }
+
+  /** The endpoint's counters, made on its first call; undefined once too many are counted. */
+  #countersOf(target: CallTarget): CallCounters | undefined {
+    let counters = this.#counters.get(target.subject);
+    if (counters === undefined && this.#counters.size < MAX_COUNTED_TARGETS) {
+      counters = new CallCounters(target.service, target.endpoint);
+      this.#counters.set(target.subject, counters);
+    }
+    return counters;
+  }
+
+  /**
+   * What `$SRV.STATS` tells of this process's calls (`mesh_calls`): per endpoint called, the
+   * counts since start and the worst state among its breakers (plans with other breaker
+   * parameters have their own); breakers of uncounted endpoints used in the last minute too.
+   */
+  callStats(): CallStats[] {
+    const since = monotonicNow() - RECENT_BREAKER_MS;
+    const worst = new Map<string, { state: CallStats["breaker"]; recent: boolean }>();
+    for (const e of this.#breakers.values()) {
+      // names are `^[A-Za-z0-9_-]+$`, so "/" cannot be part of one
+      const key = `${e.service}/${e.endpoint}`;
+      const state = e.breaker.state;
+      const had = worst.get(key);
+      const recent = e.usedAt >= since || had?.recent === true;
+      if (had === undefined || had.state === "closed" || state === "open") worst.set(key, { state, recent });
+      else had.recent = recent;
+    }
+    const out: CallStats[] = [];
+    for (const c of this.#counters.values()) {
+      const key = `${c.service}/${c.endpoint}`;
+      out.push(c.stats(worst.get(key)?.state ?? "closed"));
+      worst.delete(key);
+    }
+    for (const [key, { state, recent }] of worst) {
+      if (!recent) continue;
+      const [service = "", endpoint = ""] = key.split("/");
+      out.push({ service, endpoint, breaker: state });
+    }
+    return out;
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   discoverySubject,
   type InfoResponse,
   LATENCY_BOUNDS_MS,
+  latencyBucketOf,
   type PingResponse,
   type StatsResponse,
 } from "@switchyard/schemas";
@@ -22,13 +23,6 @@ class Tally {
     if (failed) this.errors++;
     this.latency[bucket] = (this.latency[bucket] as number) + 1;
   }
-}
-
-/** The `LATENCY_BOUNDS_MS` bucket of a handling time. */
-function bucketOf(elapsedMs: number): number {
-  let bucket = 0;
-  while (bucket < LATENCY_BOUNDS_MS.length && elapsedMs > (LATENCY_BOUNDS_MS[bucket] as number)) bucket++;
-  return bucket;
 }
 
 /** A caller's tally, and whether the broker vouched for every request counted in it. */
@@ -55,7 +49,7 @@ export class EndpointCounters extends Tally {
 
   /** `verified`: the broker vouched for `caller`, rather than the request asserting it. */
   record(elapsedMs: number, error: string | undefined, caller: string | undefined, verified: boolean): void {
-    const bucket = bucketOf(elapsedMs);
+    const bucket = latencyBucketOf(elapsedMs);
     const failed = error !== undefined;
     this.add(bucket, failed);
     this.processingNs += Math.round(elapsedMs * 1e6);
@@ -88,7 +82,7 @@ export interface DiscoverySource {
     readonly data?: () => unknown;
   }>;
   metadata(): Record<string, string>;
-  /** What this process's callers see of the endpoints they call. */
+  /** What this process saw of the endpoints it calls: counts by code and breaker state. */
   calls(): CallStats[];
 }
 

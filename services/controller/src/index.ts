@@ -10,5 +10,14 @@ export type { PolicyView, ServicePage } from "./dashboard/api.js";
 export type { HistoryPoint, InstanceRow, QuotaRow, Snapshot } from "./dashboard/collector.js";
 export type { Gathered } from "./dashboard/discovery-fan-out.js";
 export { discoveryTargets, gatherDiscovery } from "./dashboard/discovery-fan-out.js";
-export type { EdgeRow, EdgeSample, EndpointRow, Figures, Sample } from "./stats-model.js";
-export { breakersOf, edgeRowsOf, edgesOf, quantile, rowsOf, sampleOf } from "./stats-model.js";
+export type {
+  CallerSample,
+  CallerSide,
+  CallerSideFigures,
+  EdgeRow,
+  EdgeSample,
+  EndpointRow,
+  Figures,
+  Sample,
+} from "./stats-model.js";
+export { breakersOf, callerSideOf, edgeRowsOf, edgesOf, quantile, rowsOf, sampleOf } from "./stats-model.js";

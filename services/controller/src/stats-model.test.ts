@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { MeshStatsResponse } from "@switchyard/schemas";
-import { breakersOf, edgeRowsOf, edgesOf, quantile, rowsOf, sampleOf } from "./stats-model.js";
+import { breakersOf, callerSideOf, edgeRowsOf, edgesOf, quantile, rowsOf, sampleOf } from "./stats-model.js";
 
 const BOUNDS = [1, 10, 100];
 
@@ -109,6 +109,93 @@ describe("edges", () => {
       ],
     );
     assert.equal(rows[0]?.successRate, 1, "no new errors in the interval");
+  });
+});
+
+describe("the caller's side of an edge", () => {
+  // issue 15: an edge failing at the caller (an open breaker) never shows as 100% success
+  const caller = (id: string, name: string, calls: MeshStatsResponse["mesh_calls"]): MeshStatsResponse => ({
+    ...reply(id, 0, 0, [0, 0, 0, 0], calls),
+    name: `${name}-serves`,
+    metadata: { "switchyard.process": name },
+  });
+  const counts = (n: number) => [n, ...new Array<number>(17).fill(0)];
+
+  it("sets what callers saw beside what the callee measured, failures by code over the interval", () => {
+    const callee = (requests: number) => {
+      const r = reply("callee", requests, 0, [requests, 0, 0, 0]);
+      const data = r.endpoints[0]?.data;
+      assert.ok(data);
+      data.callers = { gateway: { requests, errors: 0, counts: [requests, 0, 0, 0] } };
+      return r;
+    };
+    const before = [
+      callee(10),
+      caller("g1", "gateway", [
+        { service: "svc", endpoint: "ep", breaker: "closed", calls: 10, failures: {}, counts: counts(10) },
+      ]),
+    ];
+    const now = [
+      callee(12),
+      caller("g1", "gateway", [
+        {
+          service: "svc",
+          endpoint: "ep",
+          breaker: "open",
+          calls: 30,
+          failures: { UNAVAILABLE: 2, CIRCUIT_OPEN: 16 },
+          counts: counts(30),
+        },
+      ]),
+      // the same process answering for a second service: counted once
+      caller("g1", "gateway", [
+        {
+          service: "svc",
+          endpoint: "ep",
+          breaker: "open",
+          calls: 30,
+          failures: { UNAVAILABLE: 2, CIRCUIT_OPEN: 16 },
+          counts: counts(30),
+        },
+      ]),
+    ];
+    const [row] = edgeRowsOf(edgesOf(now), edgesOf(before), 1_000, callerSideOf(now), callerSideOf(before));
+    assert.equal(row?.caller, "gateway");
+    assert.equal(row?.successRate, 1, "the callee answered every request it got");
+    const side = row?.callerSide;
+    assert.ok(side);
+    assert.equal(side.callsPerSec, 20);
+    assert.equal(side.successRate, 0.1, "2 of the interval's 20 calls succeeded");
+    assert.deepEqual(side.failures, { UNAVAILABLE: 2, CIRCUIT_OPEN: 16 });
+    assert.deepEqual(side.breakers, { closed: 0, "half-open": 0, open: 1 });
+    assert.deepEqual(
+      side.endpoints.map((e) => [e.endpoint, e.calls, e.errors, e.breakers.open]),
+      [["ep", 30, 18, 1]],
+    );
+  });
+
+  it("shows an edge only its caller reports, and none from a runtime that sends no counts", () => {
+    const only = [
+      caller("g1", "gateway", [
+        {
+          service: "gone",
+          endpoint: "ep",
+          breaker: "open",
+          calls: 5,
+          failures: { CIRCUIT_OPEN: 5 },
+          counts: counts(5),
+        },
+      ]),
+    ];
+    const [row] = edgeRowsOf(edgesOf(only), undefined, 0, callerSideOf(only));
+    assert.equal(row?.service, "gone");
+    assert.equal(row?.successRate, null, "the callee saw nothing");
+    assert.equal(row?.callerSide?.successRate, 0);
+    assert.equal(row?.callerSide?.window, "lifetime");
+    const old = [caller("g1", "gateway", [{ service: "svc", endpoint: "ep", breaker: "closed" }])];
+    const [bare] = edgeRowsOf(edgesOf(old), undefined, 0, callerSideOf(old));
+    assert.equal(bare?.callerSide?.calls, 0);
+    assert.equal(bare?.callerSide?.successRate, null);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { MeshStatsResponse } from "@switchyard/schemas";
+import { LATENCY_BOUNDS_MS, type MeshStatsResponse, MetadataKey } from "@switchyard/schemas";
 
 /** One endpoint as `switchyard top` shows it, summed over its instances. */
 export interface EndpointRow extends Figures {
@@ -15,12 +15,35 @@ export interface EndpointRow extends Figures {
   breakers: { closed: number; "half-open": number; open: number };
 }
 
-/** One observed caller → callee edge, summed over the callee's endpoints and instances. */
+type BreakerCounts = EndpointRow["breakers"];
+
+/**
+ * One caller → callee edge, summed over the callee's endpoints and instances: the figures are what
+ * the callee measured (its replies); `callerSide` is what the calling processes saw, failures the
+ * callee never sees included (CIRCUIT_OPEN, a spent retry budget, a local deadline).
+ */
 export interface EdgeRow extends Figures {
   caller: string;
   service: string;
   calls: number;
   errors: number;
+  /** Null when no calling process reports the edge (an older runtime, or one serving nothing). */
+  callerSide: CallerSide | null;
+}
+
+/** An edge as its calling processes saw it: the same figures, failures by code, breakers. */
+export interface CallerSideFigures extends Figures {
+  calls: number;
+  errors: number;
+  /** Failed calls by code, over the same span as `successRate`. */
+  failures: Record<string, number>;
+  /** How many calling processes hold their breaker on the endpoint(s) in each state. */
+  breakers: BreakerCounts;
+}
+
+/** The caller's view of an edge, and of each endpoint of the callee it calls. */
+export interface CallerSide extends CallerSideFigures {
+  endpoints: Array<CallerSideFigures & { endpoint: string }>;
 }
 
 /** One instance's counters: what two samples are compared by. */
@@ -51,6 +74,19 @@ interface Totals extends Tally {
 /** Tallies by "service/endpoint" (`sampleOf`) and by "caller>service" (`edgesOf`). */
 export type Sample = Map<string, Totals>;
 export type EdgeSample = Map<string, Tally>;
+
+/** A caller-side tally: failures by code beside the counts, and breaker states. */
+interface CallerTally extends Tally {
+  failures: Record<string, number>;
+  failuresByInstance: Map<string, Record<string, number>>;
+  breakers: BreakerCounts;
+}
+
+/** Caller-side tallies by "caller>service" and by "caller>service/endpoint" (`callerSideOf`). */
+export interface CallerSample {
+  edges: Map<string, CallerTally>;
+  endpoints: Map<string, CallerTally>;
+}
 
 function addInstance(
   t: Tally,
@@ -299,13 +335,136 @@ export function edgesOf(replies: readonly MeshStatsResponse[]): EdgeSample {
   return edges;
 }
 
-/** The edges of one refresh, as `rowsOf` does for endpoints. */
-export function edgeRowsOf(now: EdgeSample, previous: EdgeSample | undefined, elapsedMs: number): EdgeRow[] {
-  const rows = rowsFor(now, previous, elapsedMs, ">", (_key, [caller, service], _t, counted) => ({
+/**
+ * Sums what calling processes report of their own calls (STATS `mesh_calls`) per caller → service
+ * edge and per caller → endpoint, each process counted once. The caller is the process's mesh
+ * name (the `Mesh-Caller` it sends), so the keys meet the callee-side ones of `edgesOf`.
+ */
+export function callerSideOf(replies: readonly MeshStatsResponse[]): CallerSample {
+  const sample: CallerSample = { edges: new Map(), endpoints: new Map() };
+  const make = (): CallerTally => ({
+    ...emptyTally(),
+    boundsMs: LATENCY_BOUNDS_MS,
+    failures: {},
+    failuresByInstance: new Map(),
+    breakers: { closed: 0, "half-open": 0, open: 0 },
+  });
+  const seen = new Set<string>();
+  for (const reply of replies) {
+    // a process serving two services answers twice with the same id and the same calls
+    if (seen.has(reply.id)) continue;
+    seen.add(reply.id);
+    const caller = reply.metadata?.[MetadataKey.Caller] ?? reply.name;
+    for (const call of reply.mesh_calls ?? []) {
+      const errors = Object.values(call.failures ?? {}).reduce((a, b) => a + b, 0);
+      // counts bucketed otherwise (another runtime version) are left out, as for endpoints
+      const counts = call.counts?.length === LATENCY_BOUNDS_MS.length + 1 ? call.counts : undefined;
+      for (const key of [`${caller}>${call.service}`, `${caller}>${call.service}/${call.endpoint}`]) {
+        const t = tallyAt(key.includes("/") ? sample.endpoints : sample.edges, key, make);
+        t.breakers[call.breaker]++;
+        if (call.calls === undefined) continue;
+        addInstance(t, reply.id, call.calls, errors, counts);
+        const own = t.failuresByInstance.get(reply.id) ?? {};
+        for (const [code, n] of Object.entries(call.failures ?? {})) {
+          t.failures[code] = (t.failures[code] ?? 0) + n;
+          own[code] = (own[code] ?? 0) + n;
+        }
+        t.failuresByInstance.set(reply.id, own);
+      }
+    }
+  }
+  return sample;
+}
+
+/** Failures by code over the interval `figures` used (per instance, as `intervalOf`), else lifetime. */
+function failuresOver(t: CallerTally, before: CallerTally | undefined, window: Figures["window"]) {
+  if (window === "lifetime" || before === undefined) return { ...t.failures };
+  const out: Record<string, number> = {};
+  for (const [id, now] of t.failuresByInstance) {
+    const was = before.byInstance.get(id);
+    const wasFailures = before.failuresByInstance.get(id);
+    const calls = t.byInstance.get(id)?.calls ?? 0;
+    if (was === undefined || wasFailures === undefined || was.calls > calls) continue;
+    for (const [code, n] of Object.entries(now)) {
+      const d = n - (wasFailures[code] ?? 0);
+      if (d > 0) out[code] = (out[code] ?? 0) + d;
+    }
+  }
+  return out;
+}
+
+function callerFigures(
+  t: CallerTally,
+  before: CallerTally | undefined,
+  hasPrevious: boolean,
+  elapsedMs: number,
+): CallerSideFigures {
+  const f = figures(t, before, hasPrevious, elapsedMs);
+  return {
+    calls: t.calls,
+    errors: t.errors,
+    ...f,
+    failures: failuresOver(t, before, f.window),
+    breakers: { ...t.breakers },
+  };
+}
+
+/** The caller's side of the edge `key` ("caller>service"), with its endpoints. */
+function callerSideRow(
+  key: string,
+  now: CallerSample,
+  previous: CallerSample | undefined,
+  elapsedMs: number,
+): CallerSide | null {
+  const t = now.edges.get(key);
+  if (t === undefined) return null;
+  const has = previous !== undefined;
+  const endpoints = [...now.endpoints]
+    .filter(([k]) => k.startsWith(`${key}/`))
+    .map(([k, e]) => ({
+      endpoint: k.slice(key.length + 1),
+      ...callerFigures(e, previous?.endpoints.get(k), has, elapsedMs),
+    }))
+    .sort((a, b) => a.endpoint.localeCompare(b.endpoint));
+  return { ...callerFigures(t, previous?.edges.get(key), has, elapsedMs), endpoints };
+}
+
+/**
+ * The edges of one refresh, as `rowsOf` does for endpoints: the callee's figures, and the
+ * callers' (`callerSide`) when given. An edge only the caller reports (every call failed before
+ * reaching the callee, or the callee is gone) is a row too, with no callee figures.
+ */
+export function edgeRowsOf(
+  now: EdgeSample,
+  previous: EdgeSample | undefined,
+  elapsedMs: number,
+  callerNow?: CallerSample,
+  callerPrevious?: CallerSample,
+): EdgeRow[] {
+  const side = (key: string) =>
+    callerNow === undefined ? null : callerSideRow(key, callerNow, callerPrevious, elapsedMs);
+  const rows = rowsFor(now, previous, elapsedMs, ">", (key, [caller, service], _t, counted) => ({
     caller,
     service,
     ...counted,
+    callerSide: side(key),
   }));
+  for (const key of callerNow?.edges.keys() ?? []) {
+    if (now.has(key)) continue;
+    const [caller = "", service = ""] = key.split(">");
+    rows.push({
+      caller,
+      service,
+      calls: 0,
+      errors: 0,
+      callsPerSec: 0,
+      successRate: null,
+      p50Ms: null,
+      p99Ms: null,
+      window: "lifetime",
+      callerSide: side(key),
+    });
+  }
   return rows.sort((a, b) => `${a.caller}>${a.service}`.localeCompare(`${b.caller}>${b.service}`));
 }
 

@@ -2,6 +2,8 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { MeshStatsResponse, MetadataKey, type Policy } from "@switchyard/schemas";
 import {
   breakersOf,
+  type CallerSample,
+  callerSideOf,
   type EdgeRow,
   type EdgeSample,
   type EndpointRow,
@@ -72,7 +74,7 @@ export class StatsCollector {
   readonly #policy: PolicySource;
   readonly #periodMs: number;
   #timer: NodeJS.Timeout | undefined;
-  #previous: { sample: Sample; edges: EdgeSample; at: number } | undefined;
+  #previous: { sample: Sample; edges: EdgeSample; callers: CallerSample; at: number } | undefined;
   #snapshot: Snapshot = {
     at: new Date(0).toISOString(),
     collectMs: 0,
@@ -152,6 +154,7 @@ export class StatsCollector {
     const now = performance.now();
     const sample = sampleOf(replies);
     const edges = edgesOf(replies);
+    const callers = callerSideOf(replies);
     const before = this.#previous;
     const elapsed = before === undefined ? 0 : now - before.at;
     const endpoints = rowsOf(sample, before?.sample, elapsed, breakersOf(replies));
@@ -163,14 +166,14 @@ export class StatsCollector {
       if (points.length > HISTORY_POINTS) points.splice(0, points.length - HISTORY_POINTS);
       this.#history.set(key, points);
     }
-    this.#previous = { sample, edges, at: now };
+    this.#previous = { sample, edges, callers, at: now };
     this.#snapshot = {
       at: new Date(t).toISOString(),
       collectMs: Math.round((parseMs + performance.now() - now) * 100) / 100,
       droppedReplies: dropped,
       instances: instancesOf(replies),
       endpoints,
-      edges: edgeRowsOf(edges, before?.edges, elapsed),
+      edges: edgeRowsOf(edges, before?.edges, elapsed, callers, before?.callers),
       quotas: quotasOf(replies),
     };
     for (const listener of this.#listeners) listener(this.#snapshot);
