@@ -2,11 +2,14 @@
 import { connectMesh, drainOnSignals } from "@switchyard/runtime";
 import { startTelemetry } from "@switchyard/runtime/telemetry";
 import { ApiKeys } from "./api-keys.js";
+import { gatewayContract } from "./contract.js";
 import { startGateway } from "./gateway.js";
 
 // before connecting: the mesh takes its meter when it connects
 const telemetry = await startTelemetry({ serviceName: "gateway" });
 const mesh = await connectMesh({ name: "gateway" });
+// no endpoints: only discovery, so callers' truth (its breakers and failures) reaches the screens
+await mesh.serve(gatewayContract, {});
 const keysFile = process.env["GATEWAY_KEYS_FILE"] ?? "examples/api-keys.json";
 const keys = new ApiKeys(keysFile, (error) => mesh.log.error({ err: error }, "API keys not reloaded"));
 const gateway = await startGateway({
