@@ -3,7 +3,7 @@ import type { Call } from "./measure.js";
 
 // The peer the request-reply suite compares the mesh with: Moleculer with its defaults (NATS
 // transporter on the bench's nats-server, JSON serializer, its own balancer, no request timeout,
-// no metrics or tracing) and only the logger off, so neither side pays for output the other skips.
+// no metrics or tracing) and only its logger off, as issue 16 specifies the peer.
 
 const PEER_SERVICE = "bench-peer";
 const PEER_ECHO_ACTION = `${PEER_SERVICE}.echo`;
