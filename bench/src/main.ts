@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   }
   const header = `Switchyard bench: node ${process.version}, ${availableParallelism()} cores, NATS ${nats.origin}`;
   const sections = [header, ...results.flatMap(({ result }) => result.tables.map(renderTable))];
-  sections.push(renderValues("ratios (mesh ÷ floor; deltas in µs)", ratios));
+  sections.push(renderValues("ratios (mesh ÷ peer or floor; deltas in µs)", ratios));
   process.stdout.write(`${sections.join("\n\n")}\n`);
 }
 

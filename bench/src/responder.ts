@@ -1,5 +1,6 @@
 // The far side of the request-reply suite, in its own process (spawned by responder-process.ts):
-// the mesh serving the echo contract with default options, and a raw nats.js echo for the floors.
+// the mesh serving the echo contract with default options, Moleculer's echo action for the peer,
+// and a raw nats.js echo for the floors.
 import { connect } from "@nats-io/transport-node";
 import { connectMesh } from "@switchyard/runtime";
 import {
@@ -9,6 +10,7 @@ import {
   tracedContract,
   WITHOUT_FLOW_CONTROL,
 } from "./echo-contract.js";
+import { startPeerResponder } from "./moleculer-peer.js";
 import type { ResponderCommand, ResponderEvent } from "./responder-process.js";
 import { benchTracerProvider } from "./tracing-provider.js";
 
@@ -31,6 +33,8 @@ async function main(): Promise<void> {
   const traced = await connectMesh({ name: "bench-traced", servers, telemetry: { tracerProvider } });
   await traced.serve(tracedContract, { echo: (order) => order });
 
+  const peer = await startPeerResponder(servers);
+
   const nc = await connect({ servers, name: "bench-raw-responder" });
   nc.subscribe(RAW_ECHO_SUBJECT, {
     callback: (_err, msg) => {
@@ -44,7 +48,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     try {
-      await Promise.all([mesh.close(), core.close(), traced.close(), nc.drain()]);
+      await Promise.all([mesh.close(), core.close(), traced.close(), peer.stop(), nc.drain()]);
       await tracerProvider.shutdown();
     } finally {
       process.exit(0);

@@ -15,7 +15,7 @@ import { tracing } from "./tracing.js";
 export const suites: readonly Suite[] = [
   {
     name: "request-reply",
-    description: "a mesh call vs raw nats.js request/reply, responder in another process",
+    description: "a mesh call vs Moleculer and raw nats.js request/reply, responder in another process",
     run: requestReply,
   },
   {

@@ -7,16 +7,18 @@ export const LEVELS = [1, 16, 64, 256] as const;
 export type Level = (typeof LEVELS)[number];
 
 /** Clients in the order their rounds alternate. */
-export const CLIENTS = ["mesh", "floor-a", "floor-b"] as const;
+export const CLIENTS = ["mesh", "moleculer", "floor-a", "floor-b"] as const;
 export type ClientName = (typeof CLIENTS)[number];
 
-const FLOORS = ["floor-a", "floor-b"] as const;
+/** What the mesh is compared with: a peer framework that does less, and the transport's floors. */
+const BASELINES = ["moleculer", "floor-a", "floor-b"] as const;
 const CONCURRENT: readonly Level[] = LEVELS.filter((l) => l > 1);
 
 /**
- * Figures are `<client>@<in flight>.<metric-with-unit>`. Ratios are mesh ÷ floor: throughput
- * `mesh/<floor>@<n>` (below 1: the mesh is slower), `cpu-per-call/<floor>@<n>` (above 1: the mesh
- * costs more), and the sequential `p50-delta-us/<floor>` and `p99-delta-us/<floor>` in µs.
+ * Figures are `<client>@<in flight>.<metric-with-unit>`. Ratios are mesh ÷ baseline (the peer or a
+ * floor): throughput `mesh/<baseline>@<n>` (below 1: the mesh is slower),
+ * `cpu-per-call/<baseline>@<n>` (above 1: the mesh costs more), and the sequential
+ * `p50-delta-us/<baseline>` and `p99-delta-us/<baseline>` in µs (above 0: the mesh is slower).
  */
 export function summarize(
   roundsOf: (client: ClientName, level: Level) => readonly Round[],
@@ -41,22 +43,22 @@ export function summarize(
   }
 
   const ratios: Record<string, number> = {};
-  for (const floor of FLOORS) {
+  for (const baseline of BASELINES) {
     for (const level of LEVELS) {
-      ratios[`mesh/${floor}@${level}`] = roundTo(
-        get("mesh", level).callsPerSecond / get(floor, level).callsPerSecond,
+      ratios[`mesh/${baseline}@${level}`] = roundTo(
+        get("mesh", level).callsPerSecond / get(baseline, level).callsPerSecond,
         3,
       );
     }
   }
-  for (const floor of FLOORS) {
-    ratios[`p50-delta-us/${floor}`] = roundTo(get("mesh", 1).p50Us - get(floor, 1).p50Us, 1);
-    ratios[`p99-delta-us/${floor}`] = roundTo(get("mesh", 1).p99Us - get(floor, 1).p99Us, 1);
+  for (const baseline of BASELINES) {
+    ratios[`p50-delta-us/${baseline}`] = roundTo(get("mesh", 1).p50Us - get(baseline, 1).p50Us, 1);
+    ratios[`p99-delta-us/${baseline}`] = roundTo(get("mesh", 1).p99Us - get(baseline, 1).p99Us, 1);
   }
-  for (const floor of FLOORS) {
+  for (const baseline of BASELINES) {
     for (const level of LEVELS) {
-      ratios[`cpu-per-call/${floor}@${level}`] = roundTo(
-        get("mesh", level).cpuPerCallUs / get(floor, level).cpuPerCallUs,
+      ratios[`cpu-per-call/${baseline}@${level}`] = roundTo(
+        get("mesh", level).cpuPerCallUs / get(baseline, level).cpuPerCallUs,
         3,
       );
     }
@@ -94,6 +96,7 @@ export function summarize(
     ]),
     notes: [
       "mesh: typed client, default options (deadline, retry bookkeeping, error mapping, zod in/out, pino info)",
+      "moleculer: broker.call() to an echo action without params schema; Moleculer 0.15 defaults, NATS transporter, logger off",
       "floor-a: nc.request(subject, bytes, { timeout }) with default connection options",
       "floor-b: one wildcard inbox subscription, publish with reply <prefix><counter>, Map token → resolver",
     ],

@@ -6,6 +6,7 @@ import { pino } from "pino";
 import { echoContract, ORDER, ORDER_BYTES, RAW_ECHO_SUBJECT } from "../echo-contract.js";
 import { BareInboxFloor, natsRequestFloor } from "../floors.js";
 import { type Call, type Round, runConcurrent, runSequential } from "../measure.js";
+import { startPeerCaller } from "../moleculer-peer.js";
 import { startResponder } from "../responder-process.js";
 import type { BenchEnv, SuiteResult } from "../suite.js";
 import { CLIENTS, type ClientName, LEVELS, type Level, summarize } from "./request-reply-summary.js";
@@ -19,7 +20,7 @@ interface Clients {
   close(): Promise<void>;
 }
 
-/** The mesh with default options, and each floor on a connection of its own. */
+/** The mesh with default options, the Moleculer peer, and each floor on a connection of its own. */
 async function openClients(natsUrl: string): Promise<Clients> {
   // level "info" as by default, but on stderr: stdout carries the report
   const logger = pino(
@@ -31,16 +32,18 @@ async function openClients(natsUrl: string): Promise<Clients> {
   const ncB = await connect({ servers: natsUrl, name: "bench-floor-b" });
   const echo = mesh.client(echoContract);
   const floorB = new BareInboxFloor(ncB);
+  const peer = await startPeerCaller(natsUrl, ORDER);
   // the inbox subscriptions reach the server before the first request does
   await Promise.all([ncA.flush(), ncB.flush()]);
   return {
     calls: {
       mesh: () => echo.echo(ORDER),
+      moleculer: peer.call,
       "floor-a": natsRequestFloor(ncA, RAW_ECHO_SUBJECT, ORDER_BYTES, TIMEOUT_MS),
       "floor-b": () => floorB.request(RAW_ECHO_SUBJECT, ORDER_BYTES),
     },
     close: async () => {
-      await Promise.all([mesh.close(), ncA.drain(), ncB.drain()]);
+      await Promise.all([mesh.close(), peer.close(), ncA.drain(), ncB.drain()]);
     },
   };
 }
@@ -48,6 +51,7 @@ async function openClients(natsUrl: string): Promise<Clients> {
 /** A benchmark of the wrong thing is worse than none: every client must really echo. */
 async function checkEchoes(calls: Clients["calls"]): Promise<void> {
   assert.deepEqual(await calls.mesh(), ORDER, "the mesh did not echo the order");
+  assert.deepEqual(await calls.moleculer(), ORDER, "Moleculer did not echo the order");
   for (const floor of ["floor-a", "floor-b"] as const) {
     const reply = (await calls[floor]()) as Msg;
     assert.ok(Buffer.from(reply.data).equals(ORDER_BYTES), `${floor} did not echo the payload`);
@@ -60,8 +64,9 @@ function runRound(call: Call, level: Level, durationMs: number): Promise<Round> 
 
 /**
  * A mesh call (deadline, retry bookkeeping, error mapping, zod on both sides, pino at "info")
- * against two floors on the same server, responder in another process, 100-byte JSON. Rounds
- * alternate mesh, floor a, floor b, mesh... so machine noise hits all three alike.
+ * against a peer (Moleculer over the same server) and two floors, responder in another process,
+ * 100-byte JSON. Rounds alternate mesh, moleculer, floor a, floor b, mesh... so machine noise hits
+ * all four alike.
  */
 export async function requestReply(env: BenchEnv): Promise<SuiteResult> {
   const responder = await startResponder(env.natsUrl);
