@@ -23,7 +23,7 @@ interface LoadLine {
 
 /** Reads one `load:` status line (scripts/load.ts `describeLoad`). */
 function parseLoadLine(line: string): LoadLine {
-  const verdict = / (\d+) ok, (\d+) declined, (\d+) over quota, (\d+) failed$/.exec(line);
+  const verdict = / · (\d+) ok, (\d+) declined, (\d+) over quota, (\d+) failed$/.exec(line);
   assert.ok(verdict, `not a load status line: ${line}`);
   const [, ok, declined, limited, failed] = verdict.map(Number) as [number, number, number, number, number];
   const byTenant = new Map<string, Map<string, number>>();
