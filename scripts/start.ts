@@ -252,13 +252,30 @@ function waitForGateway(url: string, timeoutMs = 60_000): Promise<void> {
   });
 }
 
-/** `--load`: traffic through the gateway, with a line of counts every 5 s. */
+/** `--load`'s traffic, settled once it has stopped and printed its final counts. */
+let loadDone: Promise<void> | undefined;
+
+/** `--load`: traffic through the gateway, with a line of counts every 5 s and once more at the end. */
 function startLoad(gatewayUrl: string): void {
-  const perSecond = Number(process.env["LOAD_RPS"] ?? 20);
+  const perSecond = Number(process.env["LOAD_RPS"] || 20);
+  if (!(perSecond > 0 && perSecond <= 1_000)) throw new Error(`LOAD_RPS must be a number in (0, 1000]`);
   say(`load: about ${perSecond} requests/s through the gateway (LOAD_RPS); watch it with switchyard top`);
   const counts = newLoadCounts();
+  const startedAt = Date.now();
   const report = setInterval(() => say(`load: ${describeLoad(counts)}`), 5_000);
-  void runLoad(gatewayUrl, perSecond, loadStop.signal, counts).finally(() => clearInterval(report));
+  loadDone = runLoad(gatewayUrl, perSecond, loadStop.signal, counts).then(
+    () => {
+      clearInterval(report);
+      const seconds = Math.round((Date.now() - startedAt) / 1_000);
+      say(`load: final after ${seconds} s: ${describeLoad(counts)}`);
+    },
+    (error: unknown) => {
+      clearInterval(report);
+      say(
+        `load: stopped by ${error instanceof Error ? error.message : String(error)}: ${describeLoad(counts)}`,
+      );
+    },
+  );
 }
 
 /** The gateway's port: GATEWAY_PORT, else 8080 when free, else any free port. */
@@ -273,6 +290,8 @@ async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   loadStop.abort();
+  // the load's last answers are counted before the gateway drains
+  await loadDone;
   say("draining and stopping…");
   await stopAll();
   process.exit(code);

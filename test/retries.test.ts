@@ -149,5 +149,12 @@ describe("retries", () => {
     const error = await caller.call("limited", "work", {}, { timeoutMs: 100 }).catch((e: unknown) => e);
     assert.ok(isMeshError(error) && error.code === "QUOTA_EXCEEDED" && error.retryAfterMs === 200);
     assert.equal(arrivals.length, 1, "no attempt after the denial");
+
+    // issue 15: one within the deadline that would leave the retry less time than the wait is not
+    // waited for either (the demo's globex orders, admitted with 37 ms left, ended as 504s)
+    arrivals.length = 0;
+    const squeezed = await caller.call("limited", "work", {}, { timeoutMs: 300 }).catch((e: unknown) => e);
+    assert.ok(isMeshError(squeezed) && squeezed.code === "QUOTA_EXCEEDED", String(squeezed));
+    assert.equal(arrivals.length, 1, "no retry squeezed into the deadline's last 100 ms");
   });
 });

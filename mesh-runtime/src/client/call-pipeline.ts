@@ -392,6 +392,13 @@ export class CallPipeline {
         : fullJitterDelayMs(attempt, plan.settings.retry.backoff.baseMs, plan.settings.retry.backoff.maxMs);
     const delayMs = Math.max(backoffMs, error.retryAfterMs ?? 0);
     if (monotonicNow() + delayMs >= plan.deadline) throw markDownstream(error);
+    // a quota's Retry-After fits only when it leaves the retry at least as long as the wait: the
+    // retry runs the whole handler again, and one squeezed into the deadline's last moments starts
+    // work (stock reserved, a card charged) cut short as DEADLINE_EXCEEDED, where the denial was
+    // the answer. (A dedupe CONFLICT's wait ends in a stored reply: it needs no such margin.)
+    if (error.code === "QUOTA_EXCEEDED" && (error.retryAfterMs ?? 0) * 2 > remainingMs(plan.deadline)) {
+      throw markDownstream(error);
+    }
     if (!plan.budget.tryRetry()) {
       plan.span.addEvent(SpanEvent.RetryBudgetExhausted, {
         "mesh.attempt": attempt,

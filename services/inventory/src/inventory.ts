@@ -12,6 +12,11 @@ export interface InventoryOptions {
   readonly stock: Readonly<Record<string, number>>;
   /** Added latency per reservation, to make drains and deadlines visible in the demo. */
   readonly latencyMs?: number;
+  /**
+   * A delivery every this many ms brings each SKU back up to its starting stock (never down), so
+   * `npm start -- --load` can order indefinitely; none when unset.
+   */
+  readonly restockEveryMs?: number;
 }
 
 /**
@@ -22,12 +27,23 @@ export function inventoryHandlers(options: InventoryOptions): Handlers<typeof in
   const stock = new Map(Object.entries(options.stock));
   const byOrder = new Map<string, Reservation>();
   const byId = new Map<string, Reservation>();
+  let restockedAt = performance.now();
+  // checked on each reservation rather than on a timer: nothing to stop when the service drains
+  const restock = () => {
+    if (options.restockEveryMs === undefined || performance.now() - restockedAt < options.restockEveryMs)
+      return;
+    restockedAt = performance.now();
+    for (const [sku, start] of Object.entries(options.stock)) {
+      stock.set(sku, Math.max(stock.get(sku) ?? 0, start));
+    }
+  };
 
   return {
     reserve: async ({ orderId, lines }, ctx) => {
       const existing = byOrder.get(orderId);
       if (existing) return { reservationId: existing.id };
       if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
+      restock();
       for (const { sku, quantity } of lines) {
         const available = stock.get(sku);
         if (available === undefined)

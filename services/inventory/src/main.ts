@@ -13,5 +13,6 @@ await mesh.serve(
   inventoryHandlers({
     stock: { "WIDGET-1": 1_000, "GADGET-2": 500, "GIZMO-3": 5 },
     latencyMs: Number(process.env["INVENTORY_LATENCY_MS"] ?? 0),
+    restockEveryMs: 10_000, // the demo load takes about 16 units a second across both instances
   }),
 );
