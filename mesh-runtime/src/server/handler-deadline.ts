@@ -22,7 +22,9 @@ export function withinDeadline(r: ServedRequest, work: Promise<Uint8Array>): Pro
           new MeshError("DEADLINE_EXCEEDED", `the handler of ${service}.${endpoint} overran its deadline`),
         );
       },
-      Math.max(0, leftMs),
+      // Node's timers count whole ms and may fire a fraction early against the monotonic clock:
+      // one ms more makes sure the deadline has passed, so the reply is dropped, not sent
+      Math.max(0, Math.ceil(leftMs) + 1),
     );
     work.then(
       (value) => {
