@@ -8,8 +8,8 @@ import { startGateway } from "./gateway.js";
 // before connecting: the mesh takes its meter when it connects
 const telemetry = await startTelemetry({ serviceName: "gateway" });
 const mesh = await connectMesh({ name: "gateway" });
-// no endpoints: only discovery, so callers' truth (its breakers and failures) reaches the screens
-await mesh.serve(gatewayContract, {});
+// served for discovery: the gateway's view of its own calls (breakers, failures) reaches the screens
+await mesh.serve(gatewayContract, { health: () => ({ status: "ok" as const }) });
 const keysFile = process.env["GATEWAY_KEYS_FILE"] ?? "examples/api-keys.json";
 const keys = new ApiKeys(keysFile, (error) => mesh.log.error({ err: error }, "API keys not reloaded"));
 const gateway = await startGateway({
