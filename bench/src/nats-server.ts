@@ -46,7 +46,9 @@ function assertLoopback(urls: string): void {
 export async function startPrivate(extraArgs: readonly string[] = []): Promise<BenchNats> {
   // JetStream on: the policy-propagation suite keeps the policy in KV
   const store = mkdtempSync(join(tmpdir(), "switchyard-bench-js-"));
-  const args = ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store, ...extraArgs];
+  // a configuration file holds its own JetStream store (nats-server refuses -sd beside store_dir)
+  const jetstream = extraArgs.includes("-c") ? [] : ["-js", "-sd", store];
+  const args = ["-a", "127.0.0.1", "-p", "-1", ...jetstream, ...extraArgs];
   const child = spawn(natsServerBinary(), args, {
     stdio: ["ignore", "ignore", "pipe"],
   });

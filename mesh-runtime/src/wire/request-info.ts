@@ -1,5 +1,6 @@
 import type { Msg } from "@nats-io/nats-core";
 import { isServiceName } from "@switchyard/schemas";
+import { BoundedCache } from "../bounded-cache.js";
 import { MeshError } from "../errors.js";
 import { forEachHeader, headerText } from "./raw-headers.js";
 
@@ -8,6 +9,10 @@ export const REQUEST_INFO_HEADER = "nats-request-info";
 
 /** Real ones are ~300 bytes (research-14 §1): anything far larger is not the server's. */
 const MAX_REQUEST_INFO = 4_096;
+
+// The header describes the sender's connection, not the request (account, user, client id, rtt):
+// every request on one connection carries the same text, so each distinct text is parsed once.
+const vouched = new BoundedCache<string, string>(1_024);
 
 function unauthenticated(message: string): MeshError {
   return new MeshError("UNAUTHENTICATED", message, { details: { header: "Nats-Request-Info" } });
@@ -23,6 +28,8 @@ function unauthenticated(message: string): MeshError {
  */
 export function vouchedAccount(value: string | undefined): string {
   if (value === undefined) throw unauthenticated("the broker did not say who sent this request");
+  const known = vouched.get(value);
+  if (known !== undefined) return known;
   if (value.length > MAX_REQUEST_INFO) throw unauthenticated("the Nats-Request-Info header is too long");
   let info: unknown;
   try {
@@ -37,6 +44,7 @@ export function vouchedAccount(value: string | undefined): string {
   if (typeof acc !== "string" || !isServiceName(acc)) {
     throw unauthenticated("the broker's Nats-Request-Info names no identity account");
   }
+  vouched.set(value, acc);
   return acc;
 }
 
