@@ -10,15 +10,20 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
 import { fromSeed } from "@nats-io/nkeys";
-import { connect } from "@nats-io/transport-node";
-import { startController } from "@switchyard/controller";
 import { defineContract, type HandlerContext, isMeshError, type Mesh } from "@switchyard/runtime";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { eventually, waitFor } from "./fixtures/eventually.js";
+import { failsWith } from "./fixtures/mesh-error.js";
 import { scratchDir, suiteScope } from "./fixtures/processes.js";
 import { startRedis } from "./fixtures/redis-server.js";
-import { meshAs, type RenderedBroker, runCli, startRenderedBroker } from "./fixtures/rendered-broker.js";
+import {
+  applyPolicy,
+  meshAs,
+  type RenderedBroker,
+  runCli,
+  startRenderedBroker,
+} from "./fixtures/rendered-broker.js";
 
 const POLICY_FILE = new URL("../examples/policy.yaml", import.meta.url).pathname;
 /** Every identity the example policy names that is a service (not the controller or the operator). */
@@ -30,6 +35,8 @@ const Who = z.object({
   tenant: z.string().nullable(),
   tenantVerified: z.boolean(),
 });
+/** An endpoint that takes nothing and answers who its handler saw. */
+const reportsWho = { input: z.strictObject({}), output: Who };
 const who = (ctx: HandlerContext) => ({
   caller: ctx.caller ?? null,
   callerVerified: ctx.callerVerified,
@@ -41,7 +48,7 @@ const ordersContract = defineContract({
   name: "orders",
   version: "1.0.0",
   endpoints: {
-    get: { input: z.strictObject({}), output: Who },
+    get: reportsWho,
     /** Runs until its caller cancels it or the test releases it. */
     slow: { input: z.strictObject({ id: z.string() }), output: z.object({ id: z.string() }) },
     place: {
@@ -55,10 +62,7 @@ const ordersContract = defineContract({
 const inventoryContract = defineContract({
   name: "inventory",
   version: "1.0.0",
-  endpoints: {
-    reserve: { input: z.strictObject({}), output: Who },
-    stock: { input: z.strictObject({}), output: Who },
-  },
+  endpoints: { reserve: reportsWho, stock: reportsWho },
 });
 
 /** A tenant token as docs/PROTOCOL.md §18 defines it, signed with `seed`. */
@@ -87,15 +91,7 @@ describe("an attacker holding one service's credentials, against the runtime (ex
   const reserves: Array<string | null> = [];
   let placed = 0;
 
-  const connectAs = async (identity: string): Promise<NatsConnection> => {
-    const nc = await connect({
-      servers: broker.nats.url,
-      authenticator: broker.authenticator(identity),
-      inboxPrefix: `_INBOX.${identity}`,
-    });
-    scope.after(() => nc.close());
-    return nc;
-  };
+  const connectAs = (identity: string): Promise<NatsConnection> => broker.connect(scope, identity);
 
   /** A raw request with exactly these headers; the Mesh-Error code of the reply ("OK" if none) and body. */
   const rawCall = async (
@@ -121,17 +117,7 @@ describe("an attacker holding one service's credentials, against the runtime (ex
   before(async () => {
     broker = await startRenderedBroker(scope, POLICY_FILE);
     const redis = await startRedis(scope);
-    const controller = await startController({
-      mesh: {
-        servers: broker.nats.url,
-        logLevel: "silent",
-        auth: { nkeyFile: broker.seedFile("controller") },
-      },
-    });
-    scope.after(() => controller.close());
-    operatorEnv = { NATS_URL: broker.nats.url, NATS_NKEY: broker.seedFile("switchyard-cli") };
-    const applied = await runCli(operatorEnv, "policy", "apply", "-f", POLICY_FILE);
-    assert.equal(applied.code, 0, applied.stderr);
+    operatorEnv = await applyPolicy(scope, broker, POLICY_FILE);
 
     const store = { redis: { url: redis.url, commandTimeoutMs: 1_000 } };
     orders = await meshAs(scope, broker, "orders", store);
@@ -396,11 +382,7 @@ describe("an attacker holding one service's credentials, against the runtime (ex
       first,
       "the owner's replay",
     );
-    const mismatch = await gateway
-      .client(ordersContract)
-      .place({ item: "b2" }, key)
-      .catch((e: unknown) => e);
-    assert.ok(isMeshError(mismatch) && mismatch.code === "CONFLICT", String(mismatch));
+    await failsWith(gateway.client(ordersContract).place({ item: "b2" }, key), "CONFLICT");
   });
 
   it("a forged Mesh-Caller is judged by the verified identity, a bare Mesh-Tenant refused under require: verified", async (t) => {
@@ -464,11 +446,7 @@ describe("an attacker holding one service's credentials, against the runtime (ex
       "Mesh-Tenant-Token": tenantToken(readFileSync(broker.seedFile("demo"), "utf8").trim(), "acme"),
     });
     assert.equal(notIssuer.code, "UNAUTHENTICATED", "a token signed with demo's seed");
-    const viaDemo = await demo
-      .client(ordersContract)
-      .get({}, { tenant: "acme" })
-      .catch((e: unknown) => e);
-    assert.ok(isMeshError(viaDemo) && viaDemo.code === "UNAUTHENTICATED", String(viaDemo));
+    await failsWith(demo.client(ordersContract).get({}, { tenant: "acme" }), "UNAUTHENTICATED");
     // the issuer's own runtime, with its rendered seed, is served the tenant it vouched for
     assert.deepEqual(await gateway.client(inventoryContract).stock({}, { tenant: "acme" }), {
       caller: "gateway",

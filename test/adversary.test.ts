@@ -7,12 +7,10 @@ import { before, describe, it } from "node:test";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
-import { connect } from "@nats-io/transport-node";
-import { startController } from "@switchyard/controller";
 import { POLICY_BUCKET, POLICY_CURRENT_KEY } from "@switchyard/schemas";
 import { eventually, waitFor } from "./fixtures/eventually.js";
 import { suiteScope } from "./fixtures/processes.js";
-import { type RenderedBroker, runCli, startRenderedBroker } from "./fixtures/rendered-broker.js";
+import { applyPolicy, type RenderedBroker, runCli, startRenderedBroker } from "./fixtures/rendered-broker.js";
 
 const POLICY_FILE = new URL("../examples/policy.yaml", import.meta.url).pathname;
 const STREAM = `KV_${POLICY_BUCKET}`;
@@ -72,20 +70,14 @@ describe("an attacker holding one service's credentials (examples/policy.yaml, r
   let kv: KV;
   let jsm: JetStreamManager;
   let forgedSnapshot: string;
+  /** The operator's CLI environment. */
+  let operatorEnv: Record<string, string>;
   /** What each identity's watcher saw on the config subject and in its inbox. */
   const seen = new Map<string, Array<{ subject: string; data: string }>>();
   /** Requests that reached each callee, by subject (the echo responders). */
   const held: Msg[] = [];
 
-  const connectAs = async (identity: string): Promise<NatsConnection> => {
-    const nc = await connect({
-      servers: broker.nats.url,
-      authenticator: broker.authenticator(identity),
-      inboxPrefix: `_INBOX.${identity}`,
-    });
-    scope.after(() => nc.close());
-    return nc;
-  };
+  const connectAs = (identity: string): Promise<NatsConnection> => broker.connect(scope, identity);
 
   const bucketState = async () => {
     const entry = await kv.get(POLICY_CURRENT_KEY);
@@ -107,17 +99,7 @@ describe("an attacker holding one service's credentials (examples/policy.yaml, r
 
   before(async () => {
     broker = await startRenderedBroker(scope, POLICY_FILE);
-    const controller = await startController({
-      mesh: {
-        servers: broker.nats.url,
-        logLevel: "silent",
-        auth: { nkeyFile: broker.seedFile("controller") },
-      },
-    });
-    scope.after(() => controller.close());
-    const operator = { NATS_URL: broker.nats.url, NATS_NKEY: broker.seedFile("switchyard-cli") };
-    const applied = await runCli(operator, "policy", "apply", "-f", POLICY_FILE);
-    assert.equal(applied.code, 0, applied.stderr);
+    operatorEnv = await applyPolicy(scope, broker, POLICY_FILE);
 
     allowed = publishAllowLists(broker.configFile);
     attackers = [...allowed.keys()].filter((id) => !CONTROL.includes(id));
@@ -284,8 +266,7 @@ describe("an attacker holding one service's credentials (examples/policy.yaml, r
   it("a policy the operator applies still reaches every account (the watchers work)", async () => {
     // the attacks are over and checked: from here on only the operator's change may show
     for (const log of seen.values()) log.length = 0;
-    const operator = { NATS_URL: broker.nats.url, NATS_NKEY: broker.seedFile("switchyard-cli") };
-    const applied = await runCli(operator, "policy", "apply", "-f", POLICY_FILE, "--wait");
+    const applied = await runCli(operatorEnv, "policy", "apply", "-f", POLICY_FILE, "--wait");
     assert.equal(applied.code, 0, applied.stderr);
     for (const id of attackers) {
       const pushes = await found(`${id} to see version 2`, () => {

@@ -5,13 +5,14 @@ import assert from "node:assert/strict";
 import { type IncomingMessage, request } from "node:http";
 import { describe, it } from "node:test";
 import { connect } from "@nats-io/transport-node";
-import { startController } from "@switchyard/controller";
+import { type ControllerOptions, startController } from "@switchyard/controller";
 import { defineContract } from "@switchyard/runtime";
 import { z } from "zod";
 import { echoContract } from "./fixtures/contracts.js";
 import { eventually } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
+import type { Cleanup } from "./fixtures/processes.js";
 import { publishStats } from "./fixtures/stats-publishers.js";
 
 const TOKEN = "operator-token-for-tests";
@@ -44,15 +45,17 @@ function getWithHost(url: string, host: string): Promise<IncomingMessage> {
   });
 }
 
+/** A nats-server and a controller serving its dashboard with `dashboard`, both stopped after the test. */
+async function dashboardFor(t: Cleanup, dashboard: NonNullable<ControllerOptions["dashboard"]>) {
+  const nats = await startNats(t, { jetstream: true });
+  const controller = await startController({ mesh: { servers: nats.url, logLevel: "silent" }, dashboard });
+  t.after(() => controller.close());
+  return { nats, base: controller.dashboardUrl as string };
+}
+
 describe("dashboard API", () => {
   it("overview, edges, service page, stream, policy and rollout; writes only with the operator token", async (t) => {
-    const nats = await startNats(t, { jetstream: true });
-    const controller = await startController({
-      mesh: { servers: nats.url, logLevel: "silent" },
-      dashboard: { port: 0, token: TOKEN },
-    });
-    t.after(() => controller.close());
-    const base = controller.dashboardUrl as string;
+    const { nats, base } = await dashboardFor(t, { port: 0, token: TOKEN });
     for (let i = 0; i < 2; i++) {
       const mesh = await meshFor(t, nats.url, "echo");
       await mesh.serve(echoContract, { say: ({ text }) => ({ text }), sayAgain: ({ text }) => ({ text }) });
@@ -144,17 +147,11 @@ describe("dashboard API", () => {
   });
 
   it("stays responsive with 50 services and 200 instances publishing statistics", async (t) => {
-    const nats = await startNats(t, { jetstream: true });
-    const controller = await startController({
-      mesh: { servers: nats.url, logLevel: "silent" },
-      dashboard: { port: 0 },
-    });
-    t.after(() => controller.close());
+    const { nats, base } = await dashboardFor(t, { port: 0 });
     const nc = await connect({ servers: nats.url });
     t.after(() => nc.close());
     publishStats(nc, 50, 4);
     await nc.flush();
-    const base = controller.dashboardUrl as string;
     // the overview shows the last collection (once a second, from the first use): wait for each next one
     let lastAt = (await get<Overview & { at?: string }>(`${base}/api/overview`)).at;
     const collect: number[] = [];
@@ -179,12 +176,7 @@ describe("dashboard API", () => {
 
   // issue 15: an edge whose caller fails fast (breaker open) is not shown at 100% success
   it("edges carry what the caller saw: an open breaker and CIRCUIT_OPEN, not 100% success", async (t) => {
-    const nats = await startNats(t, { jetstream: true });
-    const controller = await startController({
-      mesh: { servers: nats.url, logLevel: "silent" },
-      dashboard: { port: 0 },
-    });
-    t.after(() => controller.close());
+    const { nats, base } = await dashboardFor(t, { port: 0 });
     const callee = await meshFor(t, nats.url, "echo");
     await callee.serve(echoContract, {
       say: () => {
@@ -196,7 +188,6 @@ describe("dashboard API", () => {
     const frontend = await meshFor(t, nats.url, "frontend", { calls: { breaker: { openMs: 600_000 } } });
     await frontend.serve(meteredContract, { ping: ({ n }) => ({ n }) });
     for (let n = 0; n < 30; n++) await frontend.call("echo", "say", { text: "hi" }).catch(() => undefined);
-    const base = controller.dashboardUrl as string;
     interface CallerSide {
       successRate: number | null;
       failures: Record<string, number>;
@@ -223,13 +214,7 @@ describe("dashboard API", () => {
   });
 
   it("answers only to loopback names and its own host, and caps the streams one client holds", async (t) => {
-    const nats = await startNats(t, { jetstream: true });
-    const controller = await startController({
-      mesh: { servers: nats.url, logLevel: "silent" },
-      dashboard: { port: 0, allowedHosts: ["dashboard.internal"] },
-    });
-    t.after(() => controller.close());
-    const base = controller.dashboardUrl as string;
+    const { base } = await dashboardFor(t, { port: 0, allowedHosts: ["dashboard.internal"] });
     const port = new URL(base).port;
 
     // DNS rebinding: a page from another site resolved to 127.0.0.1 still names its own site

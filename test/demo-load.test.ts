@@ -2,14 +2,12 @@
 // globex, which is meant to hit its free-plan quota (429s, counted apart), and the declined card
 // c-broke (422s, designed); every other answer that is not 2xx is counted as failed.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { describe, it } from "node:test";
+import { startDemo } from "./fixtures/demo.js";
 import { eventually } from "./fixtures/eventually.js";
 import { startNats } from "./fixtures/nats-server.js";
-import { freePort } from "./fixtures/processes.js";
 import { startRedis } from "./fixtures/redis-server.js";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 /** Answers the load must have had before it is judged: about 40 s at the default 20 a second. */
 const ANSWERS = 600;
 
@@ -48,30 +46,14 @@ describe("the demo under load", () => {
   it("npm start -- --load: 0 failed; the only 4xx are globex's 429s and the declined card's 422s; final counts on Ctrl-C", async (t) => {
     const nats = await startNats(t, { jetstream: true });
     const redis = await startRedis(t);
-    const gatewayPort = await freePort();
-    const demo: ChildProcess = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts", "--load"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        NATS_URL: nats.url,
-        REDIS_URL: redis.url,
-        GATEWAY_PORT: String(gatewayPort),
-        LOAD_RPS: "",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    t.after(() => demo.kill("SIGKILL"));
-    let out = "";
-    demo.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    demo.stderr?.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    const loadLines = () => [...out.matchAll(/^load: (.* failed)$/gm)].map((m) => m[1] as string);
-
-    await eventually(() => assert.match(out, /Press Ctrl-C to drain and stop/), 120_000, 100);
-    assert.match(out, /load: about 20 requests\/s/);
+    const demo = await startDemo(
+      t,
+      ["--load"],
+      { NATS_URL: nats.url, REDIS_URL: redis.url, LOAD_RPS: "" },
+      120_000,
+    );
+    const loadLines = () => [...demo.out.matchAll(/^load: (.* failed)$/gm)].map((m) => m[1] as string);
+    assert.match(demo.out, /load: about 20 requests\/s/);
     // a generous deadline: the machine is shared, and only the count of answers matters
     await eventually(
       () => {
@@ -82,10 +64,8 @@ describe("the demo under load", () => {
       1_000,
     );
 
-    const exited = new Promise<number | null>((resolve) => demo.once("exit", (code) => resolve(code)));
-    demo.kill("SIGINT");
-    assert.equal(await exited, 0, out.slice(-4_000));
-    const final = /^load: final after \d+ s: (.* failed)$/m.exec(out);
+    assert.equal(await demo.interrupt(), 0, demo.out.slice(-4_000));
+    const final = /^load: final after \d+ s: (.* failed)$/m.exec(demo.out);
     assert.ok(final, "the status line is printed once more on exit");
     const load = parseLoadLine(final[1] as string);
     const context = `final counts: ${final[1]}`;

@@ -2,16 +2,17 @@
 // four services in one trace, a tenant over quota, a missing key, a payments instance killed under
 // load, a policy change taking effect live, and Ctrl-C leaving nothing behind.
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import { DEMO_KEYS } from "../scripts/demo-keys.js";
+import { startDemo } from "./fixtures/demo.js";
 import { eventually, waitFor } from "./fixtures/eventually.js";
 import { delay } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
-import { freePort, isListening, scratchDir } from "./fixtures/processes.js";
+import { isListening, scratchDir } from "./fixtures/processes.js";
 import { startRedis } from "./fixtures/redis-server.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -42,27 +43,14 @@ describe("the demo, end to end", () => {
   it("npm start: one trace across four services, 429, 401, a killed payments instance, a live policy change, a clean Ctrl-C", async (t) => {
     const nats = await startNats(t, { jetstream: true });
     const redis = await startRedis(t);
-    const gatewayPort = await freePort();
-    const env = { ...process.env, NATS_URL: nats.url, REDIS_URL: redis.url };
-    const demo: ChildProcess = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
-      cwd: ROOT,
-      env: { ...env, GATEWAY_PORT: String(gatewayPort) },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    t.after(() => demo.kill("SIGKILL"));
-    let out = "";
-    demo.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    demo.stderr?.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    await eventually(() => assert.match(out, /Press Ctrl-C to drain and stop/), 90_000, 100);
+    const urls = { NATS_URL: nats.url, REDIS_URL: redis.url };
+    const env = { ...process.env, ...urls };
+    const demo = await startDemo(t, [], urls, 90_000);
     const pids = new Map(
-      [...out.matchAll(/started (\S+) pid (\d+)/g)].map((m) => [m[1] as string, Number(m[2])]),
+      [...demo.out.matchAll(/started (\S+) pid (\d+)/g)].map((m) => [m[1] as string, Number(m[2])]),
     );
     assert.equal(pids.size, 8, [...pids.keys()].join());
-    const gateway = `http://127.0.0.1:${gatewayPort}`;
+    const { gateway } = demo;
 
     // one order: gateway → orders → inventory and payments, one trace id in every service's log
     const created = await order(gateway, DEMO_KEYS.acme);
@@ -73,7 +61,7 @@ describe("the demo, end to end", () => {
       () => {
         for (const service of ["orders", "inventory", "payments"]) {
           assert.match(
-            out,
+            demo.out,
             new RegExp(`\\[${service}#\\d\\] .*"trace_id":"${traceId}"`),
             `${service} logged the trace`,
           );
@@ -136,40 +124,24 @@ describe("the demo, end to end", () => {
     assert.equal(slow.body.error?.code, "DEADLINE_EXCEEDED");
 
     // Ctrl-C: everything drains and exits; no process and no port is left
-    const exited = new Promise<number | null>((resolve) => demo.once("exit", (code) => resolve(code)));
-    demo.kill("SIGINT");
-    assert.equal(await exited, 0);
+    assert.equal(await demo.interrupt(), 0);
     for (const [name, pid] of pids) assert.ok(!alive(pid), `${name} (pid ${pid}) still runs`);
-    assert.equal(await isListening(gatewayPort), false, "the gateway's port is free");
+    assert.equal(await isListening(demo.gatewayPort), false, "the gateway's port is free");
   });
 
   // Issue 14: the same demo on a broker that vouches every identity
   it("npm start -- --secure: the demo on rendered credentials; an order through the gateway, the printed CLI line works", async (t) => {
     const redis = await startRedis(t);
-    const gatewayPort = await freePort();
-    const demo: ChildProcess = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts", "--secure"], {
-      cwd: ROOT,
-      env: { ...process.env, NATS_URL: "", REDIS_URL: redis.url, GATEWAY_PORT: String(gatewayPort) },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    t.after(() => demo.kill("SIGKILL"));
-    let out = "";
-    demo.stdout?.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    demo.stderr?.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    await eventually(() => assert.match(out, /Press Ctrl-C to drain and stop/), 120_000, 100);
-    const created = await order(`http://127.0.0.1:${gatewayPort}`, DEMO_KEYS.acme);
+    const demo = await startDemo(t, ["--secure"], { NATS_URL: "", REDIS_URL: redis.url }, 120_000);
+    const created = await order(demo.gateway, DEMO_KEYS.acme);
     assert.equal(created.status, 201, JSON.stringify(created.body));
 
     // the operator's line, as printed: its own server on loopback, the operator's seed
     const line =
       /^\s*NATS_URL=(nats:\/\/127\.0\.0\.1:\d+) NATS_NKEY=(\S+switchyard-cli\.nk) npx switchyard services ls$/m.exec(
-        out,
+        demo.out,
       );
-    assert.ok(line, out);
+    assert.ok(line, demo.out);
     const [, url, seed] = line as unknown as [string, string, string];
     const listed = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
       execFile(
@@ -194,8 +166,6 @@ describe("the demo, end to end", () => {
     );
     assert.notEqual(anonymous, 0);
 
-    const exited = new Promise<number | null>((resolve) => demo.once("exit", (code) => resolve(code)));
-    demo.kill("SIGINT");
-    assert.equal(await exited, 0);
+    assert.equal(await demo.interrupt(), 0);
   });
 });

@@ -2,7 +2,6 @@
 // own account, so the CLI and the dashboard ask `$SRV.<VERB>.<service>` for each identity the
 // policy names, and drop a reply that answers for another service than the one asked.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -16,8 +15,8 @@ import { eventually } from "./fixtures/eventually.js";
 import { meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
 import { type Cleanup, scratchDir } from "./fixtures/processes.js";
+import { runCli } from "./fixtures/rendered-broker.js";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const Text = z.object({ text: z.string() });
 const contractOf = (name: string) =>
   defineContract({ name, version: "1.0.0", endpoints: { get: { input: Text, output: Text } } });
@@ -52,25 +51,6 @@ ${account("switchyard-cli", [
 ])}
 }
 `;
-}
-
-function cli(
-  env: Record<string, string>,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(ROOT, "cli/bin/switchyard.mjs"), ...args],
-      { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 },
-      (error, stdout, stderr) =>
-        resolve({
-          code: error === null ? 0 : typeof error.code === "number" ? error.code : -1,
-          stdout,
-          stderr,
-        }),
-    );
-  });
 }
 
 /** A raw connection in `identity`'s account that answers `$SRV.<verb>.payments` as if it were orders. */
@@ -134,7 +114,7 @@ describe("discovery across per-identity accounts", () => {
     await assert.rejects(operator.connection.request("$SRV.PING", "", { timeout: 1_000 }), /no responders/);
 
     const env = { NATS_URL: nats.url, NATS_NKEY: join(dir, "switchyard-cli.nk") };
-    const ls = await cli(env, "services", "ls", "--json");
+    const ls = await runCli(env, "services", "ls", "--json");
     assert.equal(ls.code, 0, ls.stderr);
     const pings = JSON.parse(ls.stdout) as Array<{ name: string; id: string }>;
     assert.deepEqual([...new Set(pings.map((p) => p.name))].sort(), ["controller", "orders", "payments"]);
@@ -143,7 +123,7 @@ describe("discovery across per-identity accounts", () => {
       "the reply answering for orders from payments is dropped",
     );
     assert.match(ls.stderr, /1 discovery replies dropped/);
-    const one = await cli(env, "services", "ls", "payments", "--json");
+    const one = await runCli(env, "services", "ls", "payments", "--json");
     assert.deepEqual(
       (JSON.parse(one.stdout) as Array<{ name: string }>).map((p) => p.name),
       ["payments"],

@@ -21,6 +21,9 @@ const work = defineContract({
   },
 });
 
+// one attempt and no breaker: every shed shows to the caller, none is hidden by a retry
+const ONE_ATTEMPT = { retry: { maxAttempts: 1 }, breaker: { enabled: false } };
+
 const codeOf = (r: unknown) => (isMeshError(r) ? r.code : "OK");
 
 /** Applies `document` and waits until every mesh in `meshes` runs it. */
@@ -59,6 +62,15 @@ describe("fair shares under overload", () => {
     return { server, open, running: () => running };
   }
 
+  /** The controller, a `gatedWork` of `limit`, and a client showing every shed, all on `tenants`. */
+  async function overloaded(t: Cleanup, limit: number, tenants: PolicyInput["tenants"]) {
+    await controllerFor(t, nats.url);
+    const w = await gatedWork(t, limit);
+    const caller = await meshFor(t, nats.url, "caller", { calls: ONE_ATTEMPT });
+    await applyPolicy(caller, [w.server, caller], { tenants });
+    return { w, client: caller.client(work) };
+  }
+
   it("an endpoint saturated by tenant A still serves tenant B within its share; the sheds are A's", async (t) => {
     await controllerFor(t, nats.url);
     const server = await meshFor(t, nats.url, "work", { calls: { concurrency: { limit: 8 } } });
@@ -70,10 +82,8 @@ describe("fair shares under overload", () => {
         return { tenant: ctx.tenant ?? "" };
       },
     });
-    // one attempt and no breaker: every shed shows to the caller, none is hidden by a retry
-    const calls = { retry: { maxAttempts: 1 }, breaker: { enabled: false } };
-    const noisy = await meshFor(t, nats.url, "noisy", { calls });
-    const quiet = await meshFor(t, nats.url, "quiet", { calls });
+    const noisy = await meshFor(t, nats.url, "noisy", { calls: ONE_ATTEMPT });
+    const quiet = await meshFor(t, nats.url, "quiet", { calls: ONE_ATTEMPT });
     await applyPolicy(noisy, [server, noisy, quiet], {
       tenants: {
         unknownTenants: "deny",
@@ -119,19 +129,11 @@ describe("fair shares under overload", () => {
   });
 
   it("a heavier plan gets the larger share", async (t) => {
-    await controllerFor(t, nats.url);
-    const w = await gatedWork(t, 8);
-    const caller = await meshFor(t, nats.url, "caller", {
-      calls: { retry: { maxAttempts: 1 }, breaker: { enabled: false } },
+    const { w, client } = await overloaded(t, 8, {
+      unknownTenants: { plan: "standard" },
+      plans: { standard: {}, gold: { settings: { concurrency: { weight: 3 } } } },
+      tenants: { a: { plan: "standard" }, g: { plan: "gold" } },
     });
-    await applyPolicy(caller, [w.server, caller], {
-      tenants: {
-        unknownTenants: { plan: "standard" },
-        plans: { standard: {}, gold: { settings: { concurrency: { weight: 3 } } } },
-        tenants: { a: { plan: "standard" }, g: { plan: "gold" } },
-      },
-    });
-    const client = caller.client(work);
     const call = (tenant: string) => client.run({ n: 0 }, { tenant }).catch((e: unknown) => e);
     const pending: Array<Promise<unknown>> = [];
     for (let i = 0; i < 8; i++) pending.push(call("a"));
@@ -146,23 +148,15 @@ describe("fair shares under overload", () => {
   });
 
   it("the least critical go first; a caller raises criticality only as far as policy allows", async (t) => {
-    await controllerFor(t, nats.url);
-    const w = await gatedWork(t, 10);
-    const caller = await meshFor(t, nats.url, "caller", {
-      calls: { retry: { maxAttempts: 1 }, breaker: { enabled: false } },
-    });
-    await applyPolicy(caller, [w.server, caller], {
-      tenants: {
-        unknownTenants: { plan: "standard" },
-        plans: {
-          standard: {},
-          batch: { settings: { concurrency: { criticality: "sheddable" } } },
-          ops: { settings: { concurrency: { maxCriticality: "critical" } } },
-        },
-        tenants: { a: { plan: "standard" }, batch: { plan: "batch" }, ops: { plan: "ops" } },
+    const { w, client } = await overloaded(t, 10, {
+      unknownTenants: { plan: "standard" },
+      plans: {
+        standard: {},
+        batch: { settings: { concurrency: { criticality: "sheddable" } } },
+        ops: { settings: { concurrency: { maxCriticality: "critical" } } },
       },
+      tenants: { a: { plan: "standard" }, batch: { plan: "batch" }, ops: { plan: "ops" } },
     });
-    const client = caller.client(work);
     const call = (tenant: string, criticality?: "sheddable" | "default" | "critical") =>
       client
         .run({ n: 0 }, { tenant, ...(criticality === undefined ? {} : { criticality }) })

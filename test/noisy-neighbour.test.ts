@@ -10,20 +10,10 @@ import { controllerFor } from "./fixtures/controller.js";
 import { eventually } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
 import { suiteNats } from "./fixtures/nats-server.js";
+import { noisyChain } from "./fixtures/noisy-chain.js";
 import { suiteRedis } from "./fixtures/redis-server.js";
 
-const Charge = z.object({ amount: z.number().int().positive() });
-const Receipt = z.object({ chargeId: z.string() });
-const orders = defineContract({
-  name: "orders",
-  version: "1.0.0",
-  endpoints: { create: { input: Charge, output: Receipt } },
-});
-const payments = defineContract({
-  name: "payments",
-  version: "1.0.0",
-  endpoints: { charge: { input: Charge, output: Receipt } },
-});
+const { orders, payments, policy } = noisyChain();
 const edgeContract = defineContract({
   name: "edge",
   version: "1.0.0",
@@ -68,25 +58,7 @@ describe("noisy neighbour", () => {
     const edge = await meshFor(t, nats.url, "edge");
     await edge.serve(edgeContract, { ping: () => ({}) });
     meshes.push(edge);
-    const { version } = await edge.client(controllerContract).apply({
-      document: {
-        tenants: {
-          unknownTenants: "deny",
-          plans: { standard: {} },
-          tenants: { a: { plan: "standard" }, b: { plan: "standard" } },
-        },
-        quotas: [
-          {
-            name: "a-charges",
-            match: { tenant: "a", service: "payments", endpoint: "charge" },
-            rate: A_RATE,
-            periodMs: 1_000,
-            burst: 5,
-            onStoreFailure: "open",
-          },
-        ],
-      },
-    });
+    const { version } = await edge.client(controllerContract).apply({ document: policy(A_RATE) });
     for (const m of meshes) await eventually(() => assert.equal(m.policyVersion, version));
     const client = edge.client(orders);
     // each payments instance connects to Redis when the rule arrives; until then the rule's

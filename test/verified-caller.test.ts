@@ -26,13 +26,12 @@ import { type NatsNode, startNats } from "./fixtures/nats-server.js";
 import { type Cleanup, scratchDir, suiteScope } from "./fixtures/processes.js";
 
 const Seen = z.object({ caller: z.string().nullable(), verified: z.boolean() });
+/** An endpoint that takes nothing and answers the caller its handler saw. */
+const reportsCaller = { input: z.object({}), output: Seen };
 const orders = defineContract({
   name: "orders",
   version: "1.0.0",
-  endpoints: {
-    get: { input: z.object({}), output: Seen },
-    slow: { input: z.object({}), output: Seen },
-  },
+  endpoints: { get: reportsCaller, slow: reportsCaller },
 });
 
 const PASSWORD = "pw";

@@ -8,24 +8,27 @@ import { before, describe, it } from "node:test";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { createUser, type KeyPair } from "@nats-io/nkeys";
 import { controllerContract } from "@switchyard/controller";
-import { defineContract, isMeshError, type Mesh } from "@switchyard/runtime";
+import { defineContract, type Mesh } from "@switchyard/runtime";
 import type { PolicyInput } from "@switchyard/schemas";
 import { z } from "zod";
 import { controllerFor } from "./fixtures/controller.js";
 import { eventually } from "./fixtures/eventually.js";
 import { delay, meshFor } from "./fixtures/mesh.js";
+import { failsWith } from "./fixtures/mesh-error.js";
 import { startNats } from "./fixtures/nats-server.js";
 import { suiteScope } from "./fixtures/processes.js";
 import { startRedis } from "./fixtures/redis-server.js";
 
 const Seen = z.object({ tenant: z.string().nullable(), verified: z.boolean() });
+/** An endpoint that takes nothing and answers the tenant its handler saw. */
+const reportsTenant = { input: z.strictObject({}), output: Seen };
 
 const tenantedContract = defineContract({
   name: "tenanted",
   version: "1.0.0",
   endpoints: {
-    whoami: { input: z.strictObject({}), output: Seen },
-    limited: { input: z.strictObject({}), output: Seen },
+    whoami: reportsTenant,
+    limited: reportsTenant,
     /** Calls `downstream.whoami` for the request's tenant (a hop A → B). */
     relay: { input: z.strictObject({ asTenant: z.string().optional() }), output: Seen },
     charge: {
@@ -39,7 +42,7 @@ const tenantedContract = defineContract({
 const downstreamContract = defineContract({
   name: "downstream",
   version: "1.0.0",
-  endpoints: { whoami: { input: z.strictObject({}), output: Seen } },
+  endpoints: { whoami: reportsTenant },
 });
 
 /** A tenant token as PROTOCOL.md defines it, signed by `key` over the given window. */
@@ -184,11 +187,10 @@ describe("verified tenants", () => {
         "B sees the tenant the issuer vouched for",
       );
       // A (not an issuer) names another tenant for its downstream call: B refuses it
-      const swapped = await gateway
-        .client(tenantedContract)
-        .relay({ asTenant: "globex" }, { tenant: "acme" })
-        .catch((e: unknown) => e);
-      assert.ok(isMeshError(swapped) && swapped.code === "UNAUTHENTICATED", String(swapped));
+      await failsWith(
+        gateway.client(tenantedContract).relay({ asTenant: "globex" }, { tenant: "acme" }),
+        "UNAUTHENTICATED",
+      );
     } finally {
       await apply("asserted");
     }
@@ -199,11 +201,7 @@ describe("verified tenants", () => {
     try {
       const headerOnly = await raw("whoami", { "Mesh-Tenant": "acme" });
       assert.equal(headerOnly.code, "UNAUTHENTICATED");
-      const viaStranger = await stranger
-        .client(tenantedContract)
-        .whoami({}, { tenant: "acme" })
-        .catch((e: unknown) => e);
-      assert.ok(isMeshError(viaStranger) && viaStranger.code === "UNAUTHENTICATED", String(viaStranger));
+      await failsWith(stranger.client(tenantedContract).whoami({}, { tenant: "acme" }), "UNAUTHENTICATED");
       assert.deepEqual(await gateway.client(tenantedContract).whoami({}, { tenant: "acme" }), {
         tenant: "acme",
         verified: true,
@@ -223,11 +221,10 @@ describe("verified tenants", () => {
       const r = await raw("limited", { "Mesh-Tenant-Token": alpha });
       assert.deepEqual(r.body, { tenant: "quota-alpha", verified: true });
     }
-    const third = await gateway
-      .client(tenantedContract)
-      .limited({}, { tenant: "quota-alpha", maxAttempts: 1 })
-      .catch((e: unknown) => e);
-    assert.ok(isMeshError(third) && third.code === "QUOTA_EXCEEDED", String(third));
+    await failsWith(
+      gateway.client(tenantedContract).limited({}, { tenant: "quota-alpha", maxAttempts: 1 }),
+      "QUOTA_EXCEEDED",
+    );
     // alpha's token with beta's name is refused before the quota: beta's bucket is untouched
     for (let i = 0; i < 3; i++) {
       const r = await raw("limited", { "Mesh-Tenant": "quota-beta", "Mesh-Tenant-Token": alpha });
@@ -247,8 +244,7 @@ describe("verified tenants", () => {
       const opts = { tenant: "acme", idempotencyKey: "body-bound", maxAttempts: 1 };
       const first = await client.charge({ amount: 100 }, opts);
       assert.deepEqual(await client.charge({ amount: 100 }, opts), first, "the same call is replayed");
-      const other = await client.charge({ amount: 999 }, opts).catch((e: unknown) => e);
-      assert.ok(isMeshError(other) && other.code === "CONFLICT", String(other));
+      const other = await failsWith(client.charge({ amount: 999 }, opts), "CONFLICT");
       assert.equal((other.details as { reason?: string }).reason, "body-mismatch");
       assert.equal(runs, first.run, "the handler did not run for the other body");
     });
@@ -278,13 +274,12 @@ describe("verified tenants", () => {
       const opts = { tenant: "acme", idempotencyKey: "slow-one", maxAttempts: 1 };
       const before = runs;
       // the claim lasts the request's budget + 1 s (1.3 s); the handler works 2.5 s
-      const first = await client
-        .charge({ amount: 7, workMs: 2_500 }, { ...opts, timeoutMs: 300 })
-        .catch((e: unknown) => e);
-      assert.ok(isMeshError(first) && first.code === "DEADLINE_EXCEEDED", String(first));
+      await failsWith(
+        client.charge({ amount: 7, workMs: 2_500 }, { ...opts, timeoutMs: 300 }),
+        "DEADLINE_EXCEEDED",
+      );
       await delay(1_500); // past the unrenewed claim's end, before the handler's
-      const repeat = await client.charge({ amount: 7, workMs: 2_500 }, opts).catch((e: unknown) => e);
-      assert.ok(isMeshError(repeat) && repeat.code === "CONFLICT", String(repeat));
+      await failsWith(client.charge({ amount: 7, workMs: 2_500 }, opts), "CONFLICT");
       const replayed = await eventually(() => client.charge({ amount: 7, workMs: 2_500 }, opts), 10_000, 100);
       assert.equal(replayed.run, before + 1);
       assert.equal(runs, before + 1, "the handler ran once");

@@ -2,28 +2,17 @@ import { controllerContract, startController } from "@switchyard/controller";
 import {
   type ContractClient,
   connectMesh,
-  defineContract,
   isMeshError,
   type Mesh,
   type MeshOptions,
 } from "@switchyard/runtime";
-import { z } from "zod";
+import { noisyChain } from "../../../test/fixtures/noisy-chain.js";
 import { LATENCY_COLUMNS, latencyFigures, latencyRow } from "../latency.js";
 import { benchRedis } from "../redis-server.js";
 import type { BenchEnv, SuiteResult } from "../suite.js";
+import { loopFor } from "../timed-loops.js";
 
-const Charge = z.object({ amount: z.number().int().positive() });
-const Receipt = z.object({ chargeId: z.string() });
-const orders = defineContract({
-  name: "bench-orders",
-  version: "1.0.0",
-  endpoints: { create: { input: Charge, output: Receipt } },
-});
-const payments = defineContract({
-  name: "bench-payments",
-  version: "1.0.0",
-  endpoints: { charge: { input: Charge, output: Receipt } },
-});
+const { orders, payments, policy } = noisyChain("bench-");
 
 /** A's quota on charges, per second; its flood is many times more. */
 const A_RATE = 10;
@@ -37,18 +26,13 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function quiet(client: ContractClient<typeof orders>, ms: number) {
   const latencies: number[] = [];
   let calls = 0;
-  const until = performance.now() + ms;
-  await Promise.all(
-    Array.from({ length: B_LOOPS }, async () => {
-      while (performance.now() < until) {
-        const started = performance.now();
-        calls++;
-        const r = await client.create({ amount: 2 }, { tenant: "b" }).catch((e: unknown) => e);
-        if (!isMeshError(r)) latencies.push(performance.now() - started);
-        await sleep(B_PAUSE_MS);
-      }
-    }),
-  );
+  await loopFor(B_LOOPS, ms, async () => {
+    const started = performance.now();
+    calls++;
+    const r = await client.create({ amount: 2 }, { tenant: "b" }).catch((e: unknown) => e);
+    if (!isMeshError(r)) latencies.push(performance.now() - started);
+    await sleep(B_PAUSE_MS);
+  });
   return { latencies, calls };
 }
 
@@ -79,25 +63,7 @@ export async function noisyNeighbour(env: BenchEnv): Promise<SuiteResult> {
       });
     }
     const edge = await mesh("bench-edge");
-    const { version } = await edge.client(controllerContract).apply({
-      document: {
-        tenants: {
-          unknownTenants: "deny",
-          plans: { standard: {} },
-          tenants: { a: { plan: "standard" }, b: { plan: "standard" } },
-        },
-        quotas: [
-          {
-            name: "bench-a-charges",
-            match: { tenant: "a", service: payments.name, endpoint: "charge" },
-            rate: A_RATE,
-            periodMs: 1_000,
-            burst: 5,
-            onStoreFailure: "open",
-          },
-        ],
-      },
-    });
+    const { version } = await edge.client(controllerContract).apply({ document: policy(A_RATE) });
     while (meshes.some((m) => m.policyVersion < version)) await sleep(20);
     const client = edge.client(orders);
     const aCodes = new Map<string, number>();

@@ -1,6 +1,7 @@
 import { connectMesh, isMeshError, type Mesh, type MeshOptions } from "@switchyard/runtime";
 import { LATENCY_COLUMNS, latencyFigures, latencyRow } from "../latency.js";
 import type { BenchEnv, SuiteResult } from "../suite.js";
+import { loopFor } from "../timed-loops.js";
 import { shedContract } from "../timing-contracts.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -9,22 +10,17 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function load(caller: Mesh, workers: number, ms: number, onShed: () => Promise<void>) {
   const served: Array<{ instance: string; ms: number }> = [];
   let failed = 0;
-  const until = performance.now() + ms;
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (performance.now() < until) {
-        const started = performance.now();
-        try {
-          const { instance } = await caller.client(shedContract).run({});
-          served.push({ instance, ms: performance.now() - started });
-        } catch (e) {
-          if (!isMeshError(e)) throw e;
-          failed++;
-          await onShed();
-        }
-      }
-    }),
-  );
+  await loopFor(workers, ms, async () => {
+    const started = performance.now();
+    try {
+      const { instance } = await caller.client(shedContract).run({});
+      served.push({ instance, ms: performance.now() - started });
+    } catch (e) {
+      if (!isMeshError(e)) throw e;
+      failed++;
+      await onShed();
+    }
+  });
   return { served, failed };
 }
 

@@ -54,31 +54,34 @@ function renderInto(file: string, out: string, storeDir: string) {
   return { configFile, keys };
 }
 
+/** `authz render`: renders the policy into `--out`, then prints what it wrote. */
+async function render(ctx: CommandContext): Promise<void> {
+  const out = requiredFlag(ctx, "out", "--out DIR");
+  const { configFile, keys } = renderInto(
+    requiredFlag(ctx, "file", "-f POLICY"),
+    out,
+    resolve(flagString(ctx, "store-dir") ?? join(out, "jetstream")),
+  );
+  print(
+    ctx.json,
+    {
+      config: configFile,
+      identities: keys.map(({ name, publicKey, seedFile }) => ({ name, publicKey, seedFile })),
+    },
+    () =>
+      [
+        `wrote ${configFile} (nats-server -c ${configFile})`,
+        ...keys.map(
+          (k) => `  ${k.name.padEnd(20)} ${k.publicKey}  ${k.seedFile}${k.created ? " (new)" : ""}`,
+        ),
+      ].join("\n"),
+  );
+}
+
 export const authzCommands = {
   "authz render": {
     usage: "authz render -f POLICY --out DIR [--store-dir DIR]",
     summary: "a nats-server config with an account per identity enforcing the policy, and an nkey seed each",
-    run: async (ctx: CommandContext) => {
-      const out = requiredFlag(ctx, "out", "--out DIR");
-      const { configFile, keys } = renderInto(
-        requiredFlag(ctx, "file", "-f POLICY"),
-        out,
-        resolve(flagString(ctx, "store-dir") ?? join(out, "jetstream")),
-      );
-      print(
-        ctx.json,
-        {
-          config: configFile,
-          identities: keys.map(({ name, publicKey, seedFile }) => ({ name, publicKey, seedFile })),
-        },
-        () =>
-          [
-            `wrote ${configFile} (nats-server -c ${configFile})`,
-            ...keys.map(
-              (k) => `  ${k.name.padEnd(20)} ${k.publicKey}  ${k.seedFile}${k.created ? " (new)" : ""}`,
-            ),
-          ].join("\n"),
-      );
-    },
+    run: render,
   },
 };

@@ -1,15 +1,9 @@
 import {
-  breakersOf,
-  type CallerSample,
-  callerSideOf,
   type EdgeRow,
-  type EdgeSample,
   type EndpointRow,
-  edgeRowsOf,
-  edgesOf,
-  rowsOf,
-  type Sample,
-  sampleOf,
+  readingOf,
+  refreshOf,
+  type StatsReading,
 } from "@switchyard/controller";
 import { MeshStatsResponse } from "@switchyard/schemas";
 import { type CommandContext, flagInt } from "../context.js";
@@ -18,31 +12,10 @@ import { gather } from "./services.js";
 
 const DEFAULT_INTERVAL_MS = 1_000;
 
-interface Snapshot {
-  readonly sample: Sample;
-  readonly breakers: ReturnType<typeof breakersOf>;
-  readonly edges: EdgeSample;
-  readonly callers: CallerSample;
-  /** Monotonic ms. */
-  readonly at: number;
-}
-
-async function snapshot(ctx: CommandContext): Promise<Snapshot> {
+async function snapshot(ctx: CommandContext): Promise<StatsReading> {
   const replies = await gather(ctx, "STATS", MeshStatsResponse, ctx.args[0]);
-  return {
-    sample: sampleOf(replies),
-    breakers: breakersOf(replies),
-    edges: edgesOf(replies),
-    callers: callerSideOf(replies),
-    at: performance.now(),
-  };
+  return readingOf(replies, performance.now());
 }
-
-const rows = (now: Snapshot, before: Snapshot) =>
-  rowsOf(now.sample, before.sample, now.at - before.at, now.breakers);
-
-const edgeRows = (now: Snapshot, before: Snapshot) =>
-  edgeRowsOf(now.edges, before.edges, now.at - before.at, now.callers, before.callers);
 
 const num = (n: number | null, digits = 1) => (n === null ? "-" : n.toFixed(digits));
 
@@ -159,8 +132,7 @@ export const topCommands = {
           {
             at: new Date().toISOString(),
             intervalMs,
-            endpoints: rows(now, previous),
-            edges: edgeRows(now, previous),
+            ...refreshOf(now, previous),
           },
           () => "",
         );
@@ -170,7 +142,8 @@ export const topCommands = {
       for (let i = 0; count === undefined || i < count; i++) {
         await new Promise((r) => setTimeout(r, intervalMs));
         const now = await snapshot(ctx);
-        const text = render(rows(now, previous), edgeRows(now, previous), intervalMs);
+        const { endpoints, edges } = refreshOf(now, previous);
+        const text = render(endpoints, edges, intervalMs);
         process.stdout.write(tty ? `\x1b[2J\x1b[H${text}\n` : `${text}\n\n`);
         previous = now;
       }

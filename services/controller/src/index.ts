@@ -19,5 +19,16 @@ export type {
   EndpointRow,
   Figures,
   Sample,
+  StatsReading,
 } from "./stats-model.js";
-export { breakersOf, callerSideOf, edgeRowsOf, edgesOf, quantile, rowsOf, sampleOf } from "./stats-model.js";
+export {
+  breakersOf,
+  callerSideOf,
+  edgeRowsOf,
+  edgesOf,
+  quantile,
+  readingOf,
+  refreshOf,
+  rowsOf,
+  sampleOf,
+} from "./stats-model.js";

@@ -135,8 +135,7 @@ describe("the caller's side of an edge", () => {
         { service: "svc", endpoint: "ep", breaker: "closed", calls: 10, failures: {}, counts: counts(10) },
       ]),
     ];
-    const now = [
-      callee(12),
+    const failing = () =>
       caller("g1", "gateway", [
         {
           service: "svc",
@@ -146,19 +145,9 @@ describe("the caller's side of an edge", () => {
           failures: { UNAVAILABLE: 2, CIRCUIT_OPEN: 16 },
           counts: counts(30),
         },
-      ]),
-      // the same process answering for a second service: counted once
-      caller("g1", "gateway", [
-        {
-          service: "svc",
-          endpoint: "ep",
-          breaker: "open",
-          calls: 30,
-          failures: { UNAVAILABLE: 2, CIRCUIT_OPEN: 16 },
-          counts: counts(30),
-        },
-      ]),
-    ];
+      ]);
+    // the second: the same process answering for a second service, counted once
+    const now = [callee(12), failing(), failing()];
     const [row] = edgeRowsOf(edgesOf(now), edgesOf(before), 1_000, callerSideOf(now), callerSideOf(before));
     assert.equal(row?.caller, "gateway");
     assert.equal(row?.successRate, 1, "the callee answered every request it got");

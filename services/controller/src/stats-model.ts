@@ -253,29 +253,43 @@ function figures(t: Tally, before: Tally | undefined, hasPrevious: boolean, elap
   };
 }
 
+type Counted = { calls: number; errors: number } & Figures;
+
+/** What a row shows of a key it has no tally for. */
+const NOT_COUNTED: Readonly<Counted> = {
+  calls: 0,
+  errors: 0,
+  callsPerSec: 0,
+  successRate: null,
+  p50Ms: null,
+  p99Ms: null,
+  window: "lifetime",
+};
+
 /**
- * A row per tally of `now`, built by `row` from its key, the key's two names (split at
- * `separator`), the tally, and its calls, errors and figures against `previous`.
+ * A row per tally of `now`, then per key of `alsoKeys` that `now` lacks (no tally, nothing
+ * counted), built by `row` from its key, the key's two names (split at `separator`), the tally,
+ * and its calls, errors and figures against `previous`.
  */
 function rowsFor<T extends Tally, R>(
   now: Map<string, T>,
   previous: Map<string, T> | undefined,
   elapsedMs: number,
   separator: string,
-  row: (
-    key: string,
-    names: [string, string],
-    t: T,
-    counted: { calls: number; errors: number } & Figures,
-  ) => R,
+  alsoKeys: Iterable<string>,
+  row: (key: string, names: [string, string], t: T | undefined, counted: Counted) => R,
 ): R[] {
-  return [...now].map(([key, t]) => {
+  return [...new Set([...now.keys(), ...alsoKeys])].map((key) => {
     const [first = "", second = ""] = key.split(separator);
-    const counted = {
-      calls: t.calls,
-      errors: t.errors,
-      ...figures(t, previous?.get(key), previous !== undefined, elapsedMs),
-    };
+    const t = now.get(key);
+    const counted =
+      t === undefined
+        ? NOT_COUNTED
+        : {
+            calls: t.calls,
+            errors: t.errors,
+            ...figures(t, previous?.get(key), previous !== undefined, elapsedMs),
+          };
     return row(key, [first, second], t, counted);
   });
 }
@@ -287,37 +301,24 @@ export function rowsOf(
   elapsedMs: number,
   breakers: Map<string, EndpointRow["breakers"]>,
 ): EndpointRow[] {
-  const rows = rowsFor(now, previous, elapsedMs, "/", (key, [service, endpoint], t, counted) => ({
-    service,
-    endpoint,
-    instances: t.instances,
-    ...counted,
-    inFlight: t.inFlight,
-    sheds: t.sheds,
-    quotaDenied: t.quotaDenied,
-    breakers: breakers.get(key) ?? { closed: 0, "half-open": 0, open: 0 },
-  }));
   // endpoints nobody serves any more still show the breakers their callers hold open
-  for (const [key, states] of breakers) {
-    if (now.has(key)) continue;
-    const [service = "", endpoint = ""] = key.split("/");
-    rows.push({
+  const rows = rowsFor(
+    now,
+    previous,
+    elapsedMs,
+    "/",
+    breakers.keys(),
+    (key, [service, endpoint], t, counted) => ({
       service,
       endpoint,
-      instances: 0,
-      calls: 0,
-      errors: 0,
-      callsPerSec: 0,
-      successRate: null,
-      p50Ms: null,
-      p99Ms: null,
-      window: "lifetime",
-      inFlight: 0,
-      sheds: 0,
-      quotaDenied: 0,
-      breakers: states,
-    });
-  }
+      instances: t?.instances ?? 0,
+      ...counted,
+      inFlight: t?.inFlight ?? 0,
+      sheds: t?.sheds ?? 0,
+      quotaDenied: t?.quotaDenied ?? 0,
+      breakers: breakers.get(key) ?? { closed: 0, "half-open": 0, open: 0 },
+    }),
+  );
   return rows.sort((a, b) => `${a.service}/${a.endpoint}`.localeCompare(`${b.service}/${b.endpoint}`));
 }
 
@@ -443,29 +444,47 @@ export function edgeRowsOf(
 ): EdgeRow[] {
   const side = (key: string) =>
     callerNow === undefined ? null : callerSideRow(key, callerNow, callerPrevious, elapsedMs);
-  const rows = rowsFor(now, previous, elapsedMs, ">", (key, [caller, service], _t, counted) => ({
+  const callerKeys = callerNow?.edges.keys() ?? [];
+  const rows = rowsFor(now, previous, elapsedMs, ">", callerKeys, (key, [caller, service], _t, counted) => ({
     caller,
     service,
     ...counted,
     callerSide: side(key),
   }));
-  for (const key of callerNow?.edges.keys() ?? []) {
-    if (now.has(key)) continue;
-    const [caller = "", service = ""] = key.split(">");
-    rows.push({
-      caller,
-      service,
-      calls: 0,
-      errors: 0,
-      callsPerSec: 0,
-      successRate: null,
-      p50Ms: null,
-      p99Ms: null,
-      window: "lifetime",
-      callerSide: side(key),
-    });
-  }
   return rows.sort((a, b) => `${a.caller}>${a.service}`.localeCompare(`${b.caller}>${b.service}`));
+}
+
+/** One gather of STATS replies, as the next refresh compares against it. */
+export interface StatsReading {
+  readonly sample: Sample;
+  readonly breakers: Map<string, EndpointRow["breakers"]>;
+  readonly edges: EdgeSample;
+  readonly callers: CallerSample;
+  /** Monotonic ms (`performance.now()`). */
+  readonly at: number;
+}
+
+/** What `replies`, gathered at `at` (monotonic ms), say. */
+export function readingOf(replies: readonly MeshStatsResponse[], at: number): StatsReading {
+  return {
+    sample: sampleOf(replies),
+    breakers: breakersOf(replies),
+    edges: edgesOf(replies),
+    callers: callerSideOf(replies),
+    at,
+  };
+}
+
+/** The endpoint and edge rows of `now` against `previous`; without one, no rates yet. */
+export function refreshOf(
+  now: StatsReading,
+  previous: StatsReading | undefined,
+): { endpoints: EndpointRow[]; edges: EdgeRow[] } {
+  const elapsedMs = previous === undefined ? 0 : now.at - previous.at;
+  return {
+    endpoints: rowsOf(now.sample, previous?.sample, elapsedMs, now.breakers),
+    edges: edgeRowsOf(now.edges, previous?.edges, elapsedMs, now.callers, previous?.callers),
+  };
 }
 
 function round(n: number, digits = 2): number {

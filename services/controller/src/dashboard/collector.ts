@@ -1,18 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { MeshStatsResponse, MetadataKey, type Policy } from "@switchyard/schemas";
-import {
-  breakersOf,
-  type CallerSample,
-  callerSideOf,
-  type EdgeRow,
-  type EdgeSample,
-  type EndpointRow,
-  edgeRowsOf,
-  edgesOf,
-  rowsOf,
-  type Sample,
-  sampleOf,
-} from "../stats-model.js";
+import { type EdgeRow, type EndpointRow, readingOf, refreshOf, type StatsReading } from "../stats-model.js";
 import { discoveryTargets, gatherDiscovery } from "./discovery-fan-out.js";
 
 /** One running instance, as its STATS reply describes it. */
@@ -74,7 +62,7 @@ export class StatsCollector {
   readonly #policy: PolicySource;
   readonly #periodMs: number;
   #timer: NodeJS.Timeout | undefined;
-  #previous: { sample: Sample; edges: EdgeSample; callers: CallerSample; at: number } | undefined;
+  #previous: StatsReading | undefined;
   #snapshot: Snapshot = {
     at: new Date(0).toISOString(),
     collectMs: 0,
@@ -152,12 +140,8 @@ export class StatsCollector {
       // the connection is closing or lost: an empty collection, the next one tries again
     }
     const now = performance.now();
-    const sample = sampleOf(replies);
-    const edges = edgesOf(replies);
-    const callers = callerSideOf(replies);
-    const before = this.#previous;
-    const elapsed = before === undefined ? 0 : now - before.at;
-    const endpoints = rowsOf(sample, before?.sample, elapsed, breakersOf(replies));
+    const reading = readingOf(replies, now);
+    const { endpoints, edges } = refreshOf(reading, this.#previous);
     const t = Date.now();
     for (const row of endpoints) {
       const key = `${row.service}/${row.endpoint}`;
@@ -166,14 +150,14 @@ export class StatsCollector {
       if (points.length > HISTORY_POINTS) points.splice(0, points.length - HISTORY_POINTS);
       this.#history.set(key, points);
     }
-    this.#previous = { sample, edges, callers, at: now };
+    this.#previous = reading;
     this.#snapshot = {
       at: new Date(t).toISOString(),
       collectMs: Math.round((parseMs + performance.now() - now) * 100) / 100,
       droppedReplies: dropped,
       instances: instancesOf(replies),
       endpoints,
-      edges: edgeRowsOf(edges, before?.edges, elapsed, callers, before?.callers),
+      edges,
       quotas: quotasOf(replies),
     };
     for (const listener of this.#listeners) listener(this.#snapshot);
