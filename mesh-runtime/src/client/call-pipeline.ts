@@ -10,7 +10,7 @@ import type { ResolvedCallOptions } from "../options.js";
 import type { CompiledPolicy, EffectiveSettings } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
 import { fullJitterDelayMs } from "../resilience/backoff.js";
-import { type BreakerState, CircuitBreaker } from "../resilience/circuit-breaker.js";
+import type { BreakerState, CircuitBreaker } from "../resilience/circuit-breaker.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { deriveDeadline, remainingMs } from "../resilience/deadline.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
@@ -21,6 +21,7 @@ import { injectTraceContext, type TraceHeaders } from "../telemetry/trace-contex
 import { encodeJson } from "../wire/json-codec.js";
 import { writeRequestHeaders } from "../wire/request-headers.js";
 import { AttemptFailed, settleAttempt } from "./attempt.js";
+import { BreakerRegistry } from "./breaker-registry.js";
 import { CallCounters } from "./call-counters.js";
 import type { Requester, SendResult } from "./requester.js";
 
@@ -51,18 +52,9 @@ function unwell(error: unknown): boolean {
   return judged.blame === "callee";
 }
 
-const RECENT_BREAKER_MS = 60_000;
-const IDLE_BREAKER_MS = 600_000;
 const MAX_BUDGETS = 1_000;
 // a caller may name any endpoint: past this many, new ones go uncounted rather than grow the map
 const MAX_COUNTED_TARGETS = 1_000;
-
-interface BreakerEntry {
-  readonly service: string;
-  readonly endpoint: string;
-  readonly breaker: CircuitBreaker;
-  usedAt: number;
-}
 
 /** One logical call, fixed before its first attempt. */
 interface CallPlan {
@@ -132,7 +124,7 @@ export class CallPipeline {
   readonly #telemetry: MeshTelemetry;
   // keyed by target service: few, but a caller may name any service, so bounded all the same
   readonly #budgets = new BoundedCache<string, RetryBudget>(MAX_BUDGETS);
-  readonly #breakers = new Map<string, BreakerEntry>();
+  readonly #breakers: BreakerRegistry;
   // by subject (one per endpoint, a string the target already holds: no key built per call)
   readonly #counters = new Map<string, CallCounters>();
   #active = 0;
@@ -160,6 +152,7 @@ export class CallPipeline {
     this.#caller = caller;
     this.#policy = policy;
     this.#log = log;
+    this.#breakers = new BreakerRegistry(telemetry, log);
   }
 
   async call(
@@ -263,7 +256,7 @@ export class CallPipeline {
   /** Step 2: the circuit breaker fails fast while open, and hears how the whole call went. */
   async #throughBreaker(plan: CallPlan): Promise<unknown> {
     const { target, span } = plan;
-    const breaker = this.#breaker(target, plan.settings.breaker);
+    const breaker = this.#breakers.get(target.service, target.endpoint, plan.settings.breaker);
     let state = breaker.state;
     const permit = breaker.acquire();
     state = this.#breakerEvent(span, breaker, state);
@@ -442,34 +435,9 @@ export class CallPipeline {
     }
   }
 
-  /**
-   * One breaker per endpoint and parameters: a policy change starts a fresh one, and tenants on
-   * plans with other parameters have their own.
-   */
-  #breaker(target: CallTarget, o: EffectiveSettings["breaker"]): CircuitBreaker {
-    const key = `${target.service}.${target.endpoint}|${o.failureRatio}|${o.minimumCalls}|${o.windowMs}|${o.openMs}|${o.halfOpenProbes}`;
-    const now = monotonicNow();
-    let entry = this.#breakers.get(key);
-    if (entry === undefined) {
-      // breakers left behind by older policies go once they have been idle a while
-      for (const [k, e] of this.#breakers) if (now - e.usedAt > IDLE_BREAKER_MS) this.#breakers.delete(k);
-      const breaker = new CircuitBreaker(o, (state) => {
-        this.#telemetry.breakerChanged(target.service, target.endpoint, state);
-        this.#log.warn({ service: target.service, endpoint: target.endpoint, state }, `circuit ${state}`);
-      });
-      entry = { service: target.service, endpoint: target.endpoint, breaker, usedAt: now };
-      this.#breakers.set(key, entry);
-    }
-    entry.usedAt = now;
-    return entry.breaker;
-  }
-
-  /** The breakers of endpoints called in the last minute, for metrics and `$SRV.STATS`. */
-  *breakerStates(): Iterable<CallStats> {
-    const since = monotonicNow() - RECENT_BREAKER_MS;
-    for (const e of this.#breakers.values()) {
-      if (e.usedAt >= since) yield { service: e.service, endpoint: e.endpoint, breaker: e.breaker.state };
-    }
+  /** The breakers of endpoints called in the last minute, for metrics. */
+  breakerStates(): Iterable<CallStats> {
+    return this.#breakers.recentStates();
   }
 
   /** The endpoint's counters, made on its first call; undefined once too many are counted. */
@@ -488,17 +456,7 @@ export class CallPipeline {
    * parameters have their own); breakers of uncounted endpoints used in the last minute too.
    */
   callStats(): CallStats[] {
-    const since = monotonicNow() - RECENT_BREAKER_MS;
-    const worst = new Map<string, { state: CallStats["breaker"]; recent: boolean }>();
-    for (const e of this.#breakers.values()) {
-      // names are `^[A-Za-z0-9_-]+$`, so "/" cannot be part of one
-      const key = `${e.service}/${e.endpoint}`;
-      const state = e.breaker.state;
-      const had = worst.get(key);
-      const recent = e.usedAt >= since || had?.recent === true;
-      if (had === undefined || had.state === "closed" || state === "open") worst.set(key, { state, recent });
-      else had.recent = recent;
-    }
+    const worst = this.#breakers.worstStates();
     const out: CallStats[] = [];
     for (const c of this.#counters.values()) {
       const key = `${c.service}/${c.endpoint}`;
