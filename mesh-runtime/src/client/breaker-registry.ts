@@ -5,15 +5,17 @@ import { CircuitBreaker } from "../resilience/circuit-breaker.js";
 import { monotonicNow } from "../resilience/clock.js";
 import type { MeshTelemetry } from "../telemetry/telemetry.js";
 
-const RECENT_BREAKER_MS = 60_000;
-const IDLE_BREAKER_MS = 600_000;
-
-interface BreakerEntry {
+/** A breaker with the endpoint it guards and when a call last asked it. */
+type BreakerEntry = {
   readonly service: string;
   readonly endpoint: string;
   readonly breaker: CircuitBreaker;
   usedAt: number;
-}
+};
+
+// STATS and metrics show breakers used this recently; one idle this long is forgotten
+const RECENT_BREAKER_MS = 60_000;
+const IDLE_BREAKER_MS = 600_000;
 
 /** The worst breaker state a process holds for an endpoint, and whether one was used lately. */
 export interface WorstBreaker {
