@@ -10,8 +10,8 @@ import { connect } from "@nats-io/transport-node";
 import { MeshError } from "./errors.js";
 import type { ResolvedMeshOptions } from "./options.js";
 
-/** Reads a seed file; a missing or unreadable one fails the connect with the reason. */
-function readSeed(path: string): Uint8Array {
+/** Reads a seed file; a missing or unreadable one is UNAUTHENTICATED with the reason. */
+export function readSeed(path: string): Uint8Array {
   try {
     return new TextEncoder().encode(readFileSync(path, "utf8").trim());
   } catch (cause) {

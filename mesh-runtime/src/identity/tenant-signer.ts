@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
+import { readSeed } from "../connection.js";
 import type { AuthOptions } from "../options.js";
 import { TenantTokenIssuer } from "./tenant-token.js";
 
@@ -70,7 +70,7 @@ export class TenantSigner {
     const auth = this.#auth;
     if (auth === undefined) return undefined;
     if ("nkeySeed" in auth) return new TextEncoder().encode(auth.nkeySeed.trim());
-    if ("nkeyFile" in auth) return new TextEncoder().encode(readFileSync(auth.nkeyFile, "utf8").trim());
+    if ("nkeyFile" in auth) return readSeed(auth.nkeyFile);
     return undefined;
   }
 }
