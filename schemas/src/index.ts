@@ -68,8 +68,10 @@ export {
   DEFAULT_PREFIX,
   EndpointName,
   endpointSubject,
+  instanceSubject,
   isServiceName,
   MAX_NAME_LENGTH,
+  majorOf,
   NAME_PATTERN,
   NAME_RULE,
   PREFIX_PATTERN,
@@ -80,4 +82,6 @@ export {
   serviceSubjects,
   TENANT_PATTERN,
   TenantId,
+  versionQueueGroup,
+  versionSubject,
 } from "./subjects.js";

@@ -40,6 +40,35 @@ export function policyApiPrefix(bucket: string): string {
   return `$JS.${bucket}.API`;
 }
 
+/**
+ * `<prefix>.ver.<service>.<major>.<endpoint>`: one endpoint of the instances whose contract version
+ * has this major (`2` for `2.3.1`), subscribed in queue group `<service>@<major>` (docs/PROTOCOL.md).
+ * A separate token after the prefix keeps these out of the plain `<prefix>.svc.<service>.>` group.
+ */
+export function versionSubject(prefix: string, service: string, major: number, endpoint: string): string {
+  return `${prefix}.ver.${service}.${major}.${endpoint}`;
+}
+
+/** The queue group of one major version's instances. */
+export function versionQueueGroup(service: string, major: number): string {
+  return `${service}@${major}`;
+}
+
+/** `<prefix>.inst.<service>.<instanceId>.<endpoint>`: one endpoint of one instance (no queue group). */
+export function instanceSubject(
+  prefix: string,
+  service: string,
+  instanceId: string,
+  endpoint: string,
+): string {
+  return `${prefix}.inst.${service}.${instanceId}.${endpoint}`;
+}
+
+/** The major of a semantic version (`2` for `2.3.1`). */
+export function majorOf(version: string): number {
+  return Number.parseInt(version, 10);
+}
+
 /** The queue group every instance of a service joins. */
 export function queueGroup(service: string): string {
   return service;
