@@ -27,14 +27,15 @@ export interface ResponderProcess {
 
 /**
  * Spawns `node --import tsx bench/src/responder.ts` against `natsUrl` and resolves once it serves.
- * Its stdout and stderr go to the runner's stderr.
+ * Its stdout and stderr go to the runner's stderr; `nodeArgs` go to node (`--cpu-prof`, say).
  */
 export async function startResponder(
   natsUrl: string,
   extraEnv: Readonly<Record<string, string>> = {},
   readyTimeoutMs = 20_000,
+  nodeArgs: readonly string[] = [],
 ): Promise<ResponderProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", ENTRY], {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", ENTRY], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...extraEnv, NATS_URL: natsUrl },
     stdio: ["ignore", 2, 2, "ipc"],

@@ -30,6 +30,7 @@ export interface WorstBreaker {
  */
 export class BreakerRegistry {
   readonly #breakers = new Map<string, BreakerEntry>();
+  readonly #entryOf = new WeakMap<CircuitBreaker, BreakerEntry>();
   readonly #telemetry: MeshTelemetry;
   readonly #log: Logger;
 
@@ -44,16 +45,33 @@ export class BreakerRegistry {
     const now = monotonicNow();
     let entry = this.#breakers.get(key);
     if (entry === undefined) {
-      for (const [k, e] of this.#breakers) if (now - e.usedAt > IDLE_BREAKER_MS) this.#breakers.delete(k);
+      for (const [k, e] of this.#breakers) {
+        if (now - e.usedAt > IDLE_BREAKER_MS) {
+          this.#breakers.delete(k);
+          this.#entryOf.delete(e.breaker);
+        }
+      }
       const breaker = new CircuitBreaker(o, (state) => {
         this.#telemetry.breakerChanged(service, endpoint, state);
         this.#log.warn({ service, endpoint, state }, `circuit ${state}`);
       });
       entry = { service, endpoint, breaker, usedAt: now };
       this.#breakers.set(key, entry);
+      this.#entryOf.set(breaker, entry);
     }
     entry.usedAt = now;
     return entry.breaker;
+  }
+
+  /**
+   * Marks a breaker `get` returned as used now, without building its key: false when the
+   * registry has forgotten it (idle too long), and `get` must be asked again.
+   */
+  touch(breaker: CircuitBreaker): boolean {
+    const entry = this.#entryOf.get(breaker);
+    if (entry === undefined) return false;
+    entry.usedAt = monotonicNow();
+    return true;
   }
 
   /** The breakers of endpoints called in the last minute, for metrics. */

@@ -18,8 +18,9 @@ import { mayRetry } from "../resilience/retry-decision.js";
 import { markDownstream } from "../server/reply-error.js";
 import { type MeshTelemetry, SpanEvent, traceFields } from "../telemetry/telemetry.js";
 import { injectTraceContext, type TraceHeaders } from "../telemetry/trace-context.js";
-import { encodeJson } from "../wire/json-codec.js";
-import { writeRequestHeaders } from "../wire/request-headers.js";
+import { exceedsBytes, jsonText } from "../wire/json-codec.js";
+import { type EncodedRequest, encodeRequest } from "../wire/raw-headers.js";
+import { attemptHeaders, fixedRequestHeaders } from "../wire/request-headers.js";
 import { AttemptFailed, settleAttempt } from "./attempt.js";
 import { BreakerRegistry } from "./breaker-registry.js";
 import { CallCounters } from "./call-counters.js";
@@ -53,13 +54,26 @@ function unwell(error: unknown): boolean {
 }
 
 const MAX_BUDGETS = 1_000;
+// header lines per tenant (or tenant token) and criticality: bounded, tenants are many
+const MAX_FIXED_HEADERS = 10_000;
+const NO_TENANT = "";
 // a caller may name any endpoint: past this many, new ones go uncounted rather than grow the map
 const MAX_COUNTED_TARGETS = 1_000;
+
+/** What a target's calls used last, for the settings they ran under. */
+interface Chosen {
+  readonly settings: EffectiveSettings;
+  readonly budget: RetryBudget;
+  breaker: CircuitBreaker | undefined;
+}
 
 /** One logical call, fixed before its first attempt. */
 interface CallPlan {
   readonly target: CallTarget;
-  readonly payload: Uint8Array;
+  /** The body as JSON text: encoded with each attempt's headers, in one buffer. */
+  readonly json: string;
+  /** The header lines every attempt carries alike (caller, tenant, token, criticality). */
+  readonly fixedHeaders: string;
   readonly deadline: number;
   readonly attemptTimeoutMs: number | undefined;
   readonly maxAttempts: number;
@@ -127,6 +141,12 @@ export class CallPipeline {
   readonly #breakers: BreakerRegistry;
   // by subject (one per endpoint, a string the target already holds: no key built per call)
   readonly #counters = new Map<string, CallCounters>();
+  // the breaker and budget a target's last call used, with the settings they were chosen for:
+  // settings are resolved once per policy version and plan, so while they are the same object,
+  // so are the breaker and budget, and no key string is built per call
+  readonly #chosen = new WeakMap<CallTarget, Chosen>();
+  // by criticality, then by tenant token (else tenant): header lines built once, not per call
+  readonly #fixedHeaders = new Map<Criticality | undefined, BoundedCache<string, string>>();
   #active = 0;
 
   readonly #abandon: (service: string, cancel: Required<CancelMessage>) => void;
@@ -207,28 +227,32 @@ export class CallPipeline {
   ): CallPlan {
     const policy = this.#policy();
     const settings = target.settings.get(policy, policy.planOf(tenant));
-    let payload: Uint8Array;
+    let json: string;
     try {
-      payload = encodeJson(input);
+      json = jsonText(input);
     } catch (cause) {
       throw new MeshError("INVALID_ARGUMENT", "the input is not JSON-serialisable", { cause });
     }
     // the callee would refuse it: say so without sending it
-    if (settings.maxRequestBytes !== undefined && payload.length > settings.maxRequestBytes) {
-      throw markDownstream(payloadTooLarge(payload.length, settings.maxRequestBytes, target));
+    const tooLarge =
+      settings.maxRequestBytes === undefined ? undefined : exceedsBytes(json, settings.maxRequestBytes);
+    if (tooLarge !== undefined && settings.maxRequestBytes !== undefined) {
+      throw markDownstream(payloadTooLarge(tooLarge, settings.maxRequestBytes, target));
     }
     // a detached call (compensation) keeps the request's tenant and trace, not its time or fate
     const bound = opts.detached === true ? undefined : parent;
+    const tenantToken = this.#tenantToken(policy, tenant, parent);
     return {
       target,
-      payload,
+      json,
+      fixedHeaders: this.#fixedHeadersOf(tenant, tenantToken, opts.criticality),
       deadline: deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt),
       attemptTimeoutMs: opts.attemptTimeoutMs ?? settings.attemptTimeoutMs,
       maxAttempts: opts.maxAttempts ?? settings.retry.maxAttempts,
       idempotent: opts.idempotent ?? settings.idempotent,
       idempotencyKey: opts.idempotencyKey ?? nuid.next(),
       tenant,
-      tenantToken: this.#tenantToken(policy, tenant, parent),
+      tenantToken,
       criticality: opts.criticality,
       // a call made inside a handler is abandoned when that handler's own caller gives up
       signal:
@@ -236,7 +260,7 @@ export class CallPipeline {
           ? AbortSignal.any([opts.signal, bound.signal])
           : (opts.signal ?? bound?.signal),
       settings,
-      budget: this.#budget(target.service, settings.retry.budget),
+      budget: this.#chosenFor(target, settings).budget,
       span,
       trace: injectTraceContext(parentContext, span),
     };
@@ -256,7 +280,7 @@ export class CallPipeline {
   /** Step 2: the circuit breaker fails fast while open, and hears how the whole call went. */
   async #throughBreaker(plan: CallPlan): Promise<unknown> {
     const { target, span } = plan;
-    const breaker = this.#breakers.get(target.service, target.endpoint, plan.settings.breaker);
+    const breaker = this.#breaker(target, plan.settings);
     let state = breaker.state;
     const permit = breaker.acquire();
     state = this.#breakerEvent(span, breaker, state);
@@ -302,8 +326,7 @@ export class CallPipeline {
       }
       const sent = await this.#requester.send(
         plan.target.subject,
-        plan.payload,
-        this.#headers(plan, attempt, timeoutMs),
+        this.#request(plan, attempt, timeoutMs),
         timeoutMs,
         plan.signal,
       );
@@ -340,18 +363,39 @@ export class CallPipeline {
     throw markDownstream(error);
   }
 
-  /** Step 4, one attempt: its headers (same Idempotency-Key, its number, the budget left). */
-  #headers(plan: CallPlan, attempt: number, timeoutMs: number): ReturnType<typeof writeRequestHeaders> {
-    return writeRequestHeaders({
+  /**
+   * Step 4, one attempt: its headers (same Idempotency-Key, its number, the budget left) and the
+   * body, encoded together into one buffer.
+   */
+  #request(plan: CallPlan, attempt: number, timeoutMs: number): EncodedRequest {
+    const headers = attemptHeaders(plan.fixedHeaders, {
       timeoutMs,
       attempt,
       idempotencyKey: plan.idempotencyKey,
-      caller: this.#caller,
-      tenant: plan.tenant,
-      tenantToken: plan.tenantToken,
-      criticality: plan.criticality,
       trace: plan.trace,
     });
+    return encodeRequest(headers, plan.json);
+  }
+
+  /** The header lines a call carries on every attempt, built once per tenant (or token) and level. */
+  #fixedHeadersOf(
+    tenant: string | undefined,
+    tenantToken: string | undefined,
+    criticality: Criticality | undefined,
+  ): string {
+    let byTenant = this.#fixedHeaders.get(criticality);
+    if (byTenant === undefined) {
+      byTenant = new BoundedCache(MAX_FIXED_HEADERS);
+      this.#fixedHeaders.set(criticality, byTenant);
+    }
+    // a token names its tenant: it alone keys the lines
+    const key = tenantToken ?? tenant ?? NO_TENANT;
+    let lines = byTenant.get(key);
+    if (lines === undefined) {
+      lines = fixedRequestHeaders({ caller: this.#caller, tenant, tenantToken, criticality });
+      byTenant.set(key, lines);
+    }
+    return lines;
   }
 
   /** Step 4, one attempt: what came back, as the reply body or the failure. */
@@ -484,5 +528,24 @@ export class CallPipeline {
       this.#budgets.set(key, budget);
     }
     return budget;
+  }
+
+  /** What the target's calls use under `settings`, chosen again only when the settings change. */
+  #chosenFor(target: CallTarget, settings: EffectiveSettings): Chosen {
+    let chosen = this.#chosen.get(target);
+    if (chosen === undefined || chosen.settings !== settings) {
+      chosen = { settings, budget: this.#budget(target.service, settings.retry.budget), breaker: undefined };
+      this.#chosen.set(target, chosen);
+    }
+    return chosen;
+  }
+
+  /** The endpoint's breaker for the call's settings (`BreakerRegistry` keeps one per parameters). */
+  #breaker(target: CallTarget, settings: EffectiveSettings): CircuitBreaker {
+    const chosen = this.#chosenFor(target, settings);
+    // the registry forgets idle breakers: one it no longer holds is asked for again
+    if (chosen.breaker !== undefined && this.#breakers.touch(chosen.breaker)) return chosen.breaker;
+    chosen.breaker = this.#breakers.get(target.service, target.endpoint, settings.breaker);
+    return chosen.breaker;
   }
 }

@@ -1,7 +1,9 @@
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
 import { isMeshError } from "../errors.js";
-import type { EncodedHeaders } from "../wire/raw-headers.js";
+import { monotonicNow } from "../resilience/clock.js";
+import { DeadlineQueue } from "../resilience/deadline-queue.js";
+import type { EncodedRequest } from "../wire/raw-headers.js";
 
 /** Why an attempt got no reply message. `sent` tells whether the request may have arrived. */
 export type SendFailure =
@@ -29,6 +31,7 @@ const DISCONNECTED_UNSENT: SendFailure = { kind: "disconnected", sent: false };
 const CLOSED_SENT: SendFailure = { kind: "closed", sent: true };
 const CLOSED_UNSENT: SendFailure = { kind: "closed", sent: false };
 const REFUSED: SendFailure = { kind: "refused", sent: false };
+const TOKEN_RADIX = 36;
 
 export function isSendFailure(result: SendResult): result is SendFailure {
   return "kind" in result;
@@ -36,20 +39,25 @@ export function isSendFailure(result: SendResult): result is SendFailure {
 
 interface Pending {
   resolve: (result: SendResult) => void;
-  timer: NodeJS.Timeout;
   /** Where the request went, so a broker's refusal of that subject can find it. */
   subject: string;
 }
 
 /**
  * Request/reply multiplexed over one wildcard inbox subscription: a request is a publish with a
- * reply subject `<inbox>.<token>` and an entry in a map. No per-request subscription, and no
- * `Error` allocated per request (nats.js `request()` pays for both); failures are values.
+ * reply subject `<inbox>.<token>` (the request's number, base 36) and an entry in a map. No
+ * per-request subscription, timer or `Error` (nats.js `request()` pays for all three): timeouts
+ * are one `DeadlineQueue`, failures are values.
  */
 export class Requester {
   readonly #nc: NatsConnection;
   readonly #prefix: string;
-  readonly #pending = new Map<string, Pending>();
+  readonly #pending = new Map<number, Pending>();
+  readonly #deadlines = new DeadlineQueue(
+    (seq) => this.#pending.has(seq),
+    (seq) => this.#settle(seq, TIMEOUT),
+    () => this.#pending.size,
+  );
   /** Calls waiting for a reconnect: each is told how the wait ended. */
   readonly #waiting = new Set<(outcome: SendFailure | undefined) => void>();
   #seq = 0;
@@ -104,16 +112,11 @@ export class Requester {
    * Publishes one request and settles with its reply or a failure, by `timeoutMs` at the latest.
    * Never rejects.
    */
-  send(
-    subject: string,
-    payload: Uint8Array,
-    headers: EncodedHeaders,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<SendResult> {
+  send(subject: string, request: EncodedRequest, timeoutMs: number, signal?: AbortSignal): Promise<SendResult> {
     if (this.#nc.isClosed() || this.#nc.isDraining()) return Promise.resolve(CLOSED_UNSENT);
     if (!this.#connected) return Promise.resolve(DISCONNECTED_UNSENT);
     if (signal?.aborted) return Promise.resolve(CANCELLED_UNSENT);
+    const { headers, payload } = request;
     const limit = this.#nc.info?.max_payload;
     // nats.js counts headers and body against max_payload
     if (
@@ -123,8 +126,8 @@ export class Requester {
     ) {
       return Promise.resolve({ kind: "too-large", sent: false, limit });
     }
-    const token = (this.#seq++).toString(36);
-    const reply = this.#prefix + token;
+    const token = this.#seq++;
+    const reply = this.#prefix + token.toString(TOKEN_RADIX);
     try {
       // publish() only calls encode() on its headers; EncodedHeaders has exactly that
       this.#nc.publish(subject, payload, { reply, headers: headers as unknown as MsgHdrs });
@@ -132,8 +135,8 @@ export class Requester {
       return Promise.resolve({ kind: "publish-failed", sent: false, cause });
     }
     return new Promise<SendResult>((resolve) => {
-      const timer = setTimeout(() => this.#settle(token, TIMEOUT), timeoutMs);
-      this.#pending.set(token, { resolve, timer, subject });
+      this.#pending.set(token, { resolve, subject });
+      this.#deadlines.add(token, monotonicNow() + timeoutMs);
       if (signal !== undefined) {
         // a parent's deadline is this call's deadline too: a timeout, and the callee times out itself
         const onAbort = () =>
@@ -187,21 +190,22 @@ export class Requester {
   }
 
   #onReply(msg: Msg): void {
-    const token = msg.subject.slice(this.#prefix.length);
+    // not a number: not a reply to anything sent here (the map has no NaN key)
+    const token = Number.parseInt(msg.subject.slice(this.#prefix.length), TOKEN_RADIX);
     // the server's "no responders" status: a 503 with headers and no body
     const result = msg.data.length === 0 && msg.headers?.code === 503 ? NO_RESPONDERS : msg;
     this.#settle(token, result);
   }
 
-  #settle(token: string, result: SendResult): void {
+  #settle(token: number, result: SendResult): void {
     const pending = this.#pending.get(token);
     if (pending === undefined) return; // a late reply to a request that already settled
     this.#pending.delete(token);
-    clearTimeout(pending.timer);
     pending.resolve(result);
   }
 
   #failAll(result: SendFailure): void {
     for (const token of [...this.#pending.keys()]) this.#settle(token, result);
+    this.#deadlines.clear();
   }
 }

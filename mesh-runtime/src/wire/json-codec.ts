@@ -10,6 +10,27 @@ export function encodeJson(value: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(value), "utf8");
 }
 
+/**
+ * A body as JSON text, encoded later together with its headers (`encodeRequest`); `undefined`
+ * is the empty body. Throws what `JSON.stringify` throws (a cycle, a BigInt), and a TypeError
+ * for a value JSON has no text for (a function).
+ */
+export function jsonText(value: unknown): string {
+  if (value === undefined) return "";
+  const text: string | undefined = JSON.stringify(value);
+  // a function or a symbol: JSON has no text for it, and sending nothing would hide that
+  if (text === undefined) throw new TypeError(`a ${typeof value} is not JSON`);
+  return text;
+}
+
+/** UTF-8 bytes of `text`, measured only when its length alone cannot settle `limit`. */
+export function exceedsBytes(text: string, limit: number): number | undefined {
+  // a UTF-16 code unit is at most 3 UTF-8 bytes
+  if (text.length * 3 <= limit) return undefined;
+  const bytes = Buffer.byteLength(text, "utf8");
+  return bytes > limit ? bytes : undefined;
+}
+
 /** Deepest nesting of arrays and objects a body may have. */
 export const MAX_JSON_DEPTH = 128;
 

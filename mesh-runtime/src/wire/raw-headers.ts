@@ -46,15 +46,33 @@ export function forEachHeader(text: string, visit: (lowerName: string, value: st
   }
 }
 
-/** Request headers as wire text, for nats.js's publish, which only ever calls `encode()` on them. */
+/** A request's header block as bytes, for nats.js's publish, which only ever calls `encode()` on it. */
 export class EncodedHeaders {
-  readonly #text: string;
-  #bytes: Uint8Array | undefined;
-  constructor(text: string) {
-    this.#text = text;
+  readonly #bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
   }
   encode(): Uint8Array {
-    this.#bytes ??= Buffer.from(this.#text, "utf8");
     return this.#bytes;
   }
+}
+
+/** One attempt's message: its header block and body, two views of one buffer. */
+export interface EncodedRequest {
+  readonly headers: EncodedHeaders;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * Encodes a header block and a JSON body in one pass into one buffer (one allocation, one UTF-8
+ * encode); nats.js copies both views into its outbound buffer.
+ */
+export function encodeRequest(headerText: string, json: string): EncodedRequest {
+  const bytes = Buffer.from(headerText + json, "utf8");
+  // header values are ASCII in practice; measure only when one might not be
+  const headerBytes = bytes.length === headerText.length + json.length ? headerText.length : Buffer.byteLength(headerText);
+  return {
+    headers: new EncodedHeaders(bytes.subarray(0, headerBytes)),
+    payload: bytes.subarray(headerBytes),
+  };
 }

@@ -10,7 +10,7 @@ import {
 } from "@switchyard/schemas";
 import { MeshError } from "../errors.js";
 import type { TraceHeaders } from "../telemetry/trace-context.js";
-import { EncodedHeaders, forEachHeader, headerText } from "./raw-headers.js";
+import { type EncodedHeaders, encodeRequest, forEachHeader, headerText } from "./raw-headers.js";
 import { REQUEST_INFO_HEADER, vouchedAccount } from "./request-info.js";
 
 /** What a request's headers say, validated. */
@@ -189,33 +189,62 @@ export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
   return meta;
 }
 
-/** What an outgoing request carries besides its body. */
-export interface OutboundMeta {
-  timeoutMs: number;
-  attempt: number;
-  idempotencyKey: string;
+/** What every request from one caller for one tenant (and criticality) carries alike. */
+export interface FixedOutboundMeta {
   caller: string;
   tenant: string | undefined;
   /** Sent only with the tenant it vouches for. */
   tenantToken?: string | undefined;
   criticality?: Criticality | undefined;
+}
+
+/** What changes from one attempt to the next. */
+export interface AttemptMeta {
+  timeoutMs: number;
+  attempt: number;
+  idempotencyKey: string;
   trace: TraceHeaders;
 }
 
+/** What an outgoing request carries besides its body. */
+export type OutboundMeta = FixedOutboundMeta & AttemptMeta;
+
 /**
- * Builds request headers as the wire text nats.js sends. Values are produced or validated by the
- * runtime (no CR/LF can reach them), so they are written directly rather than through MsgHdrsImpl,
- * whose per-key canonicalisation shows in profiles.
+ * The header lines every request from one caller for one tenant carries alike, status line
+ * included: built once and reused (`CallPipeline` keeps them per tenant), so an attempt writes
+ * only the values that vary. Values are produced or validated by the runtime (no CR/LF can reach
+ * them), so they are written directly rather than through MsgHdrsImpl, whose per-key
+ * canonicalisation shows in profiles.
  */
-export function writeRequestHeaders(meta: OutboundMeta): EncodedHeaders {
-  let text = `NATS/1.0\r\n${Header.Timeout}: ${meta.timeoutMs}\r\n${Header.Attempt}: ${meta.attempt}\r\n${Header.IdempotencyKey}: ${meta.idempotencyKey}\r\n${Header.Caller}: ${meta.caller}\r\n`;
+export function fixedRequestHeaders(meta: FixedOutboundMeta): string {
+  let text = `NATS/1.0\r\n${Header.Caller}: ${meta.caller}\r\n`;
   if (meta.tenant !== undefined) text += `${Header.Tenant}: ${meta.tenant}\r\n`;
   // base64url and dots only (minted or verified by a runtime): nothing to escape
   if (meta.tenantToken !== undefined) text += `${Header.TenantToken}: ${meta.tenantToken}\r\n`;
   if (meta.criticality !== undefined) text += `${Header.Criticality}: ${meta.criticality}\r\n`;
+  return text;
+}
+
+const TIMEOUT_LINE = `${Header.Timeout}: `;
+const ATTEMPT_LINE = `\r\n${Header.Attempt}: `;
+const KEY_LINE = `\r\n${Header.IdempotencyKey}: `;
+
+/**
+ * The whole header block of one attempt: `fixed` (from `fixedRequestHeaders`) and this attempt's
+ * values. A first attempt carries no `Mesh-Attempt` (absent means 1, PROTOCOL §3).
+ */
+export function attemptHeaders(fixed: string, meta: AttemptMeta): string {
+  let text = fixed + TIMEOUT_LINE + meta.timeoutMs;
+  if (meta.attempt !== 1) text += ATTEMPT_LINE + meta.attempt;
+  text += KEY_LINE + meta.idempotencyKey;
   const { traceparent, tracestate, baggage } = meta.trace;
-  if (traceparent !== undefined) text += `${Header.TraceParent}: ${traceparent}\r\n`;
-  if (tracestate !== undefined) text += `${Header.TraceState}: ${tracestate}\r\n`;
-  if (baggage !== undefined) text += `${Header.Baggage}: ${baggage}\r\n`;
-  return new EncodedHeaders(`${text}\r\n`);
+  if (traceparent !== undefined) text += `\r\n${Header.TraceParent}: ${traceparent}`;
+  if (tracestate !== undefined) text += `\r\n${Header.TraceState}: ${tracestate}`;
+  if (baggage !== undefined) text += `\r\n${Header.Baggage}: ${baggage}`;
+  return `${text}\r\n\r\n`;
+}
+
+/** Request headers as nats.js publishes them: the fixed lines and the attempt's, encoded. */
+export function writeRequestHeaders(meta: OutboundMeta): EncodedHeaders {
+  return encodeRequest(attemptHeaders(fixedRequestHeaders(meta), meta), "").headers;
 }
