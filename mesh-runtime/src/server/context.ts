@@ -1,4 +1,4 @@
-import type { Context, Span } from "@opentelemetry/api";
+import { type Context, isSpanContextValid, ROOT_CONTEXT, type Span, trace } from "@opentelemetry/api";
 import type { Contract } from "@switchyard/schemas";
 import type { Logger } from "pino";
 import type { ParentRequest } from "../client/call-pipeline.js";
@@ -63,16 +63,17 @@ export interface ContextHost {
 }
 
 /**
- * The per-request context. The abort signal, its timer and the child logger cost an allocation
- * each, so they are made on first use: most handlers never touch them.
+ * The per-request context. The abort signal, its timer, the child logger and the trace context
+ * holding the request's span cost an allocation each, so they are made on first use: most
+ * handlers never touch the first three, and without a trace there is nothing to hold.
  */
 export class RequestContext implements HandlerContext, ParentRequest {
   readonly service: string;
   readonly endpoint: string;
   /** Monotonic deadline; `ParentRequest` reads it. */
   readonly deadlineAt: number;
-  /** The context holding the request's SERVER span. */
-  readonly traceContext: Context;
+  readonly #parentContext: Context;
+  #traceContext: Context | undefined;
   readonly #meta: RequestMeta;
   readonly #span: Span;
   readonly #host: ContextHost;
@@ -86,7 +87,7 @@ export class RequestContext implements HandlerContext, ParentRequest {
     meta: RequestMeta,
     deadlineAt: number,
     host: ContextHost,
-    traceContext: Context,
+    parentContext: Context,
     span: Span,
   ) {
     this.service = service;
@@ -94,8 +95,20 @@ export class RequestContext implements HandlerContext, ParentRequest {
     this.deadlineAt = deadlineAt;
     this.#meta = meta;
     this.#host = host;
-    this.traceContext = traceContext;
+    this.#parentContext = parentContext;
     this.#span = span;
+  }
+
+  /** The context holding the request's SERVER span (`parentContext` is the caller's, as read). */
+  get traceContext(): Context {
+    if (this.#traceContext === undefined) {
+      // an invalid span (no SDK and no trace from the caller) gives children nothing to join
+      this.#traceContext =
+        this.#parentContext === ROOT_CONTEXT && !isSpanContextValid(this.#span.spanContext())
+          ? ROOT_CONTEXT
+          : trace.setSpan(this.#parentContext, this.#span);
+    }
+    return this.#traceContext;
   }
 
   get tenant() {

@@ -1,40 +1,46 @@
 import { MeshError } from "../errors.js";
-import { monotonicNow } from "../resilience/clock.js";
+import { DeadlineQueue } from "../resilience/deadline-queue.js";
+import { release, replyFailed } from "./request-outcome.js";
 import type { ServedRequest } from "./served-request.js";
 
-const ignore = () => undefined;
+/** Requests whose handler is running, by a number of their own. */
+const running = new Map<number, ServedRequest>();
+const deadlines = new DeadlineQueue(
+  (id) => running.has(id),
+  (id) => {
+    const r = running.get(id) as ServedRequest;
+    running.delete(id);
+    overran(r);
+  },
+  () => running.size,
+);
+let nextId = 0;
 
 /**
- * The handler's work, bounded by the request's deadline. A handler that ignores its abort signal
- * must not hold its concurrency slot past the deadline: at the deadline this fails with
- * DEADLINE_EXCEEDED (whose reply is dropped, nobody waits), so the pipeline releases the slot; the
- * late result is discarded, and `r.overrun` tracks the handler until it really ends (drain waits).
+ * Awaits the handler's work, bounded by the request's deadline, without a timer or a racing
+ * promise per request (one `DeadlineQueue` for every handler in the process). A handler that
+ * ignores its abort signal must not hold its concurrency slot past the deadline: when the deadline
+ * passes first, the request is failed at once with DEADLINE_EXCEEDED (whose reply is dropped, as
+ * nobody waits) and released (its slot freed), and `r.expired` is set, so the pipeline discards
+ * the late result; this promise still settles only when the handler really ends, which is what
+ * drain waits for.
  */
-export function withinDeadline(r: ServedRequest, work: Promise<Uint8Array>): Promise<Uint8Array> {
-  const leftMs = r.deadlineAt - monotonicNow();
-  if (!Number.isFinite(leftMs)) return work;
-  return new Promise<Uint8Array>((resolve, reject) => {
-    const timer = setTimeout(
-      () => {
-        r.overrun = work.then(ignore, ignore);
-        const { service, endpoint } = r.endpoint;
-        reject(
-          new MeshError("DEADLINE_EXCEEDED", `the handler of ${service}.${endpoint} overran its deadline`),
-        );
-      },
-      // Node's timers count whole ms and may fire a fraction early against the monotonic clock:
-      // one ms more makes sure the deadline has passed, so the reply is dropped, not sent
-      Math.max(0, Math.ceil(leftMs) + 1),
-    );
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+export async function withinDeadline(r: ServedRequest, work: Promise<Uint8Array>): Promise<Uint8Array> {
+  if (!Number.isFinite(r.deadlineAt)) return work;
+  const id = nextId++;
+  running.set(id, r);
+  // expired once the monotonic clock reads the deadline: the reply is then dropped, not sent
+  deadlines.add(id, r.deadlineAt);
+  try {
+    return await work;
+  } finally {
+    running.delete(id);
+  }
+}
+
+function overran(r: ServedRequest): void {
+  r.expired = true;
+  const { service, endpoint } = r.endpoint;
+  replyFailed(r, new MeshError("DEADLINE_EXCEEDED", `the handler of ${service}.${endpoint} overran its deadline`));
+  release(r);
 }

@@ -37,7 +37,8 @@ export type { Handler, PipelineHost, ServedEndpoint } from "./served-endpoint.js
  *    and a key reused with another body is CONFLICT (after validation: the body is decoded);
  * 8. the handler, with a context whose signal aborts at the deadline or when the caller cancels
  *    (the context exists, and takes cancels, from step 2 on); one that ignores the signal gives
- *    its concurrency slot back at the deadline all the same, and its late reply is not sent;
+ *    its concurrency slot back at the deadline all the same, its late reply is not sent, and the
+ *    request's promise settles when the handler ends (drain waits for it);
  * 9. output validation: a handler that breaks its contract is an INTERNAL error, not a bad reply.
  * Every request gets exactly one reply, or none once its deadline has passed (nobody waits).
  * A throw of any kind becomes a typed error reply at this one boundary.
@@ -59,12 +60,12 @@ export async function serveRequest(
     const slotted = acquireSlot(quota instanceof Promise ? await quota : quota);
     const drill = drillFaults(slotted);
     const validated = validateInput(drill instanceof Promise ? await drill : drill);
-    replySucceeded(validated, await withinDeadline(r, handle(validated)));
+    const body = await withinDeadline(r, handle(validated));
+    // a handler that overran was answered for at its deadline; it is only waited for
+    if (!r.expired) replySucceeded(validated, body);
   } catch (thrown) {
-    replyFailed(r, thrown);
+    if (!r.expired) replyFailed(r, thrown);
   } finally {
-    release(r);
+    if (!r.expired) release(r);
   }
-  // its slot is free, but the instance counts the handler until it ends (drain waits for it)
-  if (r.overrun !== undefined) await r.overrun;
 }

@@ -1,4 +1,4 @@
-import { context, trace } from "@opentelemetry/api";
+import { context } from "@opentelemetry/api";
 import { issueDetails } from "@switchyard/schemas";
 import { dedupeKey } from "../dedupe/dedupe-store.js";
 import { replayOrRun } from "../dedupe/replay.js";
@@ -56,7 +56,7 @@ export function readHeaders(r: ServedRequest): Timed {
     meta,
     r.deadlineAt,
     r.host,
-    trace.setSpan(parentContext, span),
+    parentContext,
     span,
   );
   r.cancelKey = requestCancelKey(msg.reply as string, meta, vouched);

@@ -36,8 +36,8 @@ export class ServedRequest {
   slotBucket = "";
   input: unknown;
   succeeded = false;
-  /** A handler still running after its deadline freed its slot: ends when the handler does. */
-  overrun: Promise<void> | undefined;
+  /** The handler overran its deadline: the request was failed and released then, not after it. */
+  expired = false;
 
   constructor(msg: Msg, endpoint: ServedEndpoint, host: PipelineHost, inFlight: InFlight) {
     this.msg = msg;

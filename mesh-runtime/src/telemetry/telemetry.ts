@@ -28,6 +28,16 @@ const RPC_SYSTEM = "switchyard";
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
 const BUCKETS_S = LATENCY_BOUNDS_MS.map((ms) => ms / 1_000);
 const MAX_ATTRIBUTE_SETS = 10_000;
+const CLIENT_SPAN = Object.freeze({ kind: SpanKind.CLIENT });
+const SERVER_SPAN = Object.freeze({ kind: SpanKind.SERVER });
+
+/** What every call or request on one target names the same way, made once per target object. */
+interface TargetNames {
+  readonly spanName: string;
+  /** Metric attributes without an outcome, and with `OK`, for calls without a tenant label. */
+  readonly plain: Attributes;
+  readonly ok: Attributes;
+}
 
 /** The runtime's metrics: name, unit, description. Names are part of the documented telemetry. */
 const METRICS = {
@@ -131,6 +141,8 @@ export class MeshTelemetry {
     MAX_ATTRIBUTE_SETS,
   );
   readonly #spanAttributeSets = new BoundedCache<string, Attributes>(MAX_ATTRIBUTE_SETS);
+  // targets are long-lived objects (a served endpoint, a call target): their names are kept on them
+  readonly #names = new WeakMap<SpanTarget, TargetNames>();
 
   constructor(options: TelemetryOptions, source: TelemetrySource) {
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, RUNTIME_VERSION);
@@ -157,12 +169,12 @@ export class MeshTelemetry {
 
   /** The CLIENT span of one logical call; the attempts' server spans are its children. */
   startClientSpan(target: SpanTarget, tenant: string | undefined, parent: Context): Span {
-    return this.#startSpan(SpanKind.CLIENT, target, tenant, parent);
+    return this.#startSpan(CLIENT_SPAN, target, tenant, parent);
   }
 
   /** The SERVER span of one handled request (one attempt), with who called and whether verified. */
   startServerSpan(target: SpanTarget, request: ServerSpanRequest, parent: Context): Span {
-    const span = this.#startSpan(SpanKind.SERVER, target, request.tenant, parent);
+    const span = this.#startSpan(SERVER_SPAN, target, request.tenant, parent);
     if (span.isRecording()) {
       span.setAttribute("mesh.attempt", request.attempt);
       if (request.caller !== undefined) {
@@ -182,10 +194,7 @@ export class MeshTelemetry {
     error: MeshError | undefined,
   ): void {
     endSpan(span, error, true);
-    this.#clientDuration.record(
-      (performance.now() - startedAt) / 1_000,
-      this.#attrs(target.service, target.endpoint, error?.code ?? "OK", tenant),
-    );
+    this.#clientDuration.record((performance.now() - startedAt) / 1_000, this.#outcomeAttrs(target, error, tenant));
   }
 
   /** Ends a request's span and records its duration; client errors (4xx) leave the status unset. */
@@ -197,10 +206,7 @@ export class MeshTelemetry {
     error: MeshError | undefined,
   ): void {
     endSpan(span, error, error !== undefined && error.status >= 500);
-    this.#serverDuration.record(
-      elapsedMs / 1_000,
-      this.#attrs(target.service, target.endpoint, error?.code ?? "OK", tenant),
-    );
+    this.#serverDuration.record(elapsedMs / 1_000, this.#outcomeAttrs(target, error, tenant));
   }
 
   retried(target: SpanTarget, code: string, tenant: string | undefined): void {
@@ -220,7 +226,7 @@ export class MeshTelemetry {
   }
 
   activeRequests(target: SpanTarget, delta: 1 | -1): void {
-    this.#inFlight.add(delta, this.#attrs(target.service, target.endpoint, undefined, undefined));
+    this.#inFlight.add(delta, this.#namesOf(target).plain);
   }
 
   /** Stops the observable callbacks (the mesh is closing). */
@@ -229,8 +235,13 @@ export class MeshTelemetry {
     this.#policyVersion.removeCallback(this.#observePolicy);
   }
 
-  #startSpan(kind: SpanKind, target: SpanTarget, tenant: string | undefined, parent: Context): Span {
-    const span = this.tracer.startSpan(`${target.service}/${target.endpoint}`, { kind }, parent);
+  #startSpan(
+    options: { readonly kind: SpanKind },
+    target: SpanTarget,
+    tenant: string | undefined,
+    parent: Context,
+  ): Span {
+    const span = this.tracer.startSpan(this.#namesOf(target).spanName, options, parent);
     if (span.isRecording()) {
       span.setAttributes(this.#spanAttributes(target));
       if (tenant !== undefined) span.setAttribute("mesh.tenant", tenant);
@@ -252,6 +263,26 @@ export class MeshTelemetry {
       this.#spanAttributeSets.set(target.subject, attrs);
     }
     return attrs;
+  }
+
+  /** The names of a target, made on its first call or request. */
+  #namesOf(target: SpanTarget): TargetNames {
+    let names = this.#names.get(target);
+    if (names === undefined) {
+      names = {
+        spanName: `${target.service}/${target.endpoint}`,
+        plain: this.#attrs(target.service, target.endpoint, undefined, undefined),
+        ok: this.#attrs(target.service, target.endpoint, "OK", undefined),
+      };
+      this.#names.set(target, names);
+    }
+    return names;
+  }
+
+  /** The attributes of a finished call or request: the target's own for a success without tenant label. */
+  #outcomeAttrs(target: SpanTarget, error: MeshError | undefined, tenant: string | undefined): Attributes {
+    if (error === undefined && (!this.#tenantLabel || tenant === undefined)) return this.#namesOf(target).ok;
+    return this.#attrs(target.service, target.endpoint, error?.code ?? "OK", tenant);
   }
 
   /**

@@ -10,7 +10,7 @@ import {
 } from "@switchyard/schemas";
 import { MeshError } from "../errors.js";
 import type { TraceHeaders } from "../telemetry/trace-context.js";
-import { type EncodedHeaders, encodeRequest, forEachHeader, headerText } from "./raw-headers.js";
+import { type EncodedHeaders, encodeRequest, headerText } from "./raw-headers.js";
 import { REQUEST_INFO_HEADER, vouchedAccount } from "./request-info.js";
 
 /** What a request's headers say, validated. */
@@ -69,7 +69,7 @@ function bounded(max: number, keep: (meta: RequestMeta, value: string) => void):
 }
 
 /** One reader per header the runtime knows, by lower-cased name; others are ignored. */
-const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>([
+const PLAIN_READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>([
   [
     "mesh-timeout",
     (meta, value) => {
@@ -141,7 +141,7 @@ const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>
  * once here; `Mesh-Caller` is still checked but only informs. Open brokers never pay for this.
  */
 const VOUCHED_READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>([
-  ...READERS,
+  ...PLAIN_READERS,
   [
     "mesh-caller",
     (_meta, value) => {
@@ -181,12 +181,51 @@ export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
   };
   const text = headerText(msg);
   if (!vouched) {
-    if (text !== undefined) forEachHeader(text, (name, value) => READERS.get(name)?.(meta, value));
+    if (text !== undefined) readHeaderLines(text, READERS, meta);
     return meta;
   }
-  if (text !== undefined) forEachHeader(text, (name, value) => VOUCHED_READERS.get(name)?.(meta, value));
+  if (text !== undefined) readHeaderLines(text, VOUCHED, meta);
   if (!meta.callerVerified) vouchedAccount(undefined);
   return meta;
+}
+
+/** A header's reader and its bit in the set of headers already read. */
+interface KnownHeader {
+  readonly bit: number;
+  readonly read: HeaderReader;
+}
+
+/** The readers with a bit each (names shared by both tables share a bit). */
+function known(readers: ReadonlyMap<string, HeaderReader>): ReadonlyMap<string, KnownHeader> {
+  const names = [...new Set([...PLAIN_READERS.keys(), ...VOUCHED_READERS.keys()])];
+  return new Map([...readers].map(([name, read]) => [name, { bit: 1 << names.indexOf(name), read }]));
+}
+
+const READERS = known(PLAIN_READERS);
+const VOUCHED = known(VOUCHED_READERS);
+
+/**
+ * `forEachHeader` for the headers a request may carry, without a closure or a set per request:
+ * each known header is read once, with its first value (later ones are neither used nor checked),
+ * its name compared lower-cased, its value trimmed; lines without a colon are ignored.
+ */
+function readHeaderLines(text: string, readers: ReadonlyMap<string, KnownHeader>, meta: RequestMeta): void {
+  let seen = 0;
+  let start = text.indexOf("\r\n");
+  while (start !== -1) {
+    start += 2;
+    const end = text.indexOf("\r\n", start);
+    const stop = end === -1 ? text.length : end;
+    const colon = text.indexOf(":", start);
+    if (colon > start && colon < stop) {
+      const header = readers.get(text.slice(start, colon).trim().toLowerCase());
+      if (header !== undefined && (seen & header.bit) === 0) {
+        seen |= header.bit;
+        header.read(meta, text.slice(colon + 1, stop).trim());
+      }
+    }
+    start = end;
+  }
 }
 
 /** What every request from one caller for one tenant (and criticality) carries alike. */
