@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { before, describe, it } from "node:test";
 import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { defineContract } from "@switchyard/runtime";
+import { defineContract, isMeshError } from "@switchyard/runtime";
 import { z } from "zod";
 import { echoContract } from "./fixtures/contracts.js";
 import { waitFor } from "./fixtures/eventually.js";
@@ -151,8 +151,14 @@ describe("bad input over the raw protocol", () => {
     assert.match(JSON.stringify(logged[0]), /secret database password/, "the log keeps the cause");
   });
 
-  it("output that breaks the contract is INTERNAL", async () => {
-    const error = errorOf(await request("mesh.svc.broken.lies", "{}"));
-    assert.equal(error.code, "INTERNAL");
+  it("output that breaks the contract is INTERNAL to a caller that has the contract", async () => {
+    // the caller checks replies (validation.output); the callee sends what its handler returned
+    const caller = await meshFor(scope, nats.url, "liar-caller");
+    await assert.rejects(caller.client(broken).lies({}), (e: unknown) => {
+      assert.ok(isMeshError(e), String(e));
+      assert.equal(e.code, "INTERNAL");
+      assert.deepEqual((e.details as { issues: { path: unknown[] }[] }).issues[0]?.path, ["n"]);
+      return true;
+    });
   });
 });

@@ -52,6 +52,8 @@ export const CALL_DEFAULTS: EffectiveSettings = deepFreeze({
     criticality: "default",
     maxCriticality: "sheddable",
   },
+  // where each check protects someone: the callee from bad input, the caller from a bad reply
+  validation: { input: true, output: true },
   maxRequestBytes: undefined,
 });
 

@@ -70,6 +70,14 @@ export const ConcurrencyPolicy = z.strictObject({
   maxCriticality: Criticality.optional(),
 });
 
+/** Which side checks a call's bodies against the contract; each check may be turned off per endpoint. */
+export const ValidationPolicy = z.strictObject({
+  /** The callee checks a request's input (INVALID_ARGUMENT when it does not match). */
+  input: z.boolean().optional(),
+  /** A caller that has the contract checks the reply (INTERNAL, the callee's fault, when it does not match). */
+  output: z.boolean().optional(),
+});
+
 /** Settings that options, defaults, services, endpoints and plans can each set; the most specific wins. */
 export const CallSettings = z.strictObject({
   /** Deadline of a call in ms. */
@@ -81,6 +89,7 @@ export const CallSettings = z.strictObject({
   retry: RetryPolicy.optional(),
   breaker: BreakerPolicy.optional(),
   concurrency: ConcurrencyPolicy.optional(),
+  validation: ValidationPolicy.optional(),
   /** Largest request body in bytes the endpoint accepts. */
   maxRequestBytes: z
     .number()

@@ -7,6 +7,7 @@ export {
   Criticality,
   MAX_CALL_TIMEOUT_MS,
   RetryPolicy,
+  ValidationPolicy,
 } from "./call-settings.js";
 export type {
   CheckedContract,

@@ -25,10 +25,15 @@ if (file === undefined || windowFile === undefined) {
   throw new Error("usage: cpu-profile-summary.ts FILE.cpuprofile WINDOW.json [top]");
 }
 const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
-const window = JSON.parse(readFileSync(windowFile, "utf8")) as { fromUs: number; toUs: number; calls: number };
+const window = JSON.parse(readFileSync(windowFile, "utf8")) as {
+  fromUs: number;
+  toUs: number;
+  calls: number;
+};
 const frameOf = new Map<number, string>();
 for (const { id, callFrame: f } of profile.nodes) {
-  const where = f.url === "" ? "" : ` ${relative(process.cwd(), f.url.replace(/^file:\/\//, ""))}:${f.lineNumber + 1}`;
+  const where =
+    f.url === "" ? "" : ` ${relative(process.cwd(), f.url.replace(/^file:\/\//, ""))}:${f.lineNumber + 1}`;
   frameOf.set(id, `${f.functionName || "(anonymous)"}${where}`);
 }
 const selfUs = new Map<string, number>();

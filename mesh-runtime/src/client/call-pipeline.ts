@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { nuid } from "@nats-io/nats-core";
 import { type Context, context, type Span } from "@opentelemetry/api";
-import type { CallStats, CancelMessage, Criticality } from "@switchyard/schemas";
+import { type CallStats, type CancelMessage, type Criticality, issueDetails } from "@switchyard/schemas";
 import type { Logger } from "pino";
+import type { ZodType } from "zod";
 import { BoundedCache } from "../bounded-cache.js";
 import { isMeshError, MeshError, payloadTooLarge } from "../errors.js";
 import type { TenantSigner } from "../identity/tenant-signer.js";
@@ -98,6 +99,8 @@ export interface CallTarget {
   readonly subject: string;
   /** Contract declarations overlaid by policy, cached per policy version. */
   readonly settings: SettingsCache;
+  /** The contract's output schema, which replies are checked against; none when called by name. */
+  readonly output?: ZodType | undefined;
 }
 
 /** What a call made inside a handler inherits from the request being handled. */
@@ -398,9 +401,13 @@ export class CallPipeline {
     return lines;
   }
 
-  /** Step 4, one attempt: what came back, as the reply body or the failure. */
+  /**
+   * Step 4, one attempt: what came back, as the reply body (checked against the contract, where
+   * a bad reply would do harm) or the failure.
+   */
   #settle(plan: CallPlan, sent: SendResult, timeoutMs: number, attempt: number): unknown {
-    const result = settleAttempt(sent, plan.target.subject, timeoutMs);
+    const settled = settleAttempt(sent, plan.target.subject, timeoutMs);
+    const result = settled instanceof AttemptFailed ? settled : this.#checkReply(plan, settled);
     if (result instanceof AttemptFailed) {
       if (result.abandonedReply !== undefined) {
         // both names of the attempt: its reply (open broker), its key and number (vouching broker)
@@ -410,6 +417,20 @@ export class CallPipeline {
       if (!result.sent || result.disconnected) notTheCallee.add(result.error);
     }
     return result;
+  }
+
+  /** A reply that breaks the contract is the callee's INTERNAL error, as if it had said so. */
+  #checkReply(plan: CallPlan, body: unknown): unknown {
+    const { output, subject } = plan.target;
+    if (output === undefined || !plan.settings.validation.output) return body;
+    const checked = output.safeParse(body);
+    if (checked.success) return checked.data;
+    return new AttemptFailed(
+      new MeshError("INTERNAL", `the reply from ${subject} does not match its contract`, {
+        details: { issues: issueDetails(checked.error) },
+      }),
+      true,
+    );
   }
 
   /** How long to wait before the next attempt; throws when there must be none. */

@@ -112,7 +112,12 @@ export class Requester {
    * Publishes one request and settles with its reply or a failure, by `timeoutMs` at the latest.
    * Never rejects.
    */
-  send(subject: string, request: EncodedRequest, timeoutMs: number, signal?: AbortSignal): Promise<SendResult> {
+  send(
+    subject: string,
+    request: EncodedRequest,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<SendResult> {
     if (this.#nc.isClosed() || this.#nc.isDraining()) return Promise.resolve(CLOSED_UNSENT);
     if (!this.#connected) return Promise.resolve(DISCONNECTED_UNSENT);
     if (signal?.aborted) return Promise.resolve(CANCELLED_UNSENT);

@@ -26,6 +26,7 @@ export function contractTargets(contract: Contract, prefix: string): Map<string,
       endpoint,
       subject: endpointSubject(prefix, contract.name, endpoint),
       settings: new SettingsCache(contract.name, endpoint, declaredBy(spec)),
+      output: spec.output,
     });
   }
   return targets;

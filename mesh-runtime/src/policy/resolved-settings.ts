@@ -1,4 +1,10 @@
-import type { BreakerPolicy, CallSettings, ConcurrencyPolicy, RetryPolicy } from "@switchyard/schemas";
+import type {
+  BreakerPolicy,
+  CallSettings,
+  ConcurrencyPolicy,
+  RetryPolicy,
+  ValidationPolicy,
+} from "@switchyard/schemas";
 import type { z } from "zod";
 
 type Given<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
@@ -17,6 +23,7 @@ export interface EffectiveSettings {
   };
   readonly breaker: Given<z.output<typeof BreakerPolicy>>;
   readonly concurrency: Given<z.output<typeof ConcurrencyPolicy>>;
+  readonly validation: Given<z.output<typeof ValidationPolicy>>;
   /** Largest request body accepted; undefined: only the server's `max_payload`. */
   readonly maxRequestBytes: number | undefined;
 }
@@ -50,6 +57,7 @@ export function overlaySettings(base: EffectiveSettings, s: CallSettings | undef
           },
     breaker: merge(base.breaker, s.breaker),
     concurrency: merge(base.concurrency, s.concurrency),
+    validation: merge(base.validation, s.validation),
     maxRequestBytes: s.maxRequestBytes ?? base.maxRequestBytes,
   };
 }

@@ -41,6 +41,9 @@ export async function withinDeadline(r: ServedRequest, work: Promise<Uint8Array>
 function overran(r: ServedRequest): void {
   r.expired = true;
   const { service, endpoint } = r.endpoint;
-  replyFailed(r, new MeshError("DEADLINE_EXCEEDED", `the handler of ${service}.${endpoint} overran its deadline`));
+  replyFailed(
+    r,
+    new MeshError("DEADLINE_EXCEEDED", `the handler of ${service}.${endpoint} overran its deadline`),
+  );
   release(r);
 }

@@ -32,14 +32,16 @@ export type { Handler, PipelineHost, ServedEndpoint } from "./served-endpoint.js
  * 4. concurrency limit: shed with OVERLOADED before work, so the caller's retry goes elsewhere;
  *    the tenant above its fair share and the least critical requests go first;
  * 5. injected faults (policy drills): they act like a failing handler, so after the limit;
- * 6. input decoding and validation: the handler only ever sees input its schema accepts;
+ * 6. input decoding and validation: the handler only ever sees input its schema accepts (unless
+ *    the policy turns `validation.input` off for the endpoint);
  * 7. idempotent replay (dedupe endpoints): a repeat gets the first reply, never a second run,
  *    and a key reused with another body is CONFLICT (after validation: the body is decoded);
  * 8. the handler, with a context whose signal aborts at the deadline or when the caller cancels
  *    (the context exists, and takes cancels, from step 2 on); one that ignores the signal gives
  *    its concurrency slot back at the deadline all the same, its late reply is not sent, and the
  *    request's promise settles when the handler ends (drain waits for it);
- * 9. output validation: a handler that breaks its contract is an INTERNAL error, not a bad reply.
+ * 9. the reply: the handler's output, encoded; the caller checks it against the contract (it is
+ *    the side a bad reply would harm), so the callee does not check it a second time.
  * Every request gets exactly one reply, or none once its deadline has passed (nobody waits).
  * A throw of any kind becomes a typed error reply at this one boundary.
  * Each step takes the mark of the one before (`served-request.ts`), so this order is checked by

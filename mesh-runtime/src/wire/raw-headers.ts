@@ -70,7 +70,8 @@ export interface EncodedRequest {
 export function encodeRequest(headerText: string, json: string): EncodedRequest {
   const bytes = Buffer.from(headerText + json, "utf8");
   // header values are ASCII in practice; measure only when one might not be
-  const headerBytes = bytes.length === headerText.length + json.length ? headerText.length : Buffer.byteLength(headerText);
+  const headerBytes =
+    bytes.length === headerText.length + json.length ? headerText.length : Buffer.byteLength(headerText);
   return {
     headers: new EncodedHeaders(bytes.subarray(0, headerBytes)),
     payload: bytes.subarray(headerBytes),
