@@ -17,25 +17,25 @@ const deadlines = new DeadlineQueue(
 let nextId = 0;
 
 /**
- * Awaits the handler's work, bounded by the request's deadline, without a timer or a racing
- * promise per request (one `DeadlineQueue` for every handler in the process). A handler that
- * ignores its abort signal must not hold its concurrency slot past the deadline: when the deadline
- * passes first, the request is failed at once with DEADLINE_EXCEEDED (whose reply is dropped, as
- * nobody waits) and released (its slot freed), and `r.expired` is set, so the pipeline discards
- * the late result; this promise still settles only when the handler really ends, which is what
- * drain waits for.
+ * Bounds the handler's work by the request's deadline, without a timer or a racing promise per
+ * request (one `DeadlineQueue` for every handler in the process). A handler that ignores its abort
+ * signal must not hold its concurrency slot past the deadline: when the deadline passes first, the
+ * request is failed at once with DEADLINE_EXCEEDED (whose reply is dropped, as nobody waits) and
+ * released (its slot freed), and `r.expired` is set, so the pipeline discards the late result
+ * while it still awaits the handler (drain waits for that). Returns what `handlerEnded` takes.
  */
-export async function withinDeadline(r: ServedRequest, work: Promise<Uint8Array>): Promise<Uint8Array> {
-  if (!Number.isFinite(r.deadlineAt)) return work;
+export function watchDeadline(r: ServedRequest): number {
+  if (!Number.isFinite(r.deadlineAt)) return -1;
   const id = nextId++;
   running.set(id, r);
   // expired once the monotonic clock reads the deadline: the reply is then dropped, not sent
   deadlines.add(id, r.deadlineAt);
-  try {
-    return await work;
-  } finally {
-    running.delete(id);
-  }
+  return id;
+}
+
+/** The handler ended (its request was answered, or had expired): its deadline no longer matters. */
+export function handlerEnded(watch: number): void {
+  running.delete(watch);
 }
 
 function overran(r: ServedRequest): void {

@@ -1,5 +1,5 @@
 import type { Msg } from "@nats-io/nats-core";
-import { withinDeadline } from "./handler-deadline.js";
+import { handlerEnded, watchDeadline } from "./handler-deadline.js";
 import { release, replyFailed, replySucceeded } from "./request-outcome.js";
 import {
   acquireSlot,
@@ -54,6 +54,7 @@ export async function serveRequest(
   inFlight: InFlight,
 ): Promise<void> {
   const r = new ServedRequest(msg, endpoint, host, inFlight);
+  let watch = -1;
   endpoint.counters.inFlight++;
   host.telemetry.activeRequests(endpoint, 1);
   try {
@@ -62,12 +63,14 @@ export async function serveRequest(
     const slotted = acquireSlot(quota instanceof Promise ? await quota : quota);
     const drill = drillFaults(slotted);
     const validated = validateInput(drill instanceof Promise ? await drill : drill);
-    const body = await withinDeadline(r, handle(validated));
+    watch = watchDeadline(r);
+    const body = await handle(validated);
     // a handler that overran was answered for at its deadline; it is only waited for
     if (!r.expired) replySucceeded(validated, body);
   } catch (thrown) {
     if (!r.expired) replyFailed(r, thrown);
   } finally {
+    handlerEnded(watch);
     if (!r.expired) release(r);
   }
 }
