@@ -1,5 +1,6 @@
 // The far side of the request-reply suite, in its own process (spawned by responder-process.ts):
-// the mesh serving the echo contract with default options, Moleculer's echo action for the peer,
+// the mesh serving the echo contract with default options (also on a broker that vouches identity,
+// when BENCH_SECURE_NATS_URL and BENCH_SECURE_SEED name it), Moleculer's echo action for the peer,
 // and a raw nats.js echo for the floors.
 import { connect } from "@nats-io/transport-node";
 import { connectMesh } from "@switchyard/runtime";
@@ -34,6 +35,18 @@ async function main(): Promise<void> {
   await traced.serve(tracedContract, { echo: (order) => order });
 
   const peer = await startPeerResponder(servers);
+  // the same endpoint on the broker that vouches identity (request-reply's mesh-secure client)
+  const secureServers = process.env["BENCH_SECURE_NATS_URL"];
+  const secureSeed = process.env["BENCH_SECURE_SEED"];
+  const secure =
+    secureServers === undefined || secureSeed === undefined
+      ? undefined
+      : await connectMesh({
+          name: echoContract.name,
+          servers: secureServers,
+          auth: { nkeyFile: secureSeed },
+        });
+  await secure?.serve(echoContract, { echo: (order) => order });
 
   const nc = await connect({ servers, name: "bench-raw-responder" });
   nc.subscribe(RAW_ECHO_SUBJECT, {
@@ -48,7 +61,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     try {
-      await Promise.all([mesh.close(), core.close(), traced.close(), peer.stop(), nc.drain()]);
+      await Promise.all([
+        mesh.close(),
+        core.close(),
+        traced.close(),
+        secure?.close(),
+        peer.stop(),
+        nc.drain(),
+      ]);
       await tracerProvider.shutdown();
     } finally {
       process.exit(0);

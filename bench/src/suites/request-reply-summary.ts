@@ -10,6 +10,10 @@ export type Level = (typeof LEVELS)[number];
 export const CLIENTS = ["mesh", "moleculer", "floor-a", "floor-b"] as const;
 export type ClientName = (typeof CLIENTS)[number];
 
+/** The mesh on a broker that vouches identity (accounts and tenant tokens), measured at one level. */
+export const SECURE = "mesh-secure";
+export const SECURE_LEVEL: Level = 64;
+
 /** What the mesh is compared with: a peer framework that does less, and the transport's floors. */
 const BASELINES = ["moleculer", "floor-a", "floor-b"] as const;
 const CONCURRENT: readonly Level[] = LEVELS.filter((l) => l > 1);
@@ -21,7 +25,7 @@ const CONCURRENT: readonly Level[] = LEVELS.filter((l) => l > 1);
  * `p50-delta-us/<baseline>` and `p99-delta-us/<baseline>` in µs (above 0: the mesh is slower).
  */
 export function summarize(
-  roundsOf: (client: ClientName, level: Level) => readonly Round[],
+  roundsOf: (client: ClientName | typeof SECURE, level: Level) => readonly Round[],
   env: BenchEnv,
 ): SuiteResult {
   const t = new Map<string, Totals>();
@@ -42,7 +46,19 @@ export function summarize(
     }
   }
 
+  const secure = totals(roundsOf(SECURE, SECURE_LEVEL));
+  figures[`${SECURE}@${SECURE_LEVEL}.calls-per-s`] = roundTo(secure.callsPerSecond, 0);
+  figures[`${SECURE}@${SECURE_LEVEL}.cpu-per-call-us`] = roundTo(secure.cpuPerCallUs, 1);
+
   const ratios: Record<string, number> = {};
+  ratios[`${SECURE}/floor-b@${SECURE_LEVEL}`] = roundTo(
+    secure.callsPerSecond / get("floor-b", SECURE_LEVEL).callsPerSecond,
+    3,
+  );
+  ratios[`${SECURE}/mesh@${SECURE_LEVEL}`] = roundTo(
+    secure.callsPerSecond / get("mesh", SECURE_LEVEL).callsPerSecond,
+    3,
+  );
   for (const baseline of BASELINES) {
     for (const level of LEVELS) {
       ratios[`mesh/${baseline}@${level}`] = roundTo(
@@ -93,9 +109,18 @@ export function summarize(
         return `${formatCount(at.callsPerSecond)} ${formatSpread(at.spread)}`;
       }),
       ...CONCURRENT.map((l) => formatFixed(get(client, l).cpuPerCallUs)),
+    ]).concat([
+      [
+        SECURE,
+        ...CONCURRENT.map((l) =>
+          l === SECURE_LEVEL ? `${formatCount(secure.callsPerSecond)} ${formatSpread(secure.spread)}` : "—",
+        ),
+        ...CONCURRENT.map((l) => (l === SECURE_LEVEL ? formatFixed(secure.cpuPerCallUs) : "—")),
+      ],
     ]),
     notes: [
-      "mesh: typed client, default options (deadline, retry bookkeeping, error mapping, zod in/out, pino info)",
+      "mesh: typed client, default options (deadline, retry bookkeeping, breaker, concurrency limit, error mapping, zod input on the callee and output on the caller, pino info)",
+      `${SECURE}: the same, on a broker with the accounts \`authz render\` writes, the caller the tenant issuer (a signed tenant token per call, require: verified); at ${SECURE_LEVEL} in flight only`,
       "moleculer: broker.call() to an echo action without params schema; Moleculer 0.15 defaults, NATS transporter, logger off",
       "floor-a: nc.request(subject, bytes, { timeout }) with default connection options",
       "floor-b: one wildcard inbox subscription, publish with reply <prefix><counter>, Map token → resolver",
