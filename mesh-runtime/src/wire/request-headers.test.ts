@@ -3,7 +3,12 @@ import { describe, it } from "node:test";
 import type { Msg } from "@nats-io/nats-core";
 import { MsgHdrsImpl, MsgImpl } from "@nats-io/nats-core/internal";
 import { isMeshError } from "../errors.js";
-import { readRequestHeaders, writeRequestHeaders } from "./request-headers.js";
+import {
+  attemptHeaders,
+  fixedRequestHeaders,
+  readRequestHeaders,
+  writeRequestHeaders,
+} from "./request-headers.js";
 
 /** A NATS header block holding `lines`. */
 function block(lines: string[]): Uint8Array {
@@ -203,5 +208,26 @@ describe("writeRequestHeaders", () => {
       tracestate: undefined,
       baggage: undefined,
     });
+  });
+});
+
+describe("attemptHeaders", () => {
+  const fixed = fixedRequestHeaders({ caller: "cli", tenant: undefined });
+  const attempt = (n: number) =>
+    attemptHeaders(fixed, { timeoutMs: 900, attempt: n, idempotencyKey: "k1", trace: {} });
+
+  it("a first attempt carries no Mesh-Attempt (absent means 1)", () => {
+    assert.doesNotMatch(attempt(1), /Mesh-Attempt/);
+    assert.equal(readRequestHeaders(fromBlock(Buffer.from(attempt(1)))).attempt, 1);
+  });
+
+  it("a retry carries its number", () => {
+    assert.match(attempt(2), /\r\nMesh-Attempt: 2\r\n/);
+    assert.equal(readRequestHeaders(fromBlock(Buffer.from(attempt(3)))).attempt, 3);
+  });
+
+  it("reuses the fixed lines as they are and ends the block", () => {
+    assert.ok(attempt(1).startsWith(fixed));
+    assert.ok(attempt(1).endsWith("\r\n\r\n"));
   });
 });
