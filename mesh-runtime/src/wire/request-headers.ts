@@ -195,10 +195,26 @@ interface KnownHeader {
   readonly read: HeaderReader;
 }
 
-/** The readers with a bit each (names shared by both tables share a bit). */
+/** The spellings senders use (schemas' `Header`, and nats-server's for its request info), by lower-cased name. */
+const CANONICAL = new Map(
+  [...Object.values(Header), "Nats-Request-Info"].map((name) => [name.toLowerCase(), name]),
+);
+
+/**
+ * The readers with a bit each (names shared by both tables share a bit), under the lower-cased
+ * name and under the spelling senders use: a header as the runtime writes it is found without
+ * lower-casing its name.
+ */
 function known(readers: ReadonlyMap<string, HeaderReader>): ReadonlyMap<string, KnownHeader> {
   const names = [...new Set([...PLAIN_READERS.keys(), ...VOUCHED_READERS.keys()])];
-  return new Map([...readers].map(([name, read]) => [name, { bit: 1 << names.indexOf(name), read }]));
+  const out = new Map<string, KnownHeader>();
+  for (const [name, read] of readers) {
+    const header = { bit: 1 << names.indexOf(name), read };
+    out.set(name, header);
+    const spelled = CANONICAL.get(name);
+    if (spelled !== undefined) out.set(spelled, header);
+  }
+  return out;
 }
 
 const READERS = known(PLAIN_READERS);
@@ -218,7 +234,8 @@ function readHeaderLines(text: string, readers: ReadonlyMap<string, KnownHeader>
     const stop = end === -1 ? text.length : end;
     const colon = text.indexOf(":", start);
     if (colon > start && colon < stop) {
-      const header = readers.get(text.slice(start, colon).trim().toLowerCase());
+      const name = text.slice(start, colon);
+      const header = readers.get(name) ?? readers.get(name.trim().toLowerCase());
       if (header !== undefined && (seen & header.bit) === 0) {
         seen |= header.bit;
         header.read(meta, text.slice(colon + 1, stop).trim());
