@@ -55,6 +55,22 @@ const perCall = (us: number) => `${(us / window.calls).toFixed(2).padStart(6)} Â
 process.stdout.write(
   `busy ${(totalUs / 1e6).toFixed(2)} s, idle ${(idleUs / 1e6).toFixed(2)} s; ${perCall(totalUs)}\n`,
 );
+/** Which part of the process a frame belongs to, for the summary by part. */
+function partOf(frame: string): string {
+  if (frame.includes("mesh-runtime/src/")) return "runtime (mesh-runtime/src)";
+  if (frame.includes("node_modules/zod/")) return "zod";
+  if (frame.includes("node_modules/@nats-io/")) return "nats.js";
+  if (frame.includes("bench/src/")) return "bench loop";
+  if (frame.startsWith("(garbage collector)")) return "GC";
+  // the socket write: on loopback the kernel delivers to nats-server within the call
+  if (frame.startsWith("writeBuffer") || frame.startsWith("writev")) return "socket writes";
+  return "node and V8 (buffers, encoders, microtasks, timers)";
+}
+const parts = new Map<string, number>();
+for (const [frame, us] of selfUs) parts.set(partOf(frame), (parts.get(partOf(frame)) ?? 0) + us);
+for (const [part, us] of [...parts].sort((a, b) => b[1] - a[1])) {
+  process.stdout.write(`${((100 * us) / totalUs).toFixed(1).padStart(5)} %  ${perCall(us)}[${part}]\n`);
+}
 for (const [frame, us] of [...selfUs].sort((a, b) => b[1] - a[1]).slice(0, Number(topText))) {
   process.stdout.write(`${((100 * us) / totalUs).toFixed(1).padStart(5)} %  ${perCall(us)}${frame}\n`);
 }
