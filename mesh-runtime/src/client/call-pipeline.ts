@@ -71,6 +71,8 @@ interface Chosen {
 /** One logical call, fixed before its first attempt. */
 interface CallPlan {
   readonly target: CallTarget;
+  /** Where every attempt goes, decided here once (the target's subject). */
+  readonly subject: string;
   /** The body as JSON text: encoded with each attempt's headers, in one buffer. */
   readonly json: string;
   /** The header lines every attempt carries alike (caller, tenant, token, criticality). */
@@ -247,6 +249,7 @@ export class CallPipeline {
     const tenantToken = this.#tenantToken(policy, tenant, parent);
     return {
       target,
+      subject: target.subject,
       json,
       fixedHeaders: this.#fixedHeadersOf(tenant, tenantToken, opts.criticality),
       deadline: deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt),
@@ -327,12 +330,8 @@ export class CallPipeline {
         await this.#awaitReconnect(plan);
         continue;
       }
-      const sent = await this.#requester.send(
-        plan.target.subject,
-        this.#request(plan, attempt, timeoutMs),
-        timeoutMs,
-        plan.signal,
-      );
+      const { headers, payload } = this.#request(plan, attempt, timeoutMs);
+      const sent = await this.#requester.send(plan.subject, payload, headers, timeoutMs, plan.signal);
       const result = this.#settle(plan, sent, timeoutMs, attempt);
       if (!(result instanceof AttemptFailed)) return result;
       // never sent: not an attempt; the next turn waits for the reconnect

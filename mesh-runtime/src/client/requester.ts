@@ -3,7 +3,7 @@ import { nuid } from "@nats-io/nats-core";
 import { isMeshError } from "../errors.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { DeadlineQueue } from "../resilience/deadline-queue.js";
-import type { EncodedRequest } from "../wire/raw-headers.js";
+import type { EncodedHeaders } from "../wire/raw-headers.js";
 
 /** Why an attempt got no reply message. `sent` tells whether the request may have arrived. */
 export type SendFailure =
@@ -114,14 +114,14 @@ export class Requester {
    */
   send(
     subject: string,
-    request: EncodedRequest,
+    payload: Uint8Array,
+    headers: EncodedHeaders,
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<SendResult> {
     if (this.#nc.isClosed() || this.#nc.isDraining()) return Promise.resolve(CLOSED_UNSENT);
     if (!this.#connected) return Promise.resolve(DISCONNECTED_UNSENT);
     if (signal?.aborted) return Promise.resolve(CANCELLED_UNSENT);
-    const { headers, payload } = request;
     const limit = this.#nc.info?.max_payload;
     // nats.js counts headers and body against max_payload
     if (
