@@ -1,4 +1,4 @@
-// The controller process: `node --import tsx services/controller/src/main.ts`.
+// The controller process: `node services/controller/dist/main.js` (in development, through tsx).
 import { drainOnSignals } from "@switchyard/runtime";
 import { startTelemetry } from "@switchyard/telemetry";
 import { startController } from "./controller.js";
