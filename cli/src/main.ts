@@ -3,7 +3,7 @@
 // Only what parsing and help need is imported up front; the runtime and a command's code load when
 // a command runs, so `switchyard --help` starts fast.
 import { parseArgs } from "node:util";
-import type { Mesh } from "@switchyard/runtime";
+import type { Mesh, MeshError } from "@switchyard/runtime";
 import { commands, loadCommand } from "./commands/index.js";
 import type { CommandContext } from "./context.js";
 import { CliError, ExitCode } from "./exit-codes.js";
@@ -77,8 +77,12 @@ async function main(argv: string[]): Promise<number> {
     await command.run(ctx);
     return ExitCode.Ok;
   } catch (error) {
-    // loaded here rather than up front: a failing command has loaded the runtime already
-    const { isMeshError } = await import("@switchyard/runtime");
+    // the runtime's guard, loaded only for an error that may be a MeshError (a command that failed
+    // has loaded the runtime already; a usage error stays as fast as --help)
+    const { isMeshError } =
+      error instanceof CliError || error instanceof TypeError
+        ? { isMeshError: (_: unknown): _ is MeshError => false }
+        : await import("@switchyard/runtime");
     const [code, message, details] =
       error instanceof CliError
         ? [error.exitCode, error.message, error.details]
