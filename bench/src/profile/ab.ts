@@ -1,4 +1,4 @@
-// `node --import tsx bench/src/profile/ab.ts CHECKOUT...`: one nats-server and one responder (this
+// `NODE_OPTIONS=--conditions=@switchyard/source node --import tsx bench/src/profile/ab.ts CHECKOUT...`: one nats-server and one responder (this
 // checkout's), then `caller-cpu.ts` from each checkout in turn, three times over, so every commit's
 // caller meets the same machine load. A checkout of an older commit needs this file's sibling
 // `caller-cpu.ts` copied in, and node_modules (symlinks to this one's, except @switchyard/*).

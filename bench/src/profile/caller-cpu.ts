@@ -1,4 +1,4 @@
-// `node --import tsx bench/src/profile/caller-cpu.ts NATS_URL`: the requester's CPU per call of
+// `NODE_OPTIONS=--conditions=@switchyard/source node --import tsx bench/src/profile/caller-cpu.ts NATS_URL`: the requester's CPU per call of
 // the mesh and of floor b at 64 in flight, rounds interleaved, the least of 3 rounds each (load on
 // a shared machine only ever adds), against a responder already serving on NATS_URL. Run from two
 // checkouts in turn (`ab.ts`) to compare commits side by side on a noisy machine.

@@ -1,4 +1,5 @@
-// `node --cpu-prof --cpu-prof-dir=DIR --import tsx bench/src/profile/hot-path.ts DIR [seconds] [in-flight]`
+// `node --cpu-prof --cpu-prof-dir=DIR --import tsx bench/src/profile/hot-path.ts DIR [seconds] [in-flight]`,
+// with NODE_OPTIONS=--conditions=@switchyard/source (profile.sh sets it)
 // CPU profiles of both sides of a mesh call: this process is the caller (profiled by the flags
 // above), the responder process is spawned with the same flags through NODE_OPTIONS. Prints the
 // calls made and the measured window, so `cpu-profile-summary.ts` can keep only that window's

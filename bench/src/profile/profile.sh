@@ -2,6 +2,8 @@
 # bench/src/profile/profile.sh OUT_DIR [seconds] [in-flight]: CPU profiles of caller and responder
 # at N in flight (hot-path.ts), then the top self-time frames of each within the measured window.
 set -e
+# the workspace packages from source, as npm run bench has them (the responder inherits it)
+export NODE_OPTIONS=--conditions=@switchyard/source
 out=${1:?usage: profile.sh OUT_DIR [seconds] [in-flight]}
 mkdir -p "$out"
 node --cpu-prof --cpu-prof-dir="$out/caller" --import tsx bench/src/profile/hot-path.ts "$out/responder" "${2:-8}" "${3:-64}" >"$out/window.json" 2>"$out/log.txt"
