@@ -153,17 +153,25 @@ export class RequestContext implements HandlerContext, ParentRequest {
     }
   }
 
+  /**
+   * The deadline passed while the handler runs: abort the signal with DEADLINE_EXCEEDED (if the
+   * handler has one; its own timer may not have fired yet when the request is released).
+   */
+  expire(): void {
+    const controller = this.#controller;
+    if (controller !== undefined && !controller.signal.aborted) {
+      controller.abort(
+        new MeshError("DEADLINE_EXCEEDED", `deadline of ${this.service}.${this.endpoint} passed`),
+      );
+    }
+  }
+
   #abortController(): AbortController {
     if (this.#controller === undefined) {
-      const controller = new AbortController();
-      this.#controller = controller;
-      const abort = () =>
-        controller.abort(
-          new MeshError("DEADLINE_EXCEEDED", `deadline of ${this.service}.${this.endpoint} passed`),
-        );
+      this.#controller = new AbortController();
       const left = this.deadlineAt - monotonicNow();
-      if (left <= 0) abort();
-      else this.#timer = setTimeout(abort, left);
+      if (left <= 0) this.expire();
+      else this.#timer = setTimeout(() => this.expire(), left);
     }
     return this.#controller;
   }

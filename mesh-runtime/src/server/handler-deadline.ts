@@ -40,6 +40,8 @@ export function handlerEnded(watch: number): void {
 
 function overran(r: ServedRequest): void {
   r.expired = true;
+  // released below, which stops the context's own timer: its signal must abort all the same
+  r.ctx?.expire();
   const { service, endpoint } = r.endpoint;
   replyFailed(
     r,
