@@ -2,7 +2,7 @@ import type { Msg } from "@nats-io/nats-core";
 import { isServiceName } from "@switchyard/schemas";
 import { BoundedCache } from "../bounded-cache.js";
 import { MeshError } from "../errors.js";
-import { forEachHeader, headerText } from "./raw-headers.js";
+import { headerText } from "./raw-headers.js";
 
 /** The header nats-server writes into a request that crossed a `share: true` service import. */
 export const REQUEST_INFO_HEADER = "nats-request-info";
@@ -48,15 +48,47 @@ export function vouchedAccount(value: string | undefined): string {
   return acc;
 }
 
-/** The first `Nats-Request-Info` value of a message, or undefined when it has none. */
-export function requestInfoOf(msg: Msg): string | undefined {
-  const text = headerText(msg);
+const BROKER_LINE = "Nats-Request-Info: ";
+
+/**
+ * The `Nats-Request-Info` the broker wrote into a header block ("NATS/1.0\r\n…"), or undefined
+ * when the block has none. nats-server appends its own as the block's last line, after the
+ * sender's headers, and removes only the first sender line spelled exactly `Nats-Request-Info`: a
+ * second copy, or one in another case or spacing, survives, and ahead of the broker's, where a
+ * reader taking the first value would believe it. So the value is taken from the last line only,
+ * spelled as the broker writes it, and a block with any other line of that name is refused with
+ * `UNAUTHENTICATED`: its sender tried to name another caller.
+ */
+export function brokerRequestInfo(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
   let found: string | undefined;
-  forEachHeader(text, (name, value) => {
-    if (name === REQUEST_INFO_HEADER) found ??= value;
-  });
-  return found;
+  let copies = 0;
+  let lastLine = "";
+  let start = text.indexOf("\r\n");
+  while (start !== -1) {
+    start += 2;
+    const end = text.indexOf("\r\n", start);
+    const line = end === -1 ? text.slice(start) : text.slice(start, end);
+    start = end;
+    if (line === "") continue;
+    lastLine = line;
+    const colon = line.indexOf(":");
+    // the name's length first: lower-casing every header name would cost more than the scan
+    if (colon < REQUEST_INFO_HEADER.length) continue;
+    if (line.slice(0, colon).trim().toLowerCase() !== REQUEST_INFO_HEADER) continue;
+    copies++;
+    found = line;
+  }
+  if (found === undefined) return undefined;
+  if (copies > 1 || found !== lastLine || !found.startsWith(BROKER_LINE)) {
+    throw unauthenticated("the request carries a Nats-Request-Info that the broker did not write");
+  }
+  return found.slice(BROKER_LINE.length).trim();
+}
+
+/** The broker's `Nats-Request-Info` of a message (`brokerRequestInfo`), or undefined when it has none. */
+export function requestInfoOf(msg: Msg): string | undefined {
+  return brokerRequestInfo(headerText(msg));
 }
 
 /**
