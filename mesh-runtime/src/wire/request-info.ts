@@ -75,8 +75,7 @@ export function brokerRequestInfo(text: string | undefined): string | undefined 
   return undefined;
 }
 
-const forged = () =>
-  unauthenticated("the request carries a Nats-Request-Info that the broker did not write");
+const forged = () => unauthenticated("the request carries a Nats-Request-Info that the broker did not write");
 
 /** The broker's `Nats-Request-Info` of a message (`brokerRequestInfo`), or undefined when it has none. */
 export function requestInfoOf(msg: Msg): string | undefined {
