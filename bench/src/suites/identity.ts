@@ -107,7 +107,8 @@ async function vouchingBroker(
 /**
  * What identity the broker vouches for costs: the same call (64 in flight, a tenant on every
  * call) on a broker with the accounts `authz render` writes, a verified caller and the caller as
- * the policy's tenant issuer (signed tenant tokens), against the same mesh on an open broker, in
+ * the policy's tenant issuer (signed tenant tokens), against the same mesh on an open broker under
+ * the same access rules and tenants (callers and tenants only asserted there), in
  * interleaved rounds, each on its own nats-server started alike. Both responders run in this
  * process, so the two sides share the machine alike; the broker's CPU per call is read from /proc.
  */
@@ -118,31 +119,35 @@ export async function identity(env: BenchEnv): Promise<SuiteResult> {
   try {
     const broker = await vouchingBroker(dir);
     closers.push(() => broker.nats.stop());
+    const openNats = await openBroker(dir);
+    closers.push(() => openNats.stop());
     const auth = (name: string) => ({ auth: { nkeyFile: broker.seed(name) } });
-    const controller = await startController({
-      mesh: { servers: broker.nats.url, logLevel: "warn", ...auth("controller") },
-    });
-    closers.unshift(() => controller.close());
-    const operator = await connectMesh({
-      name: "switchyard-cli",
-      servers: broker.nats.url,
-      logLevel: "warn",
-      policy: { follow: false },
-      ...auth("switchyard-cli"),
-    });
-    meshes.push(operator);
+    /** A controller on `servers`, and `document` applied through it as the operator. */
+    const applyPolicy = async (servers: string, as: (name: string) => object, document: unknown) => {
+      const controller = await startController({ mesh: { servers, logLevel: "warn", ...as("controller") } });
+      closers.unshift(() => controller.close());
+      const operator = await connectMesh({
+        name: "switchyard-cli",
+        servers,
+        logLevel: "warn",
+        policy: { follow: false },
+        ...as("switchyard-cli"),
+      });
+      meshes.push(operator);
+      await operator.client(controllerContract).apply({ document: Policy.parse(document) });
+    };
+    const tenants = { unknownTenants: { plan: "default" }, plans: { default: {} }, tenants: {} };
+    // the same access rules and tenants on both brokers: the arms differ in identity alone
+    await applyPolicy(openNats.url, () => ({}), { ...POLICY, tenants });
     // the caller is the tenant issuer, and callees require its signed tokens
-    const verified = Policy.parse({
+    await applyPolicy(broker.nats.url, auth, {
       ...POLICY,
       tenants: {
-        unknownTenants: { plan: "default" },
-        plans: { default: {} },
-        tenants: {},
+        ...tenants,
         issuers: { [CALLER]: { publicKey: broker.publicKey(CALLER) } },
         require: "verified",
       },
     });
-    await operator.client(controllerContract).apply({ document: verified });
 
     const serve = async (servers: string, extra: object) => {
       const mesh = await connectMesh({ name: echoContract.name, servers, logLevel: "warn", ...extra });
@@ -154,8 +159,6 @@ export async function identity(env: BenchEnv): Promise<SuiteResult> {
       meshes.push(mesh);
       return mesh.client(echoContract);
     };
-    const openNats = await openBroker(dir);
-    closers.push(() => openNats.stop());
     await serve(openNats.url, {});
     await serve(broker.nats.url, auth(echoContract.name));
     const open = await caller(openNats.url, {});
