@@ -66,28 +66,28 @@ accounts {
       { service: "mesh.cancel.orders", accounts: ["gateway", "payments"] }
     ]
     imports: [
-      { service: { account: "controller", subject: "mesh.config.applied" }, share: true }
+      { service: { account: "controller", subject: "mesh.config.applied" } }
       { stream: { account: "controller", subject: "mesh.config.report" } }
     ]
   }
   "gateway" {
     users: [ { user: gateway, password: ${PASSWORD} } ]
     imports: [
-      { service: { account: "orders", subject: "mesh.svc.orders.>" }, share: true }
-      { service: { account: "orders", subject: "mesh.cancel.orders" }, share: true }
+      { service: { account: "orders", subject: "mesh.svc.orders.>" } }
+      { service: { account: "orders", subject: "mesh.cancel.orders" } }
     ]
   }
   "payments" {
     users: [ { user: payments, password: ${PASSWORD} } ]
     imports: [
-      { service: { account: "orders", subject: "mesh.svc.orders.>" }, share: true }
-      { service: { account: "orders", subject: "mesh.cancel.orders" }, share: true }
-      { service: { account: "controller", subject: "mesh.config.applied" }, share: true }
+      { service: { account: "orders", subject: "mesh.svc.orders.>" } }
+      { service: { account: "orders", subject: "mesh.cancel.orders" } }
+      { service: { account: "controller", subject: "mesh.config.applied" } }
     ]
   }
   "switchyard-cli" {
     users: [ { user: switchyard-cli, password: ${PASSWORD} } ]
-    imports: [ { service: { account: "controller", subject: "mesh.svc.controller.>" }, share: true } ]
+    imports: [ { service: { account: "controller", subject: "mesh.svc.controller.>" } } ]
   }
 }
 `;

@@ -4,10 +4,10 @@ import { BoundedCache } from "../bounded-cache.js";
 import { MeshError } from "../errors.js";
 import { headerText } from "./raw-headers.js";
 
-/** The header nats-server writes into a request that crossed a `share: true` service import. */
+/** The header nats-server writes into a request that crossed a service import (`acc`, `rtt`, more with `share`). */
 export const REQUEST_INFO_HEADER = "nats-request-info";
 
-/** Real ones are ~300 bytes (research-14 §1): anything far larger is not the server's. */
+/** Real ones are ~40 bytes, ~300 with `share` (research-14 §1): anything far larger is not the server's. */
 const MAX_REQUEST_INFO = 4_096;
 
 // The header describes the sender's connection, not the request (account, user, client id, rtt):
@@ -83,7 +83,7 @@ export function requestInfoOf(msg: Msg): string | undefined {
 }
 
 /**
- * The account the broker says sent `msg` (a message that crossed a `share: true` service import),
+ * The account the broker says sent `msg` (a message that crossed a service import),
  * from its `Nats-Request-Info`; undefined when it carries none, so it was published inside the
  * receiver's own account. Throws `UNAUTHENTICATED` when the header is there but cannot be trusted.
  * Meaningful only where the broker vouches identity (`Mesh.vouchesIdentity`).
