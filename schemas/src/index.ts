@@ -69,6 +69,7 @@ export {
   EndpointName,
   endpointSubject,
   instanceSubject,
+  instanceSubjects,
   isServiceName,
   MAX_NAME_LENGTH,
   majorOf,
@@ -84,4 +85,5 @@ export {
   TenantId,
   versionQueueGroup,
   versionSubject,
+  versionSubjects,
 } from "./subjects.js";
