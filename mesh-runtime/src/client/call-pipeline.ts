@@ -234,7 +234,7 @@ export class CallPipeline {
     const tenantToken = this.#tenantToken(policy, tenant, parent);
     const trace = injectTraceContext(parentContext, span);
     // the route hook: which version this call goes to (routing/router.ts), and mirrored copies
-    const route = this.#router.route(target, policy, tenant, parent?.route, opts.routeHeaders);
+    const route = this.#router.route(target, policy, tenant, parent, opts.routeHeaders);
     if (route.major !== undefined) this.#telemetry.routed(target, route.major, tenant);
     for (const major of route.mirrors) {
       const meta = { caller: this.#caller, tenant, tenantToken, trace, route: route.header };

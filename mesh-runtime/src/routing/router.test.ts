@@ -49,8 +49,8 @@ test("first matching route wins: tenant, plan, route header; endpoint-scoped rou
     ],
   });
   const router = new Router(rolls(0.5));
-  const major = (t: typeof charge, tenant?: string, chain?: string, own?: Record<string, string>) =>
-    router.route(t, policy, tenant, chain, own).major;
+  const major = (t: typeof charge, tenant?: string, route?: string, own?: Record<string, string>) =>
+    router.route(t, policy, tenant, route === undefined ? undefined : { route }, own).major;
   assert.equal(major(charge, "acme"), 3);
   assert.equal(major(charge, "globex", "canary=yes"), 2, "from the chain's Mesh-Route");
   assert.equal(major(charge, "globex", undefined, { canary: "yes" }), 2, "from the call's own route headers");
@@ -61,16 +61,23 @@ test("first matching route wins: tenant, plan, route header; endpoint-scoped rou
 
 test("sticky: the chosen version is pinned in Mesh-Route, and a pin wins over every route", () => {
   const policy = compiled({ routes: [{ service: "payments", to: { "1.x": 50, "2.x": 50 }, sticky: true }] });
-  const first = new Router(rolls(0.7)).route(charge, policy, undefined, "canary=1", undefined);
+  const router = new Router(rolls(0.7, 0.1));
+  const handled = { route: "canary=1" };
+  const first = router.route(charge, policy, undefined, handled, undefined);
   assert.equal(first.major, 2);
   assert.equal(first.header, "canary=1,@payments=2");
-  // the next hop, whatever it rolls, keeps the chain's version, and passes the header on as it came
-  const next = new Router(rolls(0.1)).route(refund, policy, undefined, first.header, undefined);
+  // a later call made while handling the same request keeps it, whatever it rolls
+  const sibling = router.route(refund, policy, undefined, handled, undefined);
+  assert.deepEqual([sibling.major, sibling.header], [2, first.header]);
+  // the next hop too, and passes the header on as it came
+  const next = new Router(rolls(0.1)).route(refund, policy, undefined, { route: first.header }, undefined);
   assert.equal(next.major, 2);
   assert.equal(next.header, first.header);
   // a pin holds even where no route names the service any more
-  const later = new Router().route(refund, compiled({}), undefined, first.header, undefined);
+  const later = new Router().route(refund, compiled({}), undefined, { route: first.header }, undefined);
   assert.equal(later.subject, "mesh.ver.payments.2.refund");
+  // another request handled: a fresh roll
+  assert.equal(router.route(refund, policy, undefined, { route: undefined }, undefined).major, 1);
 });
 
 test("mirrors: rolled per call for their share, never to the version the call goes to", () => {

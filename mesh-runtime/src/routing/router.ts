@@ -23,6 +23,12 @@ export interface RouteDecision {
   readonly mirrors: readonly number[];
 }
 
+/** The request a call is made from (`ParentRequest`): what its chain carries. */
+export interface ChainParent {
+  /** Its `Mesh-Route`, validated when it arrived. */
+  readonly route: string | undefined;
+}
+
 const NO_MIRRORS: readonly number[] = Object.freeze([]);
 const MAX_SUBJECTS = 10_000;
 
@@ -36,25 +42,33 @@ export class Router {
   // per target object (one per endpoint): the decision of a call nothing routes, made once
   readonly #plain = new WeakMap<RoutedTarget, RouteDecision>();
   readonly #subjects = new Map<string, string>();
+  // pins sticky routes chose for calls made while handling a request: its later calls (siblings
+  // of the first) keep them, as its callees do through Mesh-Route; they go with the request
+  readonly #chosen = new WeakMap<ChainParent, Map<string, number>>();
 
   constructor(random: () => number = Math.random) {
     this.#random = random;
   }
 
   /**
-   * `chain` is the handled request's `Mesh-Route` (already validated when it arrived); `own` the
-   * call's route headers, which win over the chain's.
+   * `parent` is the request being handled, if any (its `Mesh-Route` and the pins its earlier calls
+   * chose); `own` the call's route headers, which win over the chain's.
    */
   route(
     target: RoutedTarget,
     policy: CompiledPolicy,
     tenant: string | undefined,
-    chain: string | undefined,
+    parent: ChainParent | undefined,
     own: Readonly<Record<string, string>> | undefined,
   ): RouteDecision {
     const table = routeTableOf(policy.policy);
-    if (table.empty && chain === undefined && own === undefined) return this.#plainOf(target);
-    const state = withOwn(chain === undefined ? EMPTY_ROUTE : parseRouteHeader(chain), own);
+    const chain = parent?.route;
+    const chosen = parent === undefined ? undefined : this.#chosen.get(parent);
+    if (table.empty && chain === undefined && own === undefined && chosen === undefined) {
+      return this.#plainOf(target);
+    }
+    const received = chain === undefined ? EMPTY_ROUTE : parseRouteHeader(chain);
+    const state = withPins(withOwn(received, own), chosen);
     const facts: CallFacts = { tenant, plan: policy.planOf(tenant), headers: state.headers };
     const mirrors = table.mirrors(target.service, target.endpoint, facts, this.#random);
     let major = state.pins.get(target.service);
@@ -66,10 +80,14 @@ export class Router {
         const pins = new Map(state.pins);
         pins.set(target.service, choice.major);
         pinned = { headers: state.headers, pins };
+        if (parent !== undefined) {
+          const mine = chosen ?? new Map<string, number>();
+          mine.set(target.service, choice.major);
+          this.#chosen.set(parent, mine);
+        }
       }
     }
-    const header =
-      pinned === state && own === undefined && chain !== undefined ? chain : formatRouteHeader(pinned);
+    const header = pinned === received ? chain : formatRouteHeader(pinned);
     return {
       subject: major === undefined ? target.subject : this.#versionSubject(target, major),
       major,
@@ -113,6 +131,13 @@ export class Router {
 /** The mesh prefix a target's plain subject was made with (`<prefix>.svc.<service>.<endpoint>`). */
 function prefixOf(target: RoutedTarget): string {
   return target.subject.slice(0, target.subject.length - `.svc.${target.service}.${target.endpoint}`.length);
+}
+
+function withPins(state: RouteState, chosen: ReadonlyMap<string, number> | undefined): RouteState {
+  if (chosen === undefined) return state;
+  const pins = new Map(state.pins);
+  for (const [service, major] of chosen) if (!pins.has(service)) pins.set(service, major);
+  return { headers: state.headers, pins };
 }
 
 function withOwn(state: RouteState, own: Readonly<Record<string, string>> | undefined): RouteState {
