@@ -44,7 +44,10 @@ describe("mirrors: copies of calls to another version", () => {
   const meters = recordingMeters();
   const instances: Mesh[] = [];
   /** What each version's handler saw: the call's number and its Idempotency-Key. */
-  const seen: Record<string, Array<{ n: number; key: string | undefined; caller: string | undefined }>> = {
+  const seen: Record<
+    string,
+    Array<{ n: number; key: string | undefined; caller: string | undefined; mirrored: boolean }>
+  > = {
     "1.0.0": [],
     "2.0.0": [],
   };
@@ -69,7 +72,7 @@ describe("mirrors: copies of calls to another version", () => {
       const mesh = await meshFor(scope, nats.url, "ledger");
       await mesh.serve(ledgerOf(version), {
         post: ({ n }, ctx) => {
-          seen[version]?.push({ n, key: ctx.idempotencyKey, caller: ctx.caller });
+          seen[version]?.push({ n, key: ctx.idempotencyKey, caller: ctx.caller, mirrored: ctx.mirrored });
           // the new version is broken: only its mirror may find out
           if (version === "2.0.0") throw new Error("2.0.0 cannot post yet");
           return { version };
@@ -99,8 +102,9 @@ describe("mirrors: copies of calls to another version", () => {
     );
     // the copy has its own key: a replay store never mixes the copy's answer with the call's
     assert.ok(copies.every((c) => c.key !== undefined && !c.key.startsWith("call-")));
-    assert.ok(copies.every((c) => c.caller === "caller"));
+    assert.ok(copies.every((c) => c.caller === "caller" && c.mirrored));
     assert.equal(seen["1.0.0"]?.length, 100, "each call ran once on the primary");
+    assert.ok(seen["1.0.0"]?.every((c) => !c.mirrored));
     await waitFor(
       "the mirror's outcomes counted",
       () =>
