@@ -2,6 +2,8 @@
 // header matches that hold through every hop, sticky choices — and a `policy apply` changes them
 // live. Real nats-server, controller and meshes; versions are told apart by what instances answer.
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import type { Controller } from "@switchyard/controller";
 import { defineContract, isMeshError, type Mesh } from "@switchyard/runtime";
@@ -11,7 +13,7 @@ import { controllerFor } from "./fixtures/controller.js";
 import { waitFor } from "./fixtures/eventually.js";
 import { meshFor } from "./fixtures/mesh.js";
 import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { suiteScope } from "./fixtures/processes.js";
+import { scratchDir, suiteScope } from "./fixtures/processes.js";
 import { runCli } from "./fixtures/rendered-broker.js";
 
 const Versions = z.object({ front: z.string(), back: z.array(z.string()) });
