@@ -16,6 +16,8 @@ import { monotonicNow } from "../resilience/clock.js";
 import { deriveDeadline, remainingMs } from "../resilience/deadline.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
 import { mayRetry } from "../resilience/retry-decision.js";
+import { MirrorSender } from "../routing/mirror-sender.js";
+import { Router } from "../routing/router.js";
 import { markDownstream } from "../server/reply-error.js";
 import { type MeshTelemetry, SpanEvent, traceFields } from "../telemetry/telemetry.js";
 import { injectTraceContext, type TraceHeaders } from "../telemetry/trace-context.js";
@@ -71,8 +73,10 @@ interface Chosen {
 /** One logical call, fixed before its first attempt. */
 interface CallPlan {
   readonly target: CallTarget;
-  /** Where every attempt goes, decided here once (the target's subject). */
+  /** Where every attempt goes: the target's subject, or a version's when a route chose one. */
   readonly subject: string;
+  /** `Mesh-Route` every attempt carries. */
+  readonly route: string | undefined;
   /** The body as JSON text: encoded with each attempt's headers, in one buffer. */
   readonly json: string;
   /** The header lines every attempt carries alike (caller, tenant, token, criticality). */
@@ -116,6 +120,8 @@ export interface ParentRequest {
   readonly traceContext: Context;
   /** Aborts when the parent request is cancelled or past its deadline; child calls follow it. */
   readonly signal: AbortSignal;
+  /** The request's `Mesh-Route` (route headers and pins), which the chain carries on. */
+  readonly route: string | undefined;
 }
 
 /**
@@ -156,6 +162,8 @@ export class CallPipeline {
 
   readonly #abandon: (service: string, cancel: Required<CancelMessage>) => void;
   readonly #signer: TenantSigner;
+  readonly #router = new Router();
+  readonly #mirrors: MirrorSender;
 
   /**
    * `abandon` tells a callee that nobody waits for its reply any more (the cancel subject);
@@ -178,6 +186,7 @@ export class CallPipeline {
     this.#policy = policy;
     this.#log = log;
     this.#breakers = new BreakerRegistry(telemetry, log);
+    this.#mirrors = new MirrorSender(requester, telemetry);
   }
 
   async call(
@@ -246,13 +255,23 @@ export class CallPipeline {
     }
     // a detached call (compensation) keeps the request's tenant and trace, not its time or fate
     const bound = opts.detached === true ? undefined : parent;
+    const deadline = deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt);
     const tenantToken = this.#tenantToken(policy, tenant, parent);
+    const trace = injectTraceContext(parentContext, span);
+    // the route hook: the version this call goes to, and copies for mirrors (routing/)
+    const route = this.#router.route(target, policy, tenant, parent, opts.routeHeaders);
+    if (route.major !== undefined) this.#telemetry.routed(target, route.major, tenant);
+    if (route.mirrors.length > 0) {
+      const meta = { caller: this.#caller, tenant, tenantToken, trace };
+      this.#mirrors.send(target, route, Buffer.from(json, "utf8"), remainingMs(deadline), meta);
+    }
     return {
       target,
-      subject: target.subject,
+      subject: route.subject,
+      route: route.header,
       json,
       fixedHeaders: this.#fixedHeadersOf(tenant, tenantToken, opts.criticality),
-      deadline: deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt),
+      deadline,
       attemptTimeoutMs: opts.attemptTimeoutMs ?? settings.attemptTimeoutMs,
       maxAttempts: opts.maxAttempts ?? settings.retry.maxAttempts,
       idempotent: opts.idempotent ?? settings.idempotent,
@@ -268,7 +287,7 @@ export class CallPipeline {
       settings,
       budget: this.#chosenFor(target, settings).budget,
       span,
-      trace: injectTraceContext(parentContext, span),
+      trace,
     };
   }
 
@@ -374,6 +393,7 @@ export class CallPipeline {
       timeoutMs,
       attempt,
       idempotencyKey: plan.idempotencyKey,
+      route: plan.route,
       trace: plan.trace,
     });
     return encodeRequest(headers, plan.json);

@@ -64,6 +64,8 @@ for (const [label, make] of [
           "TraceParent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
           "tracestate: a=1",
           "baggage: b=2",
+          "MESH-ROUTE: canary=1,@payments=2",
+          "mesh-mirror: 1",
         ]),
       );
       assert.deepEqual(meta, {
@@ -79,6 +81,8 @@ for (const [label, make] of [
         traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
         tracestate: "a=1",
         baggage: "b=2",
+        route: "canary=1,@payments=2",
+        mirrored: true,
       });
     });
 
@@ -207,6 +211,8 @@ describe("writeRequestHeaders", () => {
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
       tracestate: undefined,
       baggage: undefined,
+      route: undefined,
+      mirrored: false,
     });
   });
 });
