@@ -1,0 +1,208 @@
+import { instanceSubject } from "@switchyard/schemas";
+import { BoundedCache } from "../bounded-cache.js";
+import type { MeshError } from "../errors.js";
+import type { EffectiveSettings } from "../policy/resolved-settings.js";
+import { type Clock, monotonicNow } from "../resilience/clock.js";
+import type { Member } from "./membership.js";
+import { ejectionAllowance, OutlierState } from "./outlier-ejection.js";
+import { pickOfTwo } from "./p2c.js";
+import { PeakEwma } from "./peak-ewma.js";
+
+/** Endpoints balanced at once: callers name them, so bounded. */
+const MAX_POOLS = 1_000;
+/** A failure counts at least this slow, so it never looks cheap. */
+const FAILURE_FLOOR_MS = 10;
+
+/** Where a call goes: a service's endpoint. */
+export interface BalancedTarget {
+  readonly service: string;
+  readonly endpoint: string;
+  /** The queue group's subject, where calls go when no instance is known. */
+  readonly subject: string;
+}
+
+/** One instance of an endpoint as this caller sees it: its subject, latency and health. */
+export class Instance {
+  readonly id: string;
+  readonly version: string;
+  readonly subject: string;
+  readonly ewma: PeakEwma;
+  readonly outlier: OutlierState;
+
+  constructor(member: Member, subject: string, windowMs: number, clock: Clock) {
+    this.id = member.id;
+    this.version = member.version;
+    this.subject = subject;
+    this.ewma = new PeakEwma(clock());
+    this.outlier = new OutlierState(windowMs, clock);
+  }
+}
+
+/** What one settled attempt changed: an ejection is a span event, a metric and a log line. */
+export interface Ejection {
+  readonly instance: string;
+  readonly forMs: number;
+}
+
+/** How one attempt to an instance ended, as balancing reads it. */
+export type AttemptOutcome =
+  /** An answer: the latency sample, and whether it was a failure the callee is to blame for. */
+  | { readonly kind: "answered"; readonly error: MeshError | undefined; readonly calleeFailure: boolean }
+  /** Nobody listens on the instance's subject: it is gone. */
+  | { readonly kind: "gone" }
+  /** Given up on (a hedge that lost, a cancelled call): it took at least this long. */
+  | { readonly kind: "abandoned" }
+  /** Never reached the instance (not sent, this process's connection lost). */
+  | { readonly kind: "unsent" };
+
+/** Where the balancer learns a service's instances (`Membership`). */
+export interface MemberSource {
+  of(service: string): readonly Member[];
+  versionOf(service: string): number;
+  gone(service: string, id: string): void;
+}
+
+class Pool {
+  readonly instances = new Map<string, Instance>();
+  version = -1;
+}
+
+/**
+ * Latency-aware balancing (`balance: p2c-ewma`): per endpoint, the instances membership knows,
+ * each with a Peak-EWMA of this caller's latency to it and its outlier state. A pick is the
+ * cheaper of two random admitted instances, never one the call already tried while another is
+ * there; failures count as slow so they never attract load.
+ */
+export class Balancer {
+  readonly #prefix: string;
+  readonly #membership: MemberSource;
+  readonly #clock: Clock;
+  readonly #pools = new BoundedCache<string, Pool>(MAX_POOLS);
+
+  constructor(prefix: string, membership: MemberSource, clock: Clock = monotonicNow) {
+    this.#prefix = prefix;
+    this.#membership = membership;
+    this.#clock = clock;
+  }
+
+  /**
+   * The instance for the next attempt, or undefined when none is known (the queue group then).
+   * `avoid`: instances this call already tried, the latest last; they are chosen only when no
+   * other admitted instance is left.
+   */
+  pick(
+    target: BalancedTarget,
+    settings: EffectiveSettings,
+    avoid: readonly Instance[] | undefined,
+  ): Instance | undefined {
+    const pool = this.#pool(target, settings);
+    if (pool.instances.size === 0) return undefined;
+    const now = this.#clock();
+    const admitted: Instance[] = [];
+    for (const instance of pool.instances.values()) if (!instance.outlier.ejected) admitted.push(instance);
+    let candidates = admitted.length > 0 ? admitted : [...pool.instances.values()];
+    if (avoid !== undefined && avoid.length > 0) {
+      const fresh = candidates.filter((i) => !avoid.includes(i));
+      if (fresh.length > 0) candidates = fresh;
+      else {
+        // every admitted one was tried: anything but the latest, else the latest again
+        const latest = avoid[avoid.length - 1];
+        const others = candidates.filter((i) => i !== latest);
+        if (others.length > 0) candidates = others;
+      }
+    }
+    const chosen = pickOfTwo(candidates, (i) => i.ewma.cost(now));
+    chosen?.ewma.start();
+    return chosen;
+  }
+
+  /**
+   * An attempt to `instance` settled after `elapsedMs`. Returns the ejection it caused, if any.
+   */
+  settle(
+    target: BalancedTarget,
+    settings: EffectiveSettings,
+    instance: Instance,
+    elapsedMs: number,
+    outcome: AttemptOutcome,
+  ): Ejection | undefined {
+    const now = this.#clock();
+    switch (outcome.kind) {
+      case "unsent":
+        instance.ewma.end(now, undefined);
+        return undefined;
+      case "gone":
+        instance.ewma.end(now, undefined);
+        this.#membership.gone(target.service, instance.id);
+        return undefined;
+      case "abandoned":
+        // a lower bound: it counts only when it says the instance is slower than believed
+        instance.ewma.end(now, elapsedMs > instance.ewma.latencyMs(now) ? elapsedMs : undefined);
+        return undefined;
+      case "answered":
+        break;
+    }
+    // a failure counts as slow as the slowest other instance and twice more: never cheap
+    const sample =
+      outcome.error === undefined
+        ? elapsedMs
+        : Math.max(elapsedMs, FAILURE_FLOOR_MS, 2 * this.#slowestOther(target, instance, now));
+    instance.ewma.end(now, sample);
+    if (!instance.outlier.record(outcome.calleeFailure, settings.outlier)) return undefined;
+    const pool = this.#pools.get(target.subject);
+    if (pool === undefined || !pool.instances.has(instance.id)) return undefined;
+    let ejected = 0;
+    for (const i of pool.instances.values()) if (i.outlier.ejected) ejected++;
+    if (ejected >= ejectionAllowance(pool.instances.size, settings.outlier.maxEjectedShare)) return undefined;
+    return { instance: instance.id, forMs: instance.outlier.eject(settings.outlier) };
+  }
+
+  /** Instances of the endpoint ejected now, by this caller. */
+  ejectedOf(subject: string): number {
+    const pool = this.#pools.get(subject);
+    if (pool === undefined) return 0;
+    let n = 0;
+    for (const i of pool.instances.values()) if (i.outlier.ejected) n++;
+    return n;
+  }
+
+  /** The pool of `target`, resynced with membership when that changed. */
+  #pool(target: BalancedTarget, settings: EffectiveSettings): Pool {
+    let pool = this.#pools.get(target.subject);
+    if (pool === undefined) {
+      pool = new Pool();
+      this.#pools.set(target.subject, pool);
+    }
+    const members = this.#membership.of(target.service);
+    const version = this.#membership.versionOf(target.service);
+    if (version === pool.version) return pool;
+    pool.version = version;
+    const next = new Map<string, Instance>();
+    for (const m of members) {
+      if (!m.endpoints.has(target.endpoint)) continue;
+      const known = pool.instances.get(m.id);
+      next.set(
+        m.id,
+        known !== undefined && known.version === m.version
+          ? known
+          : new Instance(
+              m,
+              instanceSubject(this.#prefix, target.service, m.id, target.endpoint),
+              settings.outlier.windowMs,
+              this.#clock,
+            ),
+      );
+    }
+    pool.instances.clear();
+    for (const [id, i] of next) pool.instances.set(id, i);
+    return pool;
+  }
+
+  #slowestOther(target: BalancedTarget, instance: Instance, now: number): number {
+    let slowest = 0;
+    for (const i of this.#pools.get(target.subject)?.instances.values() ?? []) {
+      if (i !== instance) slowest = Math.max(slowest, i.ewma.latencyMs(now));
+    }
+    return slowest;
+  }
+}
