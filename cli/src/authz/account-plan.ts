@@ -6,11 +6,13 @@ import {
   cancelSubject,
   configSubject,
   endpointSubject,
+  instanceSubjects,
   type Policy,
   policyApiPrefix,
   queueGroup,
   reportRequestSubject,
   serviceSubjects,
+  versionSubjects,
 } from "@switchyard/schemas";
 
 /** The identity the CLI (and any operator tool) connects as; it alone may change the policy. */
@@ -123,6 +125,20 @@ function policyReads(bucket: string): string[] {
 
 const sorted = (items: Iterable<string>) => [...new Set(items)].sort();
 
+/** Where one service's requests arrive: plain, per version and per instance (docs/PROTOCOL.md §2). */
+const requestSubjects = (prefix: string, service: string) => [
+  serviceSubjects(prefix, service),
+  versionSubjects(prefix, service),
+  instanceSubjects(prefix, service),
+];
+
+/** The same, narrowed to one endpoint: the version or instance token is a wildcard. */
+const endpointSubjects = (prefix: string, service: string, endpoint: string) => [
+  endpointSubject(prefix, service, endpoint),
+  `${prefix}.ver.${service}.*.${endpoint}`,
+  `${prefix}.inst.${service}.*.${endpoint}`,
+];
+
 /**
  * One account per identity. Endpoints are service exports imported (with `share: true`) only by the
  * accounts the access rules allow, so every request crosses an import: the server writes who sent
@@ -152,7 +168,7 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
     if (serving.includes(id)) {
       const callers = callersOf(id);
       if (callers.length > 0) {
-        for (const subject of [serviceSubjects(prefix, id), cancelSubject(prefix, id)]) {
+        for (const subject of [...requestSubjects(prefix, id), cancelSubject(prefix, id)]) {
           exports.push({
             kind: "service",
             subject,
@@ -172,7 +188,7 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
         });
       }
       // only an import may deliver to its endpoints: what arrives carries the broker's word on who sent it
-      publishDeny.push(serviceSubjects(prefix, id), cancelSubject(prefix, id));
+      publishDeny.push(...requestSubjects(prefix, id), cancelSubject(prefix, id));
     }
 
     if (id === CONTROLLER_SERVICE) {
@@ -229,15 +245,15 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
       const endpoints = grant.get(callee) as Grant;
       const subjects =
         endpoints === "*"
-          ? [serviceSubjects(prefix, callee)]
-          : sorted(endpoints).map((e) => endpointSubject(prefix, callee, e));
+          ? requestSubjects(prefix, callee)
+          : sorted(endpoints).flatMap((e) => endpointSubjects(prefix, callee, e));
       for (const subject of [...subjects, cancelSubject(prefix, callee)]) {
         service(callee, subject, true);
         publishAllow.push(subject);
       }
       if (endpoints === "*" && callee === CONTROLLER_SERVICE && id !== OPERATOR) {
         for (const write of CONTROLLER_WRITE_ENDPOINTS)
-          publishDeny.push(endpointSubject(prefix, callee, write));
+          publishDeny.push(...endpointSubjects(prefix, callee, write));
       }
     }
 
@@ -259,6 +275,9 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
       publishAllow.push("_R_.>", `_INBOX.${id}.>`);
       subscribeAllow = [
         `${serviceSubjects(prefix, id)} ${queueGroup(id)}`,
+        // queue groups `<id>@<major>` cannot be named by a wildcard in a permission
+        versionSubjects(prefix, id),
+        instanceSubjects(prefix, id),
         cancelSubject(prefix, id),
         "$SRV.>",
         `_INBOX.${id}.>`,

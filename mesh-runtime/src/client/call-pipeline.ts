@@ -16,6 +16,8 @@ import { deriveDeadline, remainingMs } from "../resilience/deadline.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
 import { mayRetry } from "../resilience/retry-decision.js";
 import type { AttemptRouter } from "../routing/attempt-router.js";
+import { MirrorSender } from "../routing/mirror-sender.js";
+import { Router } from "../routing/router.js";
 import { markDownstream } from "../server/reply-error.js";
 import { type MeshTelemetry, SpanEvent, traceFields } from "../telemetry/telemetry.js";
 import { injectTraceContext, type TraceHeaders } from "../telemetry/trace-context.js";
@@ -60,6 +62,12 @@ const MAX_COUNTED_TARGETS = 1_000;
 /** One logical call, fixed before its first attempt. */
 interface CallPlan {
   readonly target: CallTarget;
+  /** Where every attempt goes: the target's subject, or a version's when a route chose one. */
+  readonly subject: string;
+  /** The version a route chose; undefined: any. Balancing picks among its instances. */
+  readonly major: number | undefined;
+  /** `Mesh-Route` every attempt carries. */
+  readonly route: string | undefined;
   readonly payload: Uint8Array;
   readonly deadline: number;
   readonly attemptTimeoutMs: number | undefined;
@@ -98,6 +106,8 @@ export interface ParentRequest {
   readonly traceContext: Context;
   /** Aborts when the parent request is cancelled or past its deadline; child calls follow it. */
   readonly signal: AbortSignal;
+  /** The request's `Mesh-Route` (route headers and pins), which the chain carries on. */
+  readonly route: string | undefined;
 }
 
 /**
@@ -132,7 +142,9 @@ export class CallPipeline {
 
   readonly #abandon: (service: string, cancel: Required<CancelMessage>) => void;
   readonly #signer: TenantSigner;
-  readonly #router: AttemptRouter | undefined;
+  readonly #router = new Router();
+  readonly #mirrors: MirrorSender;
+  readonly #attempts: AttemptRouter | undefined;
 
   /**
    * `abandon` tells a callee that nobody waits for its reply any more (the cancel subject);
@@ -147,9 +159,9 @@ export class CallPipeline {
     telemetry: MeshTelemetry,
     abandon: (service: string, cancel: Required<CancelMessage>) => void,
     signer: TenantSigner,
-    router?: AttemptRouter,
+    attempts?: AttemptRouter,
   ) {
-    this.#router = router;
+    this.#attempts = attempts;
     this.#requester = requester;
     this.#signer = signer;
     this.#telemetry = telemetry;
@@ -158,6 +170,7 @@ export class CallPipeline {
     this.#policy = policy;
     this.#log = log;
     this.#breakers = new BreakerRegistry(telemetry, log);
+    this.#mirrors = new MirrorSender(requester, telemetry);
   }
 
   async call(
@@ -224,16 +237,30 @@ export class CallPipeline {
     }
     // a detached call (compensation) keeps the request's tenant and trace, not its time or fate
     const bound = opts.detached === true ? undefined : parent;
+    const deadline = deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt);
+    const tenantToken = this.#tenantToken(policy, tenant, parent);
+    const trace = injectTraceContext(parentContext, span);
+    // the route hook: which version this call goes to (routing/router.ts), and mirrored copies
+    const route = this.#router.route(target, policy, tenant, parent, opts.routeHeaders);
+    if (route.major !== undefined) this.#telemetry.routed(target, route.major, tenant);
+    for (const major of route.mirrors) {
+      const meta = { caller: this.#caller, tenant, tenantToken, trace, route: route.header };
+      const subject = this.#router.mirrorSubject(target, major);
+      this.#mirrors.send(target, subject, major, payload, remainingMs(deadline), meta);
+    }
     return {
       target,
+      subject: route.subject,
+      major: route.major,
+      route: route.header,
       payload,
-      deadline: deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt),
+      deadline,
       attemptTimeoutMs: opts.attemptTimeoutMs ?? settings.attemptTimeoutMs,
       maxAttempts: opts.maxAttempts ?? settings.retry.maxAttempts,
       idempotent: opts.idempotent ?? settings.idempotent,
       idempotencyKey: opts.idempotencyKey ?? nuid.next(),
       tenant,
-      tenantToken: this.#tenantToken(policy, tenant, parent),
+      tenantToken,
       criticality: opts.criticality,
       // a call made inside a handler is abandoned when that handler's own caller gives up
       signal:
@@ -243,7 +270,7 @@ export class CallPipeline {
       settings,
       budget: this.#budget(target.service, settings.retry.budget),
       span,
-      trace: injectTraceContext(parentContext, span),
+      trace,
     };
   }
 
@@ -298,7 +325,9 @@ export class CallPipeline {
   /** Step 3: attempts until one succeeds or a retry is unsafe, unaffordable or too late. */
   async #retryLoop(plan: CallPlan): Promise<unknown> {
     // balancing and hedging decide where each attempt goes (routing/); otherwise the queue group
-    const route = this.#router?.routes(plan.settings, plan.idempotent) ? this.#router.begin(plan) : undefined;
+    const route = this.#attempts?.routes(plan.settings, plan.idempotent)
+      ? this.#attempts.begin(plan)
+      : undefined;
     for (let attempt = 1; ; ) {
       const timeoutMs = attemptTimeoutMs(plan);
       // nothing can be sent while reconnecting (~50 ms to another node): wait for it within the
@@ -310,7 +339,7 @@ export class CallPipeline {
       let result: unknown;
       if (route === undefined) {
         const sent = await this.#requester.send(
-          plan.target.subject,
+          plan.subject,
           plan.payload,
           this.#headers(plan, attempt, timeoutMs),
           timeoutMs,
@@ -385,6 +414,7 @@ export class CallPipeline {
       tenant: plan.tenant,
       tenantToken: plan.tenantToken,
       criticality: plan.criticality,
+      route: plan.route,
       trace: plan.trace,
     });
   }
@@ -496,7 +526,7 @@ export class CallPipeline {
     for (const [subject, c] of this.#counters) {
       const key = `${c.service}/${c.endpoint}`;
       const stats = c.stats(worst.get(key)?.state ?? "closed");
-      const ejected = this.#router?.ejectedOf(subject) ?? 0;
+      const ejected = this.#attempts?.ejectedOf(subject) ?? 0;
       out.push(ejected > 0 ? { ...stats, ejected } : stats);
       worst.delete(key);
     }

@@ -19,6 +19,10 @@ export type SendAttempt = (
 /** What routing needs of one logical call. */
 export interface RoutedCall {
   readonly target: BalancedTarget;
+  /** Where attempts go when no instance is picked: the plain or the chosen version's queue group. */
+  readonly subject: string;
+  /** The version a route chose; undefined: any. */
+  readonly major: number | undefined;
   readonly settings: EffectiveSettings;
   readonly idempotent: boolean;
   readonly maxAttempts: number;
@@ -78,7 +82,7 @@ export class AttemptRouter {
   /** @internal of CallRoute */
   pick(call: RoutedCall, avoid: readonly Instance[]): Instance | undefined {
     if (call.settings.balance !== "p2c-ewma" || this.#refused.has(call.target.service)) return undefined;
-    return this.#balancer.pick(call.target, call.settings, avoid);
+    return this.#balancer.pick(call.target, call.major, call.settings, avoid);
   }
 
   /**
@@ -88,6 +92,7 @@ export class AttemptRouter {
   settle(call: RoutedCall, instance: Instance, elapsedMs: number, result: unknown): boolean {
     const ejection = this.#balancer.settle(
       call.target,
+      call.major,
       call.settings,
       instance,
       elapsedMs,
@@ -182,10 +187,10 @@ export class CallRoute {
     const instance = this.#router.pick(this.#call, this.#tried);
     if (instance !== undefined) this.#tried.push(instance);
     if (hedge) this.#router.hedged(this.#call, attempt, instance);
-    if (instance === undefined) return send(this.#call.target.subject, attempt, signal);
+    if (instance === undefined) return send(this.#call.subject, attempt, signal);
     const startedAt = monotonicNow();
     const result = await send(instance.subject, attempt, signal);
     const refused = this.#router.settle(this.#call, instance, monotonicNow() - startedAt, result);
-    return refused ? send(this.#call.target.subject, attempt, signal) : result;
+    return refused ? send(this.#call.subject, attempt, signal) : result;
   }
 }

@@ -27,9 +27,9 @@ function setup(ids: string[]) {
   const balancer = new Balancer("mesh", source, () => now);
   /** One attempt: picks, and settles after `ms` as the `outcome` says. */
   const call = (latency: (id: string) => number, avoid?: Instance[]) => {
-    const i = balancer.pick(target, settings, avoid) as Instance;
+    const i = balancer.pick(target, undefined, settings, avoid) as Instance;
     now += latency(i.id);
-    balancer.settle(target, settings, i, latency(i.id), {
+    balancer.settle(target, undefined, settings, i, latency(i.id), {
       kind: "answered",
       error: undefined,
       calleeFailure: false,
@@ -41,12 +41,12 @@ function setup(ids: string[]) {
 
 test("no known instance: no pick (the queue group takes the call)", () => {
   const { balancer } = setup([]);
-  assert.equal(balancer.pick(target, settings, undefined), undefined);
+  assert.equal(balancer.pick(target, undefined, settings, undefined), undefined);
 });
 
 test("instance subjects name the instance and the endpoint", () => {
   const { balancer } = setup(["a"]);
-  assert.equal(balancer.pick(target, settings, undefined)?.subject, "mesh.inst.svc.a.get");
+  assert.equal(balancer.pick(target, undefined, settings, undefined)?.subject, "mesh.inst.svc.a.get");
 });
 
 test("a slow instance gets few calls once measured", () => {
@@ -62,12 +62,12 @@ test("a slow instance gets few calls once measured", () => {
 test("a retry avoids the instances the call tried while another is there", () => {
   const { balancer } = setup(["a", "b", "c"]);
   for (let n = 0; n < 200; n++) {
-    const first = balancer.pick(target, settings, undefined) as Instance;
-    const second = balancer.pick(target, settings, [first]) as Instance;
-    const third = balancer.pick(target, settings, [first, second]) as Instance;
+    const first = balancer.pick(target, undefined, settings, undefined) as Instance;
+    const second = balancer.pick(target, undefined, settings, [first]) as Instance;
+    const third = balancer.pick(target, undefined, settings, [first, second]) as Instance;
     assert.notEqual(second, first);
     assert.ok(third !== first && third !== second);
-    const fourth = balancer.pick(target, settings, [first, second, third]) as Instance;
+    const fourth = balancer.pick(target, undefined, settings, [first, second, third]) as Instance;
     assert.notEqual(fourth, third, "all tried: anything but the latest");
   }
 });
@@ -77,9 +77,9 @@ test("fast failures and sheds count as slow: they do not attract calls", () => {
   for (let n = 0; n < 30; n++) call(() => 5);
   const counts = new Map<string, number>();
   for (let n = 0; n < 1_000; n++) {
-    const i = balancer.pick(target, settings, undefined) as Instance;
+    const i = balancer.pick(target, undefined, settings, undefined) as Instance;
     const failed = i.id === "bad";
-    balancer.settle(target, settings, i, failed ? 0.1 : 5, {
+    balancer.settle(target, undefined, settings, i, failed ? 0.1 : 5, {
       kind: "answered",
       error: failed ? new MeshError("OVERLOADED", "shed") : undefined,
       calleeFailure: false,
@@ -94,9 +94,10 @@ test("an instance failing by its own fault is ejected for ejectMs, within the sh
   const fail = { kind: "answered", error: new MeshError("INTERNAL", "boom"), calleeFailure: true } as const;
   const ejections: string[] = [];
   for (let n = 0; n < 200; n++) {
-    const i = balancer.pick(target, settings, undefined) as Instance;
+    const i = balancer.pick(target, undefined, settings, undefined) as Instance;
     const e = balancer.settle(
       target,
+      undefined,
       settings,
       i,
       1,
@@ -113,9 +114,9 @@ test("an instance failing by its own fault is ejected for ejectMs, within the sh
   assert.equal(ejections.length, 1, `only one of three at once (share 0.5): ${ejections}`);
   assert.equal(balancer.ejectedOf(target.subject), 1);
   for (let n = 0; n < 50; n++) {
-    const i = balancer.pick(target, settings, undefined) as Instance;
+    const i = balancer.pick(target, undefined, settings, undefined) as Instance;
     assert.notEqual(i.id, ejections[0], "an ejected instance gets no calls");
-    balancer.settle(target, settings, i, 1, { kind: "unsent" });
+    balancer.settle(target, undefined, settings, i, 1, { kind: "unsent" });
   }
   advance(1_000);
   assert.equal(balancer.ejectedOf(target.subject), 0);
@@ -123,11 +124,11 @@ test("an instance failing by its own fault is ejected for ejectMs, within the sh
 
 test("a gone instance leaves the pool at once", () => {
   const { balancer } = setup(["a", "b"]);
-  const i = balancer.pick(target, settings, undefined) as Instance;
-  balancer.settle(target, settings, i, 1, { kind: "gone" });
+  const i = balancer.pick(target, undefined, settings, undefined) as Instance;
+  balancer.settle(target, undefined, settings, i, 1, { kind: "gone" });
   for (let n = 0; n < 20; n++) {
-    const next = balancer.pick(target, settings, undefined) as Instance;
+    const next = balancer.pick(target, undefined, settings, undefined) as Instance;
     assert.notEqual(next.id, i.id);
-    balancer.settle(target, settings, next, 1, { kind: "unsent" });
+    balancer.settle(target, undefined, settings, next, 1, { kind: "unsent" });
   }
 });

@@ -1,4 +1,4 @@
-import { instanceSubject } from "@switchyard/schemas";
+import { instanceSubject, majorOf } from "@switchyard/schemas";
 import { BoundedCache } from "../bounded-cache.js";
 import type { MeshError } from "../errors.js";
 import type { EffectiveSettings } from "../policy/resolved-settings.js";
@@ -13,13 +13,16 @@ const MAX_POOLS = 1_000;
 /** A failure counts at least this slow, so it never looks cheap. */
 const FAILURE_FLOOR_MS = 10;
 
-/** Where a call goes: a service's endpoint. */
+/** Where a call goes: a service's endpoint, of any version or of the one a route chose. */
 export interface BalancedTarget {
   readonly service: string;
   readonly endpoint: string;
-  /** The queue group's subject, where calls go when no instance is known. */
+  /** The endpoint's plain subject: what STATS are keyed by. */
   readonly subject: string;
 }
+
+/** The version a route chose, undefined for any. */
+export type Major = number | undefined;
 
 /** One instance of an endpoint as this caller sees it: its subject, latency and health. */
 export class Instance {
@@ -65,6 +68,7 @@ export interface MemberSource {
 class Pool {
   readonly instances = new Map<string, Instance>();
   version = -1;
+  constructor(readonly subject: string) {}
 }
 
 /**
@@ -92,10 +96,11 @@ export class Balancer {
    */
   pick(
     target: BalancedTarget,
+    major: Major,
     settings: EffectiveSettings,
     avoid: readonly Instance[] | undefined,
   ): Instance | undefined {
-    const pool = this.#pool(target, settings);
+    const pool = this.#pool(target, major, settings);
     if (pool.instances.size === 0) return undefined;
     const now = this.#clock();
     const admitted: Instance[] = [];
@@ -121,6 +126,7 @@ export class Balancer {
    */
   settle(
     target: BalancedTarget,
+    major: Major,
     settings: EffectiveSettings,
     instance: Instance,
     elapsedMs: number,
@@ -146,10 +152,10 @@ export class Balancer {
     const sample =
       outcome.error === undefined
         ? elapsedMs
-        : Math.max(elapsedMs, FAILURE_FLOOR_MS, 2 * this.#slowestOther(target, instance, now));
+        : Math.max(elapsedMs, FAILURE_FLOOR_MS, 2 * this.#slowestOther(target, major, instance, now));
     instance.ewma.end(now, sample);
     if (!instance.outlier.record(outcome.calleeFailure, settings.outlier)) return undefined;
-    const pool = this.#pools.get(target.subject);
+    const pool = this.#pools.get(poolKey(target, major));
     if (pool === undefined || !pool.instances.has(instance.id)) return undefined;
     let ejected = 0;
     for (const i of pool.instances.values()) if (i.outlier.ejected) ejected++;
@@ -157,21 +163,23 @@ export class Balancer {
     return { instance: instance.id, forMs: instance.outlier.eject(settings.outlier) };
   }
 
-  /** Instances of the endpoint ejected now, by this caller. */
+  /** Instances of the endpoint (at its plain subject) ejected now by this caller, any version. */
   ejectedOf(subject: string): number {
-    const pool = this.#pools.get(subject);
-    if (pool === undefined) return 0;
-    let n = 0;
-    for (const i of pool.instances.values()) if (i.outlier.ejected) n++;
-    return n;
+    const ids = new Set<string>();
+    for (const pool of this.#pools.values()) {
+      if (pool.subject !== subject) continue;
+      for (const i of pool.instances.values()) if (i.outlier.ejected) ids.add(i.id);
+    }
+    return ids.size;
   }
 
   /** The pool of `target`, resynced with membership when that changed. */
-  #pool(target: BalancedTarget, settings: EffectiveSettings): Pool {
-    let pool = this.#pools.get(target.subject);
+  #pool(target: BalancedTarget, major: Major, settings: EffectiveSettings): Pool {
+    const key = poolKey(target, major);
+    let pool = this.#pools.get(key);
     if (pool === undefined) {
-      pool = new Pool();
-      this.#pools.set(target.subject, pool);
+      pool = new Pool(target.subject);
+      this.#pools.set(key, pool);
     }
     const members = this.#membership.of(target.service);
     const version = this.#membership.versionOf(target.service);
@@ -180,6 +188,7 @@ export class Balancer {
     const next = new Map<string, Instance>();
     for (const m of members) {
       if (!m.endpoints.has(target.endpoint)) continue;
+      if (major !== undefined && majorOf(m.version) !== major) continue;
       const known = pool.instances.get(m.id);
       next.set(
         m.id,
@@ -198,11 +207,16 @@ export class Balancer {
     return pool;
   }
 
-  #slowestOther(target: BalancedTarget, instance: Instance, now: number): number {
+  #slowestOther(target: BalancedTarget, major: Major, instance: Instance, now: number): number {
     let slowest = 0;
-    for (const i of this.#pools.get(target.subject)?.instances.values() ?? []) {
+    for (const i of this.#pools.get(poolKey(target, major))?.instances.values() ?? []) {
       if (i !== instance) slowest = Math.max(slowest, i.ewma.latencyMs(now));
     }
     return slowest;
   }
+}
+
+/** One pool per endpoint and version asked for: a route's calls pick among its version only. */
+function poolKey(target: BalancedTarget, major: Major): string {
+  return major === undefined ? target.subject : `${target.subject} ${major}`;
 }

@@ -111,6 +111,10 @@ export class RequestContext implements HandlerContext, ParentRequest {
   get caller() {
     return this.#meta.caller;
   }
+  /** The request's `Mesh-Route`, passed on by `call()` so routes hold through the chain. */
+  get route() {
+    return this.#meta.route;
+  }
   get callerVerified() {
     return this.#meta.callerVerified;
   }

@@ -59,6 +59,7 @@ for (const [label, make] of [
           "TraceParent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
           "tracestate: a=1",
           "baggage: b=2",
+          "MESH-ROUTE: canary=1,@payments=2",
         ]),
       );
       assert.deepEqual(meta, {
@@ -74,6 +75,7 @@ for (const [label, make] of [
         traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
         tracestate: "a=1",
         baggage: "b=2",
+        route: "canary=1,@payments=2",
       });
     });
 
@@ -202,6 +204,7 @@ describe("writeRequestHeaders", () => {
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
       tracestate: undefined,
       baggage: undefined,
+      route: undefined,
     });
   });
 });

@@ -9,6 +9,7 @@ import {
   TENANT_PATTERN,
 } from "@switchyard/schemas";
 import { MeshError } from "../errors.js";
+import { parseRouteHeader } from "../routing/route-header.js";
 import type { TraceHeaders } from "../telemetry/trace-context.js";
 import { EncodedHeaders, forEachHeader, headerText } from "./raw-headers.js";
 import { REQUEST_INFO_HEADER, vouchedAccount } from "./request-info.js";
@@ -34,6 +35,8 @@ export interface RequestMeta {
   traceparent: string | undefined;
   tracestate: string | undefined;
   baggage: string | undefined;
+  /** `Mesh-Route`, validated: the chain's route headers and pins, passed on by `ctx.call()`. */
+  route: string | undefined;
 }
 
 const DIGITS = /^\d{1,10}$/;
@@ -131,6 +134,13 @@ const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>
       }
     },
   ],
+  [
+    "mesh-route",
+    (meta, value) => {
+      parseRouteHeader(value);
+      meta.route = value;
+    },
+  ],
   ["traceparent", bounded(MAX_TRACE_HEADER, (m, v) => (m.traceparent = v))],
   ["tracestate", bounded(MAX_TRACE_HEADER, (m, v) => (m.tracestate = v))],
   ["baggage", bounded(MAX_TRACE_HEADER * 16, (m, v) => (m.baggage = v))],
@@ -178,6 +188,7 @@ export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
     traceparent: undefined,
     tracestate: undefined,
     baggage: undefined,
+    route: undefined,
   };
   const text = headerText(msg);
   if (!vouched) {
@@ -199,6 +210,10 @@ export interface OutboundMeta {
   /** Sent only with the tenant it vouches for. */
   tenantToken?: string | undefined;
   criticality?: Criticality | undefined;
+  /** `Mesh-Route`, already formatted by the router. */
+  route?: string | undefined;
+  /** A mirrored copy (`Mesh-Mirror: 1`). */
+  mirror?: boolean | undefined;
   trace: TraceHeaders;
 }
 
@@ -213,6 +228,8 @@ export function writeRequestHeaders(meta: OutboundMeta): EncodedHeaders {
   // base64url and dots only (minted or verified by a runtime): nothing to escape
   if (meta.tenantToken !== undefined) text += `${Header.TenantToken}: ${meta.tenantToken}\r\n`;
   if (meta.criticality !== undefined) text += `${Header.Criticality}: ${meta.criticality}\r\n`;
+  if (meta.route !== undefined) text += `${Header.Route}: ${meta.route}\r\n`;
+  if (meta.mirror === true) text += `${Header.Mirror}: 1\r\n`;
   const { traceparent, tracestate, baggage } = meta.trace;
   if (traceparent !== undefined) text += `${Header.TraceParent}: ${traceparent}\r\n`;
   if (tracestate !== undefined) text += `${Header.TraceState}: ${tracestate}\r\n`;
