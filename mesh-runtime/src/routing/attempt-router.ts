@@ -69,7 +69,11 @@ export class AttemptRouter {
     this.#log = log;
   }
 
-  /** Whether a call with these settings is routed here; false: straight to the queue group. */
+  /**
+   * Whether a call with these settings is routed here; false: straight to the queue group. A hedged
+   * call is routed here under `queue-group` too, picking at random, so its hedges and retries go
+   * to other instances than the attempts before them.
+   */
   routes(settings: EffectiveSettings, idempotent: boolean): boolean {
     return settings.balance === "p2c-ewma" || (idempotent && settings.hedge.max > 0);
   }
@@ -81,7 +85,7 @@ export class AttemptRouter {
 
   /** @internal of CallRoute */
   pick(call: RoutedCall, avoid: readonly Instance[]): Instance | undefined {
-    if (call.settings.balance !== "p2c-ewma" || this.#refused.has(call.target.service)) return undefined;
+    if (this.#refused.has(call.target.service)) return undefined;
     return this.#balancer.pick(call.target, call.major, call.settings, avoid);
   }
 

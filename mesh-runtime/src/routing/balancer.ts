@@ -91,6 +91,8 @@ export class Balancer {
 
   /**
    * The instance for the next attempt, or undefined when none is known (the queue group then).
+   * `queue-group` settings pick at random, as the queue group would (hedged calls come here so
+   * that a hedge goes to another instance than the attempt it hedges).
    * `avoid`: instances this call already tried, the latest last; they are chosen only when no
    * other admitted instance is left.
    */
@@ -116,7 +118,8 @@ export class Balancer {
         if (others.length > 0) candidates = others;
       }
     }
-    const chosen = pickOfTwo(candidates, (i) => i.ewma.cost(now));
+    const chosen =
+      settings.balance === "p2c-ewma" ? pickOfTwo(candidates, (i) => i.ewma.cost(now)) : pickAny(candidates);
     chosen?.ewma.start();
     return chosen;
   }
@@ -220,3 +223,6 @@ export class Balancer {
 function poolKey(target: BalancedTarget, major: Major): string {
   return major === undefined ? target.subject : `${target.subject} ${major}`;
 }
+
+const pickAny = <T>(candidates: readonly T[]): T | undefined =>
+  candidates[Math.floor(Math.random() * candidates.length)];
