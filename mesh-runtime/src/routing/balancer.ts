@@ -151,12 +151,17 @@ export class Balancer {
       case "answered":
         break;
     }
-    // a failure counts as slow as the slowest other instance and twice more: never cheap
-    const sample =
-      outcome.error === undefined
-        ? elapsedMs
-        : Math.max(elapsedMs, FAILURE_FLOOR_MS, 2 * this.#slowestOther(target, major, instance, now));
-    instance.ewma.end(now, sample);
+    const { error } = outcome;
+    if (error === undefined) {
+      instance.ewma.end(now, elapsedMs);
+    } else if (outcome.calleeFailure || error.code === "OVERLOADED") {
+      // a failure or a shed counts as twice as slow as the slowest other instance: never cheap
+      const slowest = this.#slowestOther(target, major, instance, now);
+      instance.ewma.end(now, Math.max(elapsedMs, FAILURE_FLOOR_MS, 2 * slowest));
+    } else {
+      // a refusal the caller caused (a bad input, a quota) says little of the instance: a lower bound
+      instance.ewma.end(now, elapsedMs > instance.ewma.latencyMs(now) ? elapsedMs : undefined);
+    }
     if (!instance.outlier.record(outcome.calleeFailure, settings.outlier)) return undefined;
     const pool = this.#pools.get(poolKey(target, major));
     if (pool === undefined || !pool.instances.has(instance.id)) return undefined;
