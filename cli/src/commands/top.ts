@@ -41,6 +41,7 @@ function endpointTable(rows: readonly EndpointRow[]): string {
       "SHED",
       "QUOTA DENIED",
       "BREAKERS",
+      "EJECTED",
     ],
     rows.map((r) => [
       r.service,
@@ -54,6 +55,7 @@ function endpointTable(rows: readonly EndpointRow[]): string {
       r.sheds,
       r.quotaDenied,
       breakerText(r.breakers),
+      r.ejected,
     ]),
   );
 }
@@ -118,7 +120,7 @@ export const topCommands = {
   top: {
     usage: "top [SERVICE] [--interval MS] [--count N] [--json]",
     summary:
-      "live calls/s, success, p50/p99, in-flight, sheds, quota denials, breakers per endpoint; per edge, callee and caller success",
+      "live calls/s, success, p50/p99, in-flight, sheds, quota denials, breakers, instances ejected per endpoint; per edge, callee and caller success",
     run: async (ctx: CommandContext) => {
       const intervalMs = flagInt(ctx, "interval", 100) ?? DEFAULT_INTERVAL_MS;
       const count = flagInt(ctx, "count", 1);
