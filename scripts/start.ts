@@ -1,7 +1,7 @@
 // `npm start`: the example system. Uses NATS on NATS_URL (else 127.0.0.1:4222, else a nats-server
 // it starts) and Redis on REDIS_URL (else 127.0.0.1:6379, else a redis-server it starts); starts
 // the controller, applies examples/policy.yaml, starts two instances each of inventory, payments
-// and orders and the gateway, and makes a few requests through the gateway.
+// and orders (and a payments 2.0.0 canary) and the gateway, and makes a few requests through the gateway.
 // `--once` exits after them; `--load` keeps traffic flowing; otherwise Ctrl-C drains and stops
 // everything it started. `--secure` starts its own nats-server on the configuration `switchyard
 // authz render` writes for examples/policy.yaml: every process connects with its own identity,
@@ -351,6 +351,9 @@ try {
       for (let i = 1; i <= 2; i++) started.push(await startService(name, i, env(name)));
       await waitForInstances(mesh, name, 2);
     }
+    // a payments 2.0.0 canary: examples/policy.yaml routes it nothing until a rollout does (README)
+    started.push(await startService("payments", 3, { ...env("payments"), PAYMENTS_VERSION: "2.0.0" }));
+    await waitForInstances(mesh, "payments", 3);
     started.push(
       await startService("gateway", 1, {
         ...env("gateway"),

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import type { Controller } from "@switchyard/controller";
-import { defineContract, type Mesh } from "@switchyard/runtime";
+import { defineContract, isMeshError, type Mesh } from "@switchyard/runtime";
 import type { PolicyInput } from "@switchyard/schemas";
 import { z } from "zod";
 import { controllerFor } from "./fixtures/controller.js";
@@ -12,6 +12,7 @@ import { waitFor } from "./fixtures/eventually.js";
 import { meshFor } from "./fixtures/mesh.js";
 import { type NatsNode, startNats } from "./fixtures/nats-server.js";
 import { suiteScope } from "./fixtures/processes.js";
+import { runCli } from "./fixtures/rendered-broker.js";
 
 const Versions = z.object({ front: z.string(), back: z.array(z.string()) });
 const Where = z.object({ version: z.string() });
@@ -159,5 +160,36 @@ describe("routes: which version a call goes to", () => {
       new Set(r.back).size === 1 ? "same" : "mixed",
     );
     assert.ok((loose["mixed"] ?? 0) > 0, JSON.stringify(loose));
+  });
+
+  it("switchyard top shows the calls per version; an invalid route is refused, naming where", async () => {
+    await apply({ routes: [{ service: "front", to: { "1.x": 0, "2.x": 100 } }] });
+    let running = true;
+    const load = many(8, 8, async () => {
+      while (running) await caller.client(front).chain({ times: 0 });
+    });
+    let top: Awaited<ReturnType<typeof runCli>>;
+    try {
+      top = await runCli({ NATS_URL: nats.url }, "top", "front", "--json", "--interval", "500");
+    } finally {
+      running = false;
+      await load;
+    }
+    assert.equal(top.code, 0, top.stderr);
+    const { versions } = JSON.parse(top.stdout) as {
+      versions: Array<{ service: string; version: string; instances: number; share: number | null }>;
+    };
+    const shares = Object.fromEntries(
+      versions.map((v) => [`${v.service}@${v.version}`, [v.instances, v.share]]),
+    );
+    assert.deepEqual(shares, { "front@1.0.0": [1, 0], "front@2.0.0": [1, 1] }, top.stdout);
+
+    const refused = await admin
+      .call("controller", "apply", {
+        document: { routes: [{ service: "front", to: { "1.x": 95, "2.x": 10 } }] },
+      })
+      .catch((e: unknown) => e);
+    assert.ok(isMeshError(refused) && refused.code === "INVALID_ARGUMENT", String(refused));
+    assert.match(refused.message, /routes\.0\.to.*weights sum to 105; they must sum to 100/s);
   });
 });

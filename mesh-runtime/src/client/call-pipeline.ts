@@ -240,13 +240,12 @@ export class CallPipeline {
     const deadline = deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt);
     const tenantToken = this.#tenantToken(policy, tenant, parent);
     const trace = injectTraceContext(parentContext, span);
-    // the route hook: which version this call goes to (routing/router.ts), and mirrored copies
+    // the route hook: the version this call goes to, and copies for mirrors (routing/)
     const route = this.#router.route(target, policy, tenant, parent, opts.routeHeaders);
     if (route.major !== undefined) this.#telemetry.routed(target, route.major, tenant);
-    for (const major of route.mirrors) {
-      const meta = { caller: this.#caller, tenant, tenantToken, trace, route: route.header };
-      const subject = this.#router.mirrorSubject(target, major);
-      this.#mirrors.send(target, subject, major, payload, remainingMs(deadline), meta);
+    if (route.mirrors.length > 0) {
+      const meta = { caller: this.#caller, tenant, tenantToken, trace };
+      this.#mirrors.send(target, route, payload, remainingMs(deadline), meta);
     }
     return {
       target,

@@ -69,7 +69,7 @@ function compileRoute(route: Route): CompiledRoute {
  * whose match holds decides. Built once per policy document.
  */
 export class RouteTable {
-  readonly empty: boolean;
+  readonly #services: ReadonlySet<string>;
   readonly #routes: readonly Route[];
   readonly #mirrors: readonly Mirror[];
   readonly #routesOf = new BoundedCache<string, readonly CompiledRoute[]>(MAX_ENDPOINTS);
@@ -78,7 +78,12 @@ export class RouteTable {
   constructor(policy: Policy | undefined) {
     this.#routes = policy?.routes ?? NONE;
     this.#mirrors = policy?.mirrors ?? NONE;
-    this.empty = this.#routes.length === 0 && this.#mirrors.length === 0;
+    this.#services = new Set([...this.#routes, ...this.#mirrors].map((r) => r.service));
+  }
+
+  /** Whether any route or mirror names `service`: calls to others need no decision. */
+  concerns(service: string): boolean {
+    return this.#services.has(service);
   }
 
   /** The version a call goes to, or undefined: no route applies (the plain queue group). */

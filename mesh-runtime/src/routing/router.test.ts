@@ -86,7 +86,9 @@ test("mirrors: rolled per call for their share, never to the version the call go
     mirrors: [{ service: "payments", endpoint: "charge", to: "2.x", percent: 25 }],
   });
   const router = new Router(rolls(0.2, 0.3));
-  assert.deepEqual(router.route(charge, policy, "globex", undefined, undefined).mirrors, [2]);
+  assert.deepEqual(router.route(charge, policy, "globex", undefined, undefined).mirrors, [
+    { major: 2, subject: "mesh.ver.payments.2.charge" },
+  ]);
   assert.deepEqual(router.route(charge, policy, "globex", undefined, undefined).mirrors, []);
   assert.deepEqual(new Router(rolls(0)).route(charge, policy, "acme", undefined, undefined).mirrors, []);
   assert.deepEqual(new Router(rolls(0)).route(refund, policy, "globex", undefined, undefined).mirrors, []);

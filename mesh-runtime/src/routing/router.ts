@@ -19,8 +19,14 @@ export interface RouteDecision {
   readonly major: number | undefined;
   /** `Mesh-Route` to send: the chain's state, with this call's route headers and pin. */
   readonly header: string | undefined;
-  /** Majors that get a discarded copy of the call (policy `mirrors`). */
-  readonly mirrors: readonly number[];
+  /** Where discarded copies of the call go (policy `mirrors`). */
+  readonly mirrors: readonly MirrorTarget[];
+}
+
+/** One mirror's copy of a call: the version and its subject. */
+export interface MirrorTarget {
+  readonly major: number;
+  readonly subject: string;
 }
 
 /** The request a call is made from (`ParentRequest`): what its chain carries. */
@@ -29,7 +35,7 @@ export interface ChainParent {
   readonly route: string | undefined;
 }
 
-const NO_MIRRORS: readonly number[] = Object.freeze([]);
+const NO_MIRRORS: readonly MirrorTarget[] = Object.freeze([]);
 const MAX_SUBJECTS = 10_000;
 
 /**
@@ -64,7 +70,7 @@ export class Router {
     const table = routeTableOf(policy.policy);
     const chain = parent?.route;
     const chosen = parent === undefined ? undefined : this.#chosen.get(parent);
-    if (table.empty && chain === undefined && own === undefined && chosen === undefined) {
+    if (chain === undefined && own === undefined && chosen === undefined && !table.concerns(target.service)) {
       return this.#plainOf(target);
     }
     const received = chain === undefined ? EMPTY_ROUTE : parseRouteHeader(chain);
@@ -93,7 +99,12 @@ export class Router {
       major,
       header,
       // a copy to the version the call already goes to would be the same call twice
-      mirrors: mirrors.length === 0 ? NO_MIRRORS : mirrors.filter((m) => m !== major),
+      mirrors:
+        mirrors.length === 0
+          ? NO_MIRRORS
+          : mirrors
+              .filter((m) => m !== major)
+              .map((m) => ({ major: m, subject: this.#versionSubject(target, m) })),
     };
   }
 
@@ -106,11 +117,6 @@ export class Router {
       if (this.#subjects.size < MAX_SUBJECTS) this.#subjects.set(key, subject);
     }
     return subject;
-  }
-
-  /** A version subject for a mirror's copy. */
-  mirrorSubject(target: RoutedTarget, major: number): string {
-    return this.#versionSubject(target, major);
   }
 
   #plainOf(target: RoutedTarget): RouteDecision {

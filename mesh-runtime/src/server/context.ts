@@ -30,6 +30,11 @@ export interface HandlerContext {
   readonly callerVerified: boolean;
   /** 1-based attempt of the caller's logical call. */
   readonly attempt: number;
+  /**
+   * True for a copy a policy mirror sent (`Mesh-Mirror: 1`): nobody reads the reply, so a handler
+   * may skip side effects it must not repeat (docs/POLICY.md#mirrors).
+   */
+  readonly mirrored: boolean;
   /** The same on every attempt of one logical call. */
   readonly idempotencyKey: string | undefined;
   /** When the caller stops waiting, in epoch ms. */
@@ -120,6 +125,9 @@ export class RequestContext implements HandlerContext, ParentRequest {
   }
   get attempt() {
     return this.#meta.attempt;
+  }
+  get mirrored() {
+    return this.#meta.mirrored;
   }
   get idempotencyKey() {
     return this.#meta.idempotencyKey;

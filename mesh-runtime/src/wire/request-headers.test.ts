@@ -60,6 +60,7 @@ for (const [label, make] of [
           "tracestate: a=1",
           "baggage: b=2",
           "MESH-ROUTE: canary=1,@payments=2",
+          "mesh-mirror: 1",
         ]),
       );
       assert.deepEqual(meta, {
@@ -76,6 +77,7 @@ for (const [label, make] of [
         tracestate: "a=1",
         baggage: "b=2",
         route: "canary=1,@payments=2",
+        mirrored: true,
       });
     });
 
@@ -205,6 +207,7 @@ describe("writeRequestHeaders", () => {
       tracestate: undefined,
       baggage: undefined,
       route: undefined,
+      mirrored: false,
     });
   });
 });

@@ -37,6 +37,8 @@ export interface RequestMeta {
   baggage: string | undefined;
   /** `Mesh-Route`, validated: the chain's route headers and pins, passed on by `ctx.call()`. */
   route: string | undefined;
+  /** `Mesh-Mirror: 1`: a mirrored copy, whose reply nobody reads. */
+  mirrored: boolean;
 }
 
 const DIGITS = /^\d{1,10}$/;
@@ -141,6 +143,13 @@ const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>
       meta.route = value;
     },
   ],
+  [
+    "mesh-mirror",
+    (meta, value) => {
+      if (value !== "1") throw invalid(Header.Mirror, value, "must be 1");
+      meta.mirrored = true;
+    },
+  ],
   ["traceparent", bounded(MAX_TRACE_HEADER, (m, v) => (m.traceparent = v))],
   ["tracestate", bounded(MAX_TRACE_HEADER, (m, v) => (m.tracestate = v))],
   ["baggage", bounded(MAX_TRACE_HEADER * 16, (m, v) => (m.baggage = v))],
@@ -189,6 +198,7 @@ export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
     tracestate: undefined,
     baggage: undefined,
     route: undefined,
+    mirrored: false,
   };
   const text = headerText(msg);
   if (!vouched) {
