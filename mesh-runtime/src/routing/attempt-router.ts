@@ -84,7 +84,7 @@ export class AttemptRouter {
   }
 
   /** @internal of CallRoute */
-  pick(call: RoutedCall, avoid: readonly Instance[]): Instance | undefined {
+  pick(call: RoutedCall, avoid: readonly Instance[] | undefined): Instance | undefined {
     if (this.#refused.has(call.target.service)) return undefined;
     return this.#balancer.pick(call.target, call.major, call.settings, avoid);
   }
@@ -144,8 +144,8 @@ export class AttemptRouter {
 export class CallRoute {
   readonly #router: AttemptRouter;
   readonly #call: RoutedCall;
-  /** Instances tried, the latest last. */
-  readonly #tried: Instance[] = [];
+  /** Instances tried, the latest last; made on the first pick. */
+  #tried: Instance[] | undefined;
   #last = 0;
 
   constructor(router: AttemptRouter, call: RoutedCall) {
@@ -189,7 +189,10 @@ export class CallRoute {
     hedge = false,
   ): Promise<unknown | AttemptFailed> {
     const instance = this.#router.pick(this.#call, this.#tried);
-    if (instance !== undefined) this.#tried.push(instance);
+    if (instance !== undefined) {
+      this.#tried ??= [];
+      this.#tried.push(instance);
+    }
     if (hedge) this.#router.hedged(this.#call, attempt, instance);
     if (instance === undefined) return send(this.#call.subject, attempt, signal);
     const startedAt = monotonicNow();

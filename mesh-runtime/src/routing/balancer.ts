@@ -67,6 +67,10 @@ export interface MemberSource {
 
 class Pool {
   readonly instances = new Map<string, Instance>();
+  /** The same instances, as a list to pick from. */
+  list: Instance[] = [];
+  /** No instance is ejected from this time on (monotonic ms): picks skip the ejection checks. */
+  ejectedUntil = 0;
   version = -1;
   constructor(readonly subject: string) {}
 }
@@ -105,6 +109,13 @@ export class Balancer {
     const pool = this.#pool(target, major, settings);
     if (pool.instances.size === 0) return undefined;
     const now = this.#clock();
+    // the common case, a first attempt while no instance is ejected: no candidate list to build
+    if ((avoid === undefined || avoid.length === 0) && now >= pool.ejectedUntil) {
+      const chosen =
+        settings.balance === "p2c-ewma" ? pickOfTwo(pool.list, (i) => i.ewma.cost(now)) : pickAny(pool.list);
+      chosen?.ewma.start();
+      return chosen;
+    }
     const admitted: Instance[] = [];
     for (const instance of pool.instances.values()) if (!instance.outlier.ejected) admitted.push(instance);
     let candidates = admitted.length > 0 ? admitted : [...pool.instances.values()];
@@ -155,9 +166,10 @@ export class Balancer {
     if (error === undefined) {
       instance.ewma.end(now, elapsedMs);
     } else if (outcome.calleeFailure || error.code === "OVERLOADED") {
-      // a failure or a shed counts as twice as slow as the slowest other instance: never cheap
-      const slowest = this.#slowestOther(target, major, instance, now);
-      instance.ewma.end(now, Math.max(elapsedMs, FAILURE_FLOOR_MS, 2 * slowest));
+      // a failure or a shed counts as twice as slow as the fastest other instance: never the
+      // cheapest. (Against the slowest, two failing instances would inflate each other for ever.)
+      const fastest = this.#fastestOther(target, major, instance, now);
+      instance.ewma.end(now, Math.max(elapsedMs, FAILURE_FLOOR_MS, 2 * fastest));
     } else {
       // a refusal the caller caused (a bad input, a quota) says little of the instance: a lower bound
       instance.ewma.end(now, elapsedMs > instance.ewma.latencyMs(now) ? elapsedMs : undefined);
@@ -168,7 +180,9 @@ export class Balancer {
     let ejected = 0;
     for (const i of pool.instances.values()) if (i.outlier.ejected) ejected++;
     if (ejected >= ejectionAllowance(pool.instances.size, settings.outlier.maxEjectedShare)) return undefined;
-    return { instance: instance.id, forMs: instance.outlier.eject(settings.outlier) };
+    const forMs = instance.outlier.eject(settings.outlier);
+    pool.ejectedUntil = Math.max(pool.ejectedUntil, now + forMs);
+    return { instance: instance.id, forMs };
   }
 
   /** Instances of the endpoint (at its plain subject) ejected now by this caller, any version. */
@@ -212,15 +226,17 @@ export class Balancer {
     }
     pool.instances.clear();
     for (const [id, i] of next) pool.instances.set(id, i);
+    pool.list = [...next.values()];
     return pool;
   }
 
-  #slowestOther(target: BalancedTarget, major: Major, instance: Instance, now: number): number {
-    let slowest = 0;
-    for (const i of this.#pools.get(poolKey(target, major))?.instances.values() ?? []) {
-      if (i !== instance) slowest = Math.max(slowest, i.ewma.latencyMs(now));
+  #fastestOther(target: BalancedTarget, major: Major, instance: Instance, now: number): number {
+    let fastest = Number.POSITIVE_INFINITY;
+    for (const i of this.#pools.get(poolKey(target, major))?.list ?? []) {
+      const latency = i.ewma.latencyMs(now);
+      if (i !== instance && latency > 0) fastest = Math.min(fastest, latency);
     }
-    return slowest;
+    return fastest === Number.POSITIVE_INFINITY ? 0 : fastest;
   }
 }
 

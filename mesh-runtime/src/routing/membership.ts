@@ -8,8 +8,8 @@ export const REFRESH_MS = 2_000;
 const GATHER_MS = 250;
 /** Rounds an instance may miss (a reply late on a loaded machine) before it is dropped. */
 const MAX_MISSED = 2;
-/** A service nobody has called for this long is no longer watched. */
-const IDLE_MS = 60_000;
+/** A service nobody has called for this many rounds in a row (a minute) is no longer watched. */
+const IDLE_ROUNDS = 30;
 /** Services watched at once: callers name them, so bounded. */
 const MAX_WATCHED = 256;
 /** Instances kept per service: replies are the peers' word, so bounded. */
@@ -37,7 +37,9 @@ interface Watched {
   readonly missed: Map<string, number>;
   /** Bumped on every change, so pools resync only then. */
   version: number;
-  askedAt: number;
+  /** Called since the last round (a flag, not a clock read per call); rounds without a call. */
+  asked: boolean;
+  idleRounds: number;
   readonly timer: NodeJS.Timeout;
   refreshing: boolean;
 }
@@ -95,16 +97,17 @@ export class Membership {
 
   #watch(service: string): Watched | undefined {
     let watched = this.#watched.get(service);
-    const now = performance.now();
     if (watched !== undefined) {
-      watched.askedAt = now;
+      watched.asked = true;
       return watched;
     }
     if (this.#stopped || this.#watched.size >= MAX_WATCHED) return undefined;
     const timer = setInterval(() => {
       const w = this.#watched.get(service);
       if (w === undefined) return;
-      if (performance.now() - w.askedAt > IDLE_MS) {
+      w.idleRounds = w.asked ? 0 : w.idleRounds + 1;
+      w.asked = false;
+      if (w.idleRounds >= IDLE_ROUNDS) {
         clearInterval(w.timer);
         this.#watched.delete(service);
         return;
@@ -112,7 +115,15 @@ export class Membership {
       void this.#round(service, w);
     }, REFRESH_MS);
     timer.unref();
-    watched = { members: [], missed: new Map(), version: 1, askedAt: now, timer, refreshing: false };
+    watched = {
+      members: [],
+      missed: new Map(),
+      version: 1,
+      asked: true,
+      idleRounds: 0,
+      timer,
+      refreshing: false,
+    };
     this.#watched.set(service, watched);
     void this.#round(service, watched);
     return watched;

@@ -45,6 +45,17 @@ test("an ejection lasts ejectMs, then the instance is readmitted with a clean wi
   assert.equal(state.record(true, settings), false, "the failures that ejected it are forgotten");
 });
 
+test("failures after an ejection ran out eject again, though nobody asked whether it was ejected", () => {
+  const { state, advance } = setup();
+  for (let i = 0; i < 10; i++) state.record(true, settings);
+  state.eject(settings);
+  advance(1_000);
+  const verdicts: boolean[] = [];
+  for (let i = 0; i < 10; i++) verdicts.push(state.record(true, settings));
+  assert.equal(verdicts.at(-1), true);
+  assert.equal(verdicts.indexOf(true), 9, "counted from an empty window: ten calls again");
+});
+
 test("ejections in a row last longer, up to ten times; a long healthy spell forgives them", () => {
   const { state, advance } = setup();
   const lengths: number[] = [];

@@ -62,9 +62,11 @@ export class OutlierState {
       this.#windowMs = settings.windowMs;
       this.#window = new RollingWindow(settings.windowMs, 2, this.#clock);
     }
+    // reading `ejected` readmits an instance whose ejection has run out, with an empty window
+    const ejected = this.ejected;
     this.#window.add(CALLS);
     if (calleeFailure) this.#window.add(FAILURES);
-    if (!settings.enabled || !calleeFailure || this.#ejectedUntil !== 0) return false;
+    if (!settings.enabled || !calleeFailure || ejected) return false;
     const calls = this.#window.sum(CALLS);
     return calls >= settings.minimumCalls && this.#window.sum(FAILURES) / calls >= settings.failureRatio;
   }
