@@ -19,6 +19,7 @@ function setup(ids: string[]) {
   const source: MemberSource = {
     of: () => members,
     versionOf: () => version,
+    doubt: () => undefined,
     gone: (_service, id) => {
       members = members.filter((m) => m.id !== id);
       version++;

@@ -63,6 +63,8 @@ export interface MemberSource {
   of(service: string): readonly Member[];
   versionOf(service: string): number;
   gone(service: string, id: string): void;
+  /** Asks again soon: an instance may have gone silently. */
+  doubt(service: string): void;
 }
 
 class Pool {
@@ -161,6 +163,11 @@ export class Balancer {
         return undefined;
       case "answered":
         break;
+    }
+    // across a broker's account import a gone instance is silence, not "no responders": a timeout
+    // has membership ask again now rather than at its next round
+    if (outcome.error?.code === "DEADLINE_EXCEEDED") {
+      this.#membership.doubt(target.service);
     }
     const { error } = outcome;
     if (error === undefined) {

@@ -10,6 +10,8 @@ const GATHER_MS = 250;
 const MAX_MISSED = 2;
 /** A service nobody has called for this many rounds in a row (a minute) is no longer watched. */
 const IDLE_ROUNDS = 30;
+/** Timeouts make membership ask again at most this often. */
+const DOUBT_EVERY_MS = 500;
 /** Services watched at once: callers name them, so bounded. */
 const MAX_WATCHED = 256;
 /** Instances kept per service: replies are the peers' word, so bounded. */
@@ -40,6 +42,7 @@ interface Watched {
   /** Called since the last round (a flag, not a clock read per call); rounds without a call. */
   asked: boolean;
   idleRounds: number;
+  doubtedAt: number;
   readonly timer: NodeJS.Timeout;
   refreshing: boolean;
 }
@@ -83,6 +86,18 @@ export class Membership {
     watched.version++;
   }
 
+  /**
+   * Asks `service` again now, in the background: an attempt to one of its instances timed out.
+   * At most one such round per `DOUBT_EVERY_MS`, however many attempts time out.
+   */
+  doubt(service: string): void {
+    const watched = this.#watched.get(service);
+    const now = performance.now();
+    if (watched === undefined || now - watched.doubtedAt < DOUBT_EVERY_MS) return;
+    watched.doubtedAt = now;
+    void this.#round(service, watched);
+  }
+
   /** Asks again now, and resolves once the answers are in (tests and the bench wait on this). */
   refresh(service: string): Promise<void> {
     const watched = this.#watch(service);
@@ -121,6 +136,7 @@ export class Membership {
       version: 1,
       asked: true,
       idleRounds: 0,
+      doubtedAt: 0,
       timer,
       refreshing: false,
     };
