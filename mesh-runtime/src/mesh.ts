@@ -107,7 +107,12 @@ export class Mesh {
         }
       },
       new TenantSigner(options.name, options.auth, log),
-      new AttemptRouter(new Balancer(options.prefix, this.#membership), this.#telemetry, log),
+      new AttemptRouter(
+        new Balancer(options.prefix, this.#membership),
+        this.#telemetry,
+        log,
+        () => this.vouchesIdentity,
+      ),
     );
     this.#instances = new InstanceCount(nc);
     this.#quota = new QuotaGate(() => this.#store(), this.#instances);

@@ -5,7 +5,6 @@ import {
   callableBy,
   cancelSubject,
   configSubject,
-  discoverySubject,
   endpointSubject,
   instanceSubjects,
   type Policy,
@@ -179,13 +178,11 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
           });
         }
       }
-      // its callers import only INFO (below)
-      const askers = sorted([...gatherers, ...callers]).filter((g) => g !== id);
       for (const subject of discoveryExports(id)) {
         exports.push({
           kind: "service",
           subject,
-          accounts: askers,
+          accounts: gatherers.filter((g) => g !== id),
           streamed: true,
           responseThreshold: DISCOVERY_THRESHOLD,
         });
@@ -253,12 +250,6 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
       for (const subject of [...subjects, cancelSubject(prefix, callee)]) {
         service(callee, subject, true);
         publishAllow.push(subject);
-      }
-      // learning the callee's instances to balance over them (docs/POLICY.md#balance)
-      if (!gatherers.includes(id)) {
-        const info = discoverySubject("INFO", callee);
-        if (callee !== id) service(callee, info, false);
-        publishAllow.push(info);
       }
       if (endpoints === "*" && callee === CONTROLLER_SERVICE && id !== OPERATOR) {
         for (const write of CONTROLLER_WRITE_ENDPOINTS)

@@ -60,10 +60,17 @@ export class AttemptRouter {
   readonly #balancer: Balancer;
   readonly #telemetry: MeshTelemetry;
   readonly #log: Logger;
+  readonly #vouches: () => boolean;
   /** Services whose instance subjects the broker refused to this identity: queue group only. */
   readonly #refused = new Set<string>();
 
-  constructor(balancer: Balancer, telemetry: MeshTelemetry, log: Logger) {
+  /**
+   * `vouches`: whether the broker vouches identity (an account per identity). There the caller
+   * cannot tell an INFO reply of the callee's account from one a client of its own account sends
+   * (both reach it), so it picks no instance: its calls go to the queue groups.
+   */
+  constructor(balancer: Balancer, telemetry: MeshTelemetry, log: Logger, vouches: () => boolean) {
+    this.#vouches = vouches;
     this.#balancer = balancer;
     this.#telemetry = telemetry;
     this.#log = log;
@@ -85,7 +92,7 @@ export class AttemptRouter {
 
   /** @internal of CallRoute */
   pick(call: RoutedCall, avoid: readonly Instance[] | undefined): Instance | undefined {
-    if (this.#refused.has(call.target.service)) return undefined;
+    if (this.#refused.has(call.target.service) || this.#vouches()) return undefined;
     return this.#balancer.pick(call.target, call.major, call.settings, avoid);
   }
 
