@@ -6,12 +6,16 @@
 // everything it started. `--secure` starts its own nats-server on the configuration `switchyard
 // authz render` writes for examples/policy.yaml: every process connects with its own identity,
 // the policy is applied as the operator, and tenants must carry the gateway's signed token.
+// The services' JSON log lines are shown one line each through pino-pretty, prefixed with the
+// instance; `--json-logs` (or SWITCHYARD_JSON_LOGS=1) prints them raw.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { controllerContract } from "@switchyard/controller";
 import { connectMesh, isMeshError, type Mesh } from "@switchyard/runtime";
+import { prettyFactory } from "pino-pretty";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { DEMO_KEYS } from "./demo-keys.js";
 import { describeLoad, newLoadCounts, runLoad } from "./load.js";
@@ -21,6 +25,9 @@ import { type SecureBroker, startSecureBroker } from "./secure-broker.js";
 const once = process.argv.includes("--once");
 const load = process.argv.includes("--load");
 const secure = process.argv.includes("--secure");
+const jsonLogs = process.argv.includes("--json-logs") || process.env["SWITCHYARD_JSON_LOGS"] === "1";
+/** The dashboard's port when neither DASHBOARD_PORT nor a process holds it: the one compose publishes. */
+const DASHBOARD_DEFAULT_PORT = 8090;
 const POLICY_FILE = "examples/policy.yaml";
 /** The identity the operator's tools connect as (the CLI's default name). */
 const OPERATOR = "switchyard-cli";
@@ -62,17 +69,89 @@ interface Started {
   readonly metricsUrl: string;
 }
 
+// one line per log event, the instance's JSON fields after the message (errors keep their stack);
+// undefined with --json-logs
+const pretty = jsonLogs
+  ? undefined
+  : prettyFactory({
+      colorize: process.stdout.isTTY === true,
+      singleLine: true,
+      // what the prefix already says, and per-request bookkeeping --json-logs keeps
+      ignore: "pid,hostname,service,span_id,attempt,tenantVerified,callerVerified",
+      translateTime: "SYS:HH:MM:ss.l",
+    });
+
+/** A service's TypeScript entry point, run through tsx (npm start needs no build of the services). */
+const typescriptMain = (name: string): readonly string[] => [
+  process.execPath,
+  "--import",
+  "tsx",
+  `services/${name}/src/main.ts`,
+];
+
+/** One kind of process the demo runs after the controller and the policy. */
+interface DemoProcess {
+  readonly name: string;
+  readonly instances: number;
+  /** The command line; default the service's TypeScript main. */
+  readonly command?: readonly string[];
+  /** Environment besides the servers' and its identity's. */
+  readonly env?: (at: { gatewayPort: number }) => Record<string, string>;
+  /** Wait until discovery sees every instance before starting the next entry (a mesh service). */
+  readonly discoverable: boolean;
+  /** The number of its first instance, when an earlier entry runs the same service; default 1. */
+  readonly firstInstance?: number;
+}
+
+/**
+ * What `npm start` runs, in order, one entry per kind of process; one service at a time, since a
+ * loaded machine connects two processes in time, not seven.
+ */
+const PROCESSES: readonly DemoProcess[] = [
+  { name: "inventory", instances: 2, discoverable: true },
+  { name: "payments", instances: 2, discoverable: true },
+  { name: "orders", instances: 2, discoverable: true },
+  // a payments 2.0.0 canary: examples/policy.yaml routes it nothing until a rollout does (README)
+  {
+    name: "payments",
+    instances: 1,
+    firstInstance: 3,
+    discoverable: true,
+    env: () => ({ PAYMENTS_VERSION: "2.0.0" }),
+  },
+  {
+    name: "gateway",
+    instances: 1,
+    discoverable: false,
+    env: ({ gatewayPort }) => ({
+      GATEWAY_PORT: String(gatewayPort),
+      GATEWAY_HOST: "127.0.0.1",
+      GATEWAY_KEYS_FILE: "examples/api-keys.json",
+    }),
+  },
+];
+
 /** Starts one service process with its own Prometheus port; its log lines are prefixed. */
-async function startService(name: string, instance: number, env: Record<string, string>): Promise<Started> {
+async function startService(
+  name: string,
+  instance: number,
+  env: Record<string, string>,
+  command: readonly string[] = typescriptMain(name),
+): Promise<Started> {
   const metricsPort = String(await freePort());
-  const child = spawn(process.execPath, ["--import", "tsx", `services/${name}/src/main.ts`], {
+  const [executable, ...args] = command as [string, ...string[]];
+  const child = spawn(executable, args, {
     env: { ...process.env, ...env, MESH_METRICS_PORT: metricsPort, MESH_METRICS_HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const label = `${name}#${instance}`;
-  child.stdout?.on("data", (chunk: Buffer) => {
-    for (const line of chunk.toString().split("\n")) if (line) say(`[${label}] ${line}`);
-  });
+  if (child.stdout !== null) {
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      // --json-logs: the line as the service wrote it (it names its service and pid), for jq & co.
+      if (pretty === undefined) say(line);
+      else for (const shown of pretty(line).split("\n")) if (shown) say(`[${label}] ${shown}`);
+    });
+  }
   children.push(child);
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   say(`started ${label} pid ${child.pid} metrics ${metricsUrl}`);
@@ -329,7 +408,9 @@ try {
     REDIS_URL: redisUrl,
     ...(broker === undefined ? {} : { NATS_NKEY: broker.seedFile(name) }),
   });
-  const dashboardPort = process.env["DASHBOARD_PORT"] || String(await freePort());
+  const dashboardPort =
+    process.env["DASHBOARD_PORT"] ||
+    String((await isListening(DASHBOARD_DEFAULT_PORT)) ? await freePort() : DASHBOARD_DEFAULT_PORT);
   const started = [
     await startService("controller", 1, { ...env("controller"), DASHBOARD_PORT: dashboardPort }),
   ];
@@ -346,22 +427,13 @@ try {
   const gatewayUrl = `http://127.0.0.1:${port}`;
   try {
     policyFile = await applyExamplePolicy(mesh, broker);
-    // one service at a time: a loaded machine connects two processes in time, not seven
-    for (const name of ["inventory", "payments", "orders"]) {
-      for (let i = 1; i <= 2; i++) started.push(await startService(name, i, env(name)));
-      await waitForInstances(mesh, name, 2);
+    for (const p of PROCESSES) {
+      const own = { ...env(p.name), ...p.env?.({ gatewayPort: port }) };
+      const first = p.firstInstance ?? 1;
+      const last = first + p.instances - 1;
+      for (let i = first; i <= last; i++) started.push(await startService(p.name, i, own, p.command));
+      if (p.discoverable) await waitForInstances(mesh, p.name, last);
     }
-    // a payments 2.0.0 canary: examples/policy.yaml routes it nothing until a rollout does (README)
-    started.push(await startService("payments", 3, { ...env("payments"), PAYMENTS_VERSION: "2.0.0" }));
-    await waitForInstances(mesh, "payments", 3);
-    started.push(
-      await startService("gateway", 1, {
-        ...env("gateway"),
-        GATEWAY_PORT: String(port),
-        GATEWAY_HOST: "127.0.0.1",
-        GATEWAY_KEYS_FILE: "examples/api-keys.json",
-      }),
-    );
     await waitForGateway(gatewayUrl);
     say(`gateway ${gatewayUrl}`);
     await demo(gatewayUrl);

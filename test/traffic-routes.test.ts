@@ -2,6 +2,8 @@
 // header matches that hold through every hop, sticky choices — and a `policy apply` changes them
 // live. Real nats-server, controller and meshes; versions are told apart by what instances answer.
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import type { Controller } from "@switchyard/controller";
 import { defineContract, isMeshError, type Mesh } from "@switchyard/runtime";
@@ -11,7 +13,7 @@ import { controllerFor } from "./fixtures/controller.js";
 import { waitFor } from "./fixtures/eventually.js";
 import { meshFor } from "./fixtures/mesh.js";
 import { type NatsNode, startNats } from "./fixtures/nats-server.js";
-import { suiteScope } from "./fixtures/processes.js";
+import { scratchDir, suiteScope } from "./fixtures/processes.js";
 import { runCli } from "./fixtures/rendered-broker.js";
 
 const Versions = z.object({ front: z.string(), back: z.array(z.string()) });
@@ -99,8 +101,13 @@ describe("routes: which version a call goes to", () => {
     const canaryShare = ((split["2.0.0"] ?? 0) / 2_000) * 100;
     assert.ok(Math.abs(canaryShare - 10) <= 3, `2.x got ${canaryShare}% (${JSON.stringify(split)})`);
 
-    // the weight change of a rollout's next step: one `policy apply`, no restart
-    await apply({ routes: [{ service: "front", to: { "1.x": 0, "2.x": 100 } }] });
+    // the weight change of a rollout's next step: one `switchyard policy apply`, no restart
+    const file = join(scratchDir(scope, "policy"), "policy.yaml");
+    writeFileSync(file, 'routes:\n  - { service: front, to: { "1.x": 0, "2.x": 100 } }\n');
+    const applied = await runCli({ NATS_URL: nats.url }, "policy", "apply", "-f", file, "--wait", "--json");
+    assert.equal(applied.code, 0, applied.stderr);
+    const { version } = JSON.parse(applied.stdout) as { version: number };
+    await waitFor("the caller to run the new weights", () => caller.policyVersion >= version);
     assert.deepEqual(
       count(await calls(200), (r) => r.front),
       { "2.0.0": 200 },

@@ -4,6 +4,7 @@ import {
   ROUTE_HEADER_NAME_PATTERN,
   ROUTE_HEADER_VALUE_PATTERN,
 } from "@switchyard/schemas";
+import { BoundedCache } from "../bounded-cache.js";
 import { MeshError } from "../errors.js";
 
 /** The longest `Mesh-Route` read or written: a chain's routing state stays small. */
@@ -61,6 +62,14 @@ export function parseRouteHeader(value: string): RouteState {
     }
   }
   return { headers, pins };
+}
+
+// chains repeat the same few headers (`canary=1`): each is parsed once, not per call
+const parsed = new BoundedCache<string, RouteState>(1_000);
+
+/** `parseRouteHeader`, remembered: the result is shared, so never mutated. */
+export function routeStateOf(value: string): RouteState {
+  return parsed.getOrCreate(value, parseRouteHeader);
 }
 
 /** Writes `Mesh-Route`, or undefined when there is nothing to carry. */

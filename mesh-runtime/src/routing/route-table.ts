@@ -1,6 +1,5 @@
 import { type Mirror, type Policy, type Route, type RouteMatch, rangeMajor } from "@switchyard/schemas";
 import type { z } from "zod";
-import { BoundedCache } from "../bounded-cache.js";
 
 type Match = z.output<typeof RouteMatch>;
 
@@ -33,8 +32,17 @@ interface CompiledMirror {
   readonly share: number;
 }
 
-/** Endpoints a caller may name are unbounded; the lists kept per endpoint are not. */
-const MAX_ENDPOINTS = 10_000;
+/** An endpoint as calls name it: one object per endpoint (a `CallTarget`), the key of its lists. */
+export interface EndpointRef {
+  readonly service: string;
+  readonly endpoint: string;
+}
+
+interface EndpointRules {
+  readonly routes: readonly CompiledRoute[];
+  readonly mirrors: readonly CompiledMirror[];
+}
+
 const NONE: readonly never[] = Object.freeze([]);
 
 function matches(match: Match | undefined, facts: CallFacts): boolean {
@@ -72,8 +80,8 @@ export class RouteTable {
   readonly #services: ReadonlySet<string>;
   readonly #routes: readonly Route[];
   readonly #mirrors: readonly Mirror[];
-  readonly #routesOf = new BoundedCache<string, readonly CompiledRoute[]>(MAX_ENDPOINTS);
-  readonly #mirrorsOf = new BoundedCache<string, readonly CompiledMirror[]>(MAX_ENDPOINTS);
+  // by target object: compiled on an endpoint's first call, dropped with the target or the table
+  readonly #rulesOf = new WeakMap<EndpointRef, EndpointRules>();
 
   constructor(policy: Policy | undefined) {
     this.#routes = policy?.routes ?? NONE;
@@ -87,14 +95,8 @@ export class RouteTable {
   }
 
   /** The version a call goes to, or undefined: no route applies (the plain queue group). */
-  choose(
-    service: string,
-    endpoint: string,
-    facts: CallFacts,
-    random: () => number,
-  ): VersionChoice | undefined {
-    if (this.#routes.length === 0) return undefined;
-    for (const route of this.#routesFor(service, endpoint)) {
+  choose(target: EndpointRef, facts: CallFacts, random: () => number): VersionChoice | undefined {
+    for (const route of this.#rules(target).routes) {
       if (!matches(route.match, facts)) continue;
       const roll = random() * 100;
       const last = route.majors.length - 1;
@@ -107,30 +109,32 @@ export class RouteTable {
   }
 
   /** Majors that get a copy of this call: each mirror whose match holds, rolled for its share. */
-  mirrors(service: string, endpoint: string, facts: CallFacts, random: () => number): number[] {
-    if (this.#mirrors.length === 0) return NONE as never[];
+  mirrors(target: EndpointRef, facts: CallFacts, random: () => number): readonly number[] {
+    const mirrors = this.#rules(target).mirrors;
+    if (mirrors.length === 0) return NONE;
     const out: number[] = [];
-    for (const mirror of this.#mirrorsFor(service, endpoint)) {
+    for (const mirror of mirrors) {
       if (matches(mirror.match, facts) && random() * 100 < mirror.share) out.push(mirror.major);
     }
     return out;
   }
 
-  /** The routes that may apply to an endpoint, compiled on its first call. */
-  #routesFor(service: string, endpoint: string): readonly CompiledRoute[] {
-    return this.#routesOf.getOrCreate(`${service}.${endpoint}`, () =>
-      this.#routes
-        .filter((r) => r.service === service && (r.endpoint === "*" || r.endpoint === endpoint))
-        .map(compileRoute),
-    );
-  }
-
-  #mirrorsFor(service: string, endpoint: string): readonly CompiledMirror[] {
-    return this.#mirrorsOf.getOrCreate(`${service}.${endpoint}`, () =>
-      this.#mirrors
-        .filter((m) => m.service === service && (m.endpoint === "*" || m.endpoint === endpoint))
-        .map((m) => ({ match: m.match, major: rangeMajor(m.to), share: m.percent })),
-    );
+  /** The routes and mirrors that may apply to an endpoint, compiled on its first call. */
+  #rules(target: EndpointRef): EndpointRules {
+    let rules = this.#rulesOf.get(target);
+    if (rules === undefined) {
+      const { service, endpoint } = target;
+      const applies = (r: Route | Mirror) =>
+        r.service === service && (r.endpoint === "*" || r.endpoint === endpoint);
+      rules = {
+        routes: this.#routes.filter(applies).map(compileRoute),
+        mirrors: this.#mirrors
+          .filter(applies)
+          .map((m) => ({ match: m.match, major: rangeMajor(m.to), share: m.percent })),
+      };
+      this.#rulesOf.set(target, rules);
+    }
+    return rules;
   }
 }
 

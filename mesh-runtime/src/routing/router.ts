@@ -1,6 +1,6 @@
 import { versionSubject } from "@switchyard/schemas";
 import type { CompiledPolicy } from "../policy/effective-settings.js";
-import { EMPTY_ROUTE, formatRouteHeader, parseRouteHeader, type RouteState } from "./route-header.js";
+import { EMPTY_ROUTE, formatRouteHeader, type RouteState, routeStateOf } from "./route-header.js";
 import { type CallFacts, routeTableOf } from "./route-table.js";
 
 /** The endpoint a call names (a `CallTarget`). */
@@ -73,14 +73,14 @@ export class Router {
     if (chain === undefined && own === undefined && chosen === undefined && !table.concerns(target.service)) {
       return this.#plainOf(target);
     }
-    const received = chain === undefined ? EMPTY_ROUTE : parseRouteHeader(chain);
+    const received = chain === undefined ? EMPTY_ROUTE : routeStateOf(chain);
     const state = withPins(withOwn(received, own), chosen);
     const facts: CallFacts = { tenant, plan: policy.planOf(tenant), headers: state.headers };
-    const mirrors = table.mirrors(target.service, target.endpoint, facts, this.#random);
+    const mirrors = table.mirrors(target, facts, this.#random);
     let major = state.pins.get(target.service);
     let pinned = state;
     if (major === undefined) {
-      const choice = table.choose(target.service, target.endpoint, facts, this.#random);
+      const choice = table.choose(target, facts, this.#random);
       major = choice?.major;
       if (choice?.sticky === true) {
         const pins = new Map(state.pins);
