@@ -47,8 +47,6 @@ export interface Import {
   readonly subject: string;
   /** The local subject, when it differs from the exported one. */
   readonly to?: string;
-  /** The server writes `Nats-Request-Info` (the caller's account) into each request. */
-  readonly share: boolean;
 }
 
 export interface PlanInput {
@@ -140,10 +138,35 @@ const endpointSubjects = (prefix: string, service: string, endpoint: string) => 
 ];
 
 /**
- * One account per identity. Endpoints are service exports imported (with `share: true`) only by the
- * accounts the access rules allow, so every request crosses an import: the server writes who sent
- * it and rewrites its reply subject. Nothing grants `allow_responses`: replies go to the `_R_`
- * subjects the server maps back, so no identity can pick a reply subject another will publish to.
+ * The denies some allowed subject overlaps. The others refuse nothing the allow-list lets through,
+ * and nats-server checks a deny-list on every publish its cache has not seen: each reply goes to
+ * a new `_R_` subject, so an idle deny would cost a sublist match per request.
+ */
+function neededDenies(deny: readonly string[], allow: readonly string[]): string[] {
+  return deny.filter((d) => allow.some((a) => subjectsOverlap(a, d)));
+}
+
+/** Whether some subject matches both NATS patterns (`*` one token, `>` one or more). */
+export function subjectsOverlap(a: string, b: string): boolean {
+  const x = a.split(".");
+  const y = b.split(".");
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] === ">" || y[i] === ">") return true;
+    if (x[i] !== "*" && y[i] !== "*" && x[i] !== y[i]) return false;
+  }
+  return x.length === y.length;
+}
+
+/**
+ * One account per identity. Endpoints are service exports imported only by the accounts the access
+ * rules allow, so every request crosses an import: the server writes who sent it and rewrites its
+ * reply subject. Nothing grants `allow_responses`: replies go to the `_R_` subjects the server maps
+ * back, so no identity can pick a reply subject another will publish to.
+ *
+ * No import is `share: true`. The server writes `Nats-Request-Info` with the sender's account
+ * (`acc`) into every request that crosses a service import, shared or not, and with one user per
+ * account the account is the identity; `share` would add the user, client and server details,
+ * which nothing reads, for a JSON encoding and ~350 header bytes per request in the broker.
  */
 export function planAccounts(input: PlanInput): AccountPlan[] {
   const { policy, prefix, bucket } = input;
@@ -162,8 +185,8 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
     const imports: Import[] = [];
     const publishAllow: string[] = [];
     const publishDeny: string[] = [];
-    const service = (account: string, subject: string, share: boolean, to?: string) =>
-      imports.push({ kind: "service", account, subject, share, ...(to === undefined ? {} : { to }) });
+    const service = (account: string, subject: string, to?: string) =>
+      imports.push({ kind: "service", account, subject, ...(to === undefined ? {} : { to }) });
 
     if (serving.includes(id)) {
       const callers = callersOf(id);
@@ -188,6 +211,7 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
         });
       }
       // only an import may deliver to its endpoints: what arrives carries the broker's word on who sent it
+      // (denied below only where an allowed subject would cover them, see `neededDenies`)
       publishDeny.push(...requestSubjects(prefix, id), cancelSubject(prefix, id));
     }
 
@@ -217,7 +241,7 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
       publishAllow.push(`${prefix}.config.>`, "$JS.API.>", `$KV.${bucket}.>`, "$SRV.>");
     } else {
       for (const read of policyReads(bucket)) {
-        service(CONTROLLER_SERVICE, `$JS.API.${read}`, false, `${apiPrefix}.${read}`);
+        service(CONTROLLER_SERVICE, `$JS.API.${read}`, `${apiPrefix}.${read}`);
         publishAllow.push(`${apiPrefix}.${read}`);
       }
       // the runtime asks its own account first and learns from the refusal that it has no JetStream
@@ -227,15 +251,13 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
           kind: "stream",
           account: CONTROLLER_SERVICE,
           subject: configSubject(prefix),
-          share: false,
         });
         imports.push({
           kind: "stream",
           account: CONTROLLER_SERVICE,
           subject: reportRequestSubject(prefix),
-          share: false,
         });
-        service(CONTROLLER_SERVICE, appliedSubject(prefix), true);
+        service(CONTROLLER_SERVICE, appliedSubject(prefix));
         publishAllow.push(appliedSubject(prefix));
       }
     }
@@ -248,7 +270,7 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
           ? requestSubjects(prefix, callee)
           : sorted(endpoints).flatMap((e) => endpointSubjects(prefix, callee, e));
       for (const subject of [...subjects, cancelSubject(prefix, callee)]) {
-        service(callee, subject, true);
+        service(callee, subject);
         publishAllow.push(subject);
       }
       if (endpoints === "*" && callee === CONTROLLER_SERVICE && id !== OPERATOR) {
@@ -260,7 +282,7 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
     if (gatherers.includes(id)) {
       for (const other of serving) {
         if (other === id) continue;
-        for (const subject of discoveryExports(other)) service(other, subject, false);
+        for (const subject of discoveryExports(other)) service(other, subject);
       }
       publishAllow.push("$SRV.>");
     }
@@ -291,7 +313,7 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
       name: id,
       jetstream: id === CONTROLLER_SERVICE,
       publishAllow: sorted(publishAllow),
-      publishDeny: sorted(publishDeny),
+      publishDeny: sorted(neededDenies(publishDeny, publishAllow)),
       subscribeAllow: sorted(subscribeAllow),
       exports,
       imports,

@@ -12,7 +12,7 @@ import { MeshError } from "../errors.js";
 import { parseRouteHeader } from "../routing/route-header.js";
 import type { TraceHeaders } from "../telemetry/trace-context.js";
 import { EncodedHeaders, forEachHeader, headerText } from "./raw-headers.js";
-import { REQUEST_INFO_HEADER, vouchedAccount } from "./request-info.js";
+import { brokerRequestInfo, vouchedAccount } from "./request-info.js";
 
 /** What a request's headers say, validated. */
 export interface RequestMeta {
@@ -156,8 +156,9 @@ const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>
 ]);
 
 /**
- * Under a broker that vouches identity the caller is the account in `Nats-Request-Info`, parsed
- * once here; `Mesh-Caller` is still checked but only informs. Open brokers never pay for this.
+ * Under a broker that vouches identity the caller is the account in the broker's
+ * `Nats-Request-Info` (`brokerRequestInfo`); `Mesh-Caller` is still checked but only informs.
+ * Open brokers never pay for this.
  */
 const VOUCHED_READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>([
   ...READERS,
@@ -165,13 +166,6 @@ const VOUCHED_READERS: ReadonlyMap<string, HeaderReader> = new Map<string, Heade
     "mesh-caller",
     (_meta, value) => {
       if (!isServiceName(value)) throw invalid(Header.Caller, value, "is not a service name");
-    },
-  ],
-  [
-    REQUEST_INFO_HEADER,
-    (meta, value) => {
-      meta.caller = vouchedAccount(value);
-      meta.callerVerified = true;
     },
   ],
 ]);
@@ -206,7 +200,9 @@ export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
     return meta;
   }
   if (text !== undefined) forEachHeader(text, (name, value) => VOUCHED_READERS.get(name)?.(meta, value));
-  if (!meta.callerVerified) vouchedAccount(undefined);
+  // not the first value, as for other headers: a sender's copy would come before the broker's
+  meta.caller = vouchedAccount(brokerRequestInfo(text));
+  meta.callerVerified = true;
   return meta;
 }
 
