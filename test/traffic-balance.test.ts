@@ -87,7 +87,8 @@ describe("p2c-ewma balancing against real instances", () => {
     const sub = caller.connection.subscribe("mesh.inst.retrypool.>", {
       callback: (_err, msg) => {
         const key = msg.headers?.get("Idempotency-Key") ?? "";
-        const attempt = Number(msg.headers?.get("Mesh-Attempt"));
+        // a first attempt carries no Mesh-Attempt: absent means 1 (PROTOCOL §3)
+        const attempt = Number(msg.headers?.get("Mesh-Attempt") || "1");
         const byAttempt = attempts.get(key) ?? new Map<number, string>();
         byAttempt.set(attempt, msg.subject.split(".")[3] ?? "");
         attempts.set(key, byAttempt);
