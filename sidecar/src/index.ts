@@ -2,6 +2,7 @@
 
 export type { ContractFileInput, LoadedContract } from "./contract-file.js";
 export { contractFileOf, contractFromJson, readContractFile } from "./contract-file.js";
-export type { SidecarOptionsInput as SidecarOptions } from "./options.js";
+export type { ResolvedSidecarOptions, SidecarOptionsInput as SidecarOptions } from "./options.js";
+export { parseSidecarOptions as checkSidecarOptions } from "./options.js";
 export type { Sidecar } from "./sidecar.js";
 export { startSidecar } from "./sidecar.js";

@@ -4,6 +4,7 @@ import { callCommands } from "./call.js";
 import { policyCommands } from "./policy.js";
 import { quotaCommands } from "./quota.js";
 import { servicesCommands } from "./services.js";
+import { sidecarCommands } from "./sidecar.js";
 import { topCommands } from "./top.js";
 
 export interface Command {
@@ -20,4 +21,5 @@ export const commands: Readonly<Record<string, Command>> = {
   ...topCommands,
   ...callCommands,
   ...authzCommands,
+  ...sidecarCommands,
 };
