@@ -130,3 +130,11 @@ export function contractFileOf(contract: Contract): ContractFileInput {
     endpoints,
   };
 }
+
+/** The JSON Schema of the contract-file format (sidecar/contract-file.schema.json, for editors). */
+export function contractFileSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(ContractFile, { io: "input", unrepresentable: "any" }),
+    $id: "https://switchyard.dev/schemas/sidecar-contract-file.schema.json",
+  };
+}
