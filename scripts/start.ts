@@ -1,7 +1,8 @@
 // `npm start`: the example system. Uses NATS on NATS_URL (else 127.0.0.1:4222, else a nats-server
 // it starts) and Redis on REDIS_URL (else 127.0.0.1:6379, else a redis-server it starts); starts
 // the controller, applies examples/policy.yaml, starts two instances each of inventory, payments
-// and orders and the gateway, and makes a few requests through the gateway.
+// and orders, the Python recommendations service behind `switchyard sidecar`, and the gateway, and
+// makes a few requests through the gateway.
 // `--once` exits after them; `--load` keeps traffic flowing; otherwise Ctrl-C drains and stops
 // everything it started. `--secure` starts its own nats-server on the configuration `switchyard
 // authz render` writes for examples/policy.yaml: every process connects with its own identity,
@@ -63,9 +64,14 @@ interface Started {
 }
 
 /** Starts one service process with its own Prometheus port; its log lines are prefixed. */
-async function startService(name: string, instance: number, env: Record<string, string>): Promise<Started> {
+async function startService(
+  name: string,
+  instance: number,
+  env: Record<string, string>,
+  args = ["--import", "tsx", `services/${name}/src/main.ts`],
+): Promise<Started> {
   const metricsPort = String(await freePort());
-  const child = spawn(process.execPath, ["--import", "tsx", `services/${name}/src/main.ts`], {
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env, MESH_METRICS_PORT: metricsPort, MESH_METRICS_HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -77,6 +83,26 @@ async function startService(name: string, instance: number, env: Record<string, 
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   say(`started ${label} pid ${child.pid} metrics ${metricsUrl}`);
   return { name: label, pid: child.pid, metricsUrl };
+}
+
+/** The Python example (examples/recommendations) behind `switchyard sidecar`; none without python3. */
+async function startRecommendations(env: Record<string, string>): Promise<Started | undefined> {
+  const python = onPath("python3");
+  if (python === undefined) {
+    say("no python3 on PATH: the recommendations service (Python, behind a sidecar) is not started");
+    return undefined;
+  }
+  const [appPort, sidecarPort] = [await freePort(), await freePort()];
+  const app = spawn(python, ["examples/recommendations/app.py"], {
+    env: { ...process.env, APP_PORT: String(appPort), SIDECAR_URL: `http://127.0.0.1:${sidecarPort}` },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  children.push(app);
+  const contract = "examples/recommendations/contract.json";
+  const sidecar = ["sidecar", "--contract", contract, "--app", `http://127.0.0.1:${appPort}`];
+  return startService("recommendations", 1, env, [
+    ...["cli/bin/switchyard.mjs", ...sidecar, "--port", String(sidecarPort)],
+  ]);
 }
 
 async function stopAll(): Promise<void> {
@@ -351,6 +377,11 @@ try {
       for (let i = 1; i <= 2; i++) started.push(await startService(name, i, env(name)));
       await waitForInstances(mesh, name, 2);
     }
+    const recommendations = await startRecommendations(env("recommendations"));
+    if (recommendations !== undefined) {
+      started.push(recommendations);
+      await waitForInstances(mesh, "recommendations", 1);
+    }
     started.push(
       await startService("gateway", 1, {
         ...env("gateway"),
@@ -362,6 +393,14 @@ try {
     await waitForGateway(gatewayUrl);
     say(`gateway ${gatewayUrl}`);
     await demo(gatewayUrl);
+    if (recommendations !== undefined) {
+      const picks = await mesh
+        .call("recommendations", "suggest", { customerId: "c-42" })
+        .catch((e: unknown) => e);
+      say(
+        `recommendations.suggest (Python behind a sidecar) → ${isMeshError(picks) ? picks.code : JSON.stringify(picks)}`,
+      );
+    }
   } finally {
     await mesh.close();
   }
