@@ -19,12 +19,13 @@ describe("a Python service behind a sidecar", () => {
   let redis: RedisNode;
   let setup: SidecarSetup;
   let orders: Mesh;
+  let inventoryCallers: Array<string | undefined>;
 
   before(async () => {
     nats = await startNats(scope, { jetstream: true });
     redis = await startRedis(scope);
     await controllerFor(scope, nats.url);
-    await tsInventory(scope, nats.url);
+    inventoryCallers = (await tsInventory(scope, nats.url)).callers;
     setup = await pythonBehindSidecar(scope, nats.url, { mesh: { redis: { url: redis.url } } });
     orders = await meshFor(scope, nats.url, "orders");
   });
@@ -51,6 +52,11 @@ describe("a Python service behind a sidecar", () => {
     const ok = await callThrough(sidecar, "inventory", "stock", { sku: "WIDGET-1" });
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.body, { sku: "WIDGET-1", available: 7 });
+    assert.ok(sidecar.url.startsWith("http://127.0.0.1:"), "the API is on loopback only");
+    // the app cannot pass for another service: the callee sees the sidecar's identity
+    const before = inventoryCallers.length;
+    await callThrough(sidecar, "inventory", "stock", { sku: "WIDGET-1" }, { "Mesh-Caller": "orders" });
+    assert.deepEqual(inventoryCallers.slice(before), ["recommendations"]);
     const bad = await callThrough(sidecar, "inventory", "stock", { sku: "not a sku" });
     assert.equal(bad.status, 400);
     assert.equal((bad.body["error"] as { code: string }).code, "INVALID_ARGUMENT");
