@@ -6,14 +6,15 @@ export interface HealthWatchOptions {
 }
 
 /**
- * Asks the app's health route every `intervalMs` and reports each change: ready after one good
- * answer, unready after `unhealthyAfter` failed ones in a row. `checkNow()` asks at once (a
- * forwarded request found the app unreachable), so a dead app is noticed within one round trip.
+ * Asks the app's health route every `intervalMs` and reports the verdict after every check: ready
+ * after one good answer, unready after `unhealthyAfter` failed ones in a row. Reported each time,
+ * not only on a change, so a step that failed (serving while NATS was away) is tried again.
+ * `checkNow()` asks at once (a forwarded request found the app unreachable).
  */
 export class HealthWatch {
   readonly #check: () => Promise<boolean>;
   readonly #options: HealthWatchOptions;
-  readonly #onChange: (ready: boolean) => void;
+  readonly #onVerdict: (ready: boolean) => void;
   #ready = false;
   #failures = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -23,11 +24,11 @@ export class HealthWatch {
   constructor(
     check: () => Promise<boolean>,
     options: HealthWatchOptions,
-    onChange: (ready: boolean) => void,
+    onVerdict: (ready: boolean) => void,
   ) {
     this.#check = check;
     this.#options = options;
-    this.#onChange = onChange;
+    this.#onVerdict = onVerdict;
   }
 
   get ready(): boolean {
@@ -54,11 +55,8 @@ export class HealthWatch {
     if (this.#stopped) return;
     if (healthy) this.#failures = 0;
     else this.#failures++;
-    const ready = healthy || (this.#ready && this.#failures < this.#options.unhealthyAfter);
-    if (ready !== this.#ready) {
-      this.#ready = ready;
-      this.#onChange(ready);
-    }
+    this.#ready = healthy || (this.#ready && this.#failures < this.#options.unhealthyAfter);
+    this.#onVerdict(this.#ready);
     this.#timer = setTimeout(() => void this.checkNow(), this.#options.intervalMs);
     this.#timer.unref();
   }

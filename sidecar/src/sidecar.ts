@@ -89,8 +89,9 @@ class RunningSidecar implements Sidecar {
   /** The mesh has served once: serving again takes a new connection (a new instance). */
   #meshUsed = false;
   #edge: HttpEdge | undefined;
-  /** Serve and unserve one after the other, in the order the health watch reports. */
+  /** The last serve or unserve step; `#stepping` while one runs. */
   #transitions: Promise<void> = Promise.resolve();
+  #stepping = false;
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: ResolvedSidecarOptions, loaded: LoadedContract | undefined, mesh: Mesh) {
@@ -183,8 +184,16 @@ class RunningSidecar implements Sidecar {
     return context.with(contextOf(h.trace), () => mesh.call(service, endpoint, input, h.options));
   }
 
+  /** Serves while the app is ready, not while it is not; one step at a time. */
   #onHealth(ready: boolean): void {
-    this.#transitions = this.#transitions.then(() => (ready ? this.#serve() : this.#unserve()));
+    // a step under way is not doubled: the next verdict sees where it ended
+    if (ready === this.serving || this.#stepping) return;
+    this.#stepping = true;
+    this.#transitions = this.#transitions
+      .then(() => (ready ? this.#serve() : this.#unserve()))
+      .finally(() => {
+        this.#stepping = false;
+      });
   }
 
   async #serve(): Promise<void> {
