@@ -1,6 +1,7 @@
 // Issue 19: a service in another language on the mesh through `switchyard sidecar` — the Python
 // example (examples/recommendations) behind a sidecar, against a real nats-server and redis-server.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { before, describe, it } from "node:test";
 import { controllerContract } from "@switchyard/controller";
 import { isMeshError, type Mesh } from "@switchyard/runtime";
@@ -12,6 +13,8 @@ import { type NatsNode, startNats } from "./fixtures/nats-server.js";
 import { suiteScope } from "./fixtures/processes.js";
 import { type RedisNode, startRedis } from "./fixtures/redis-server.js";
 import { callThrough, pythonBehindSidecar, type SidecarSetup, tsInventory } from "./fixtures/sidecar-app.js";
+
+const CLI = new URL("../cli/bin/switchyard.mjs", import.meta.url).pathname;
 
 describe("a Python service behind a sidecar", () => {
   const scope = suiteScope();
@@ -45,6 +48,28 @@ describe("a Python service behind a sidecar", () => {
       new Set(["WIDGET-1", "GADGET-2"]),
     );
     assert.equal((reply as { customerId: string }).customerId, "c-1");
+  });
+
+  it("is visible in switchyard top like any other service: its endpoint, and its calls as an edge", async () => {
+    const top = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [CLI, "top", "--json", "--interval", "100"],
+        { env: { ...process.env, NATS_URL: nats.url }, timeout: 60_000 },
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    const snapshot = JSON.parse(top) as {
+      endpoints: Array<{ service: string; endpoint: string; instances: number; calls: number }>;
+      edges: Array<{ caller: string; service: string; calls: number }>;
+    };
+    const suggest = snapshot.endpoints.find(
+      (e) => e.service === "recommendations" && e.endpoint === "suggest",
+    );
+    assert.ok(suggest && suggest.instances === 1 && suggest.calls > 0, top);
+    const edge = snapshot.edges.find((e) => e.caller === "recommendations" && e.service === "inventory");
+    assert.ok(edge && edge.calls > 0, top);
   });
 
   it("gives the app the mesh through its HTTP API, errors as the gateway's statuses and bodies", async () => {
