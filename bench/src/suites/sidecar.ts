@@ -110,26 +110,37 @@ function report(
       "sidecar.sidecar@1.p50-us": roundTo(viaSidecar.p50Us, 1),
       [`sidecar.runtime@${IN_FLIGHT}.calls-per-s`]: roundTo(concurrent.runtime.callsPerSecond, 0),
       [`sidecar.sidecar@${IN_FLIGHT}.calls-per-s`]: roundTo(concurrent.sidecar.callsPerSecond, 0),
+      // the caller's process: the runtime's call, or the app's HTTP client and its sidecar
+      [`sidecar.runtime@${IN_FLIGHT}.caller-cpu-per-call-us`]: roundTo(concurrent.runtime.cpuPerCallUs, 1),
+      [`sidecar.sidecar@${IN_FLIGHT}.caller-cpu-per-call-us`]: roundTo(concurrent.sidecar.cpuPerCallUs, 1),
     },
     ratios: { [`sidecar/runtime@${IN_FLIGHT}`]: roundTo(ratio, 3) },
     tables: [
       {
         title: "a call through two sidecars vs the runtime's own call (echo, 100-byte JSON)",
-        columns: ["", "p50 µs", "p99 µs", `calls/s @${IN_FLIGHT}`],
+        columns: ["", "p50 µs", "p99 µs", `calls/s @${IN_FLIGHT}`, "caller CPU µs/call"],
         rows: [
           [
             "runtime → runtime",
             formatFixed(runtime.p50Us),
             formatFixed(runtime.p99Us),
             formatCount(concurrent.runtime.callsPerSecond),
+            formatFixed(concurrent.runtime.cpuPerCallUs),
           ],
           [
             "app → sidecar → sidecar → app",
             formatFixed(viaSidecar.p50Us),
             formatFixed(viaSidecar.p99Us),
             formatCount(concurrent.sidecar.callsPerSecond),
+            formatFixed(concurrent.sidecar.cpuPerCallUs),
           ],
-          ["added", formatFixed(addedP50), formatFixed(addedP99), `×${ratio.toFixed(3)}`],
+          [
+            "added",
+            formatFixed(addedP50),
+            formatFixed(addedP99),
+            `×${ratio.toFixed(3)}`,
+            formatFixed(concurrent.sidecar.cpuPerCallUs - concurrent.runtime.cpuPerCallUs),
+          ],
         ],
         notes: [
           "target: added p50 ≤ 300 µs",
