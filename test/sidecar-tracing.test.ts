@@ -13,7 +13,7 @@ import { startNats } from "./fixtures/nats-server.js";
 import { pythonBehindSidecar, tsInventory } from "./fixtures/sidecar-app.js";
 import { serializeSpans } from "./fixtures/traced-contracts.js";
 
-it("one trace: TypeScript → sidecar → Python → sidecar → TypeScript", async (t) => {
+it("one trace: TypeScript → sidecar → Python → sidecar → TypeScript; a call out from outside a request joins its traceparent", async (t) => {
   // one SDK for every mesh in this process, the sidecar's included (before they connect)
   const exporter = new InMemorySpanExporter();
   const telemetry = await startTelemetry({
@@ -24,7 +24,7 @@ it("one trace: TypeScript → sidecar → Python → sidecar → TypeScript", as
   t.after(() => telemetry.shutdown());
   const nats = await startNats(t, { jetstream: true });
   await tsInventory(t, nats.url);
-  await pythonBehindSidecar(t, nats.url);
+  const setup = await pythonBehindSidecar(t, nats.url);
   const orders = await meshFor(t, nats.url, "orders");
   exporter.reset();
 
@@ -49,4 +49,18 @@ it("one trace: TypeScript → sidecar → Python → sidecar → TypeScript", as
   for (const client of sidecarClients) assert.equal(client.parentSpanId, sidecarServer.spanId);
   const clientIds = new Set(sidecarClients.map((s) => s.spanId));
   for (const server of stockServers()) assert.ok(clientIds.has(server.parentSpanId as string));
+
+  // a call out made outside any request joins the trace its traceparent names
+  const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const answer = await fetch(`${setup.sidecar.url}/v1/call/inventory/stock`, {
+    method: "POST",
+    headers: { "content-type": "application/json", traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    body: JSON.stringify({ sku: "WIDGET-1" }),
+  });
+  assert.equal(answer.status, 200);
+  await waitFor("inventory's span in the app's trace", () =>
+    stockServers().some((s) => s.traceId === traceId),
+  );
+  const [outside] = find(SpanKind.CLIENT, "inventory/stock")().filter((s) => s.traceId === traceId);
+  assert.equal(outside?.parentSpanId, "00f067aa0ba902b7");
 });
