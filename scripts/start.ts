@@ -1,18 +1,22 @@
 // `npm start`: the example system. Uses NATS on NATS_URL (else 127.0.0.1:4222, else a nats-server
 // it starts) and Redis on REDIS_URL (else 127.0.0.1:6379, else a redis-server it starts); starts
 // the controller, applies examples/policy.yaml, starts two instances each of inventory, payments
-// and orders, the Python recommendations service behind `switchyard sidecar`, and the gateway, and
-// makes a few requests through the gateway.
+// and orders, the gateway, and the Python recommendations service behind `switchyard sidecar`
+// (when python3 is on PATH), and makes a few requests through the gateway.
 // `--once` exits after them; `--load` keeps traffic flowing; otherwise Ctrl-C drains and stops
 // everything it started. `--secure` starts its own nats-server on the configuration `switchyard
 // authz render` writes for examples/policy.yaml: every process connects with its own identity,
 // the policy is applied as the operator, and tenants must carry the gateway's signed token.
+// The services' JSON log lines are shown one line each through pino-pretty, prefixed with the
+// instance; `--json-logs` (or SWITCHYARD_JSON_LOGS=1) prints them raw.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { controllerContract } from "@switchyard/controller";
 import { connectMesh, isMeshError, type Mesh } from "@switchyard/runtime";
+import { prettyFactory } from "pino-pretty";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { DEMO_KEYS } from "./demo-keys.js";
 import { describeLoad, newLoadCounts, runLoad } from "./load.js";
@@ -22,7 +26,12 @@ import { type SecureBroker, startSecureBroker } from "./secure-broker.js";
 const once = process.argv.includes("--once");
 const load = process.argv.includes("--load");
 const secure = process.argv.includes("--secure");
+const jsonLogs = process.argv.includes("--json-logs") || process.env["SWITCHYARD_JSON_LOGS"] === "1";
+/** The dashboard's port when neither DASHBOARD_PORT nor a process holds it: the one compose publishes. */
+const DASHBOARD_DEFAULT_PORT = 8090;
 const POLICY_FILE = "examples/policy.yaml";
+/** Runs the Python example service; without it npm start runs the rest. */
+const PYTHON = onPath("python3");
 /** The identity the operator's tools connect as (the CLI's default name). */
 const OPERATOR = "switchyard-cli";
 const loadStop = new AbortController();
@@ -63,46 +72,115 @@ interface Started {
   readonly metricsUrl: string;
 }
 
+// one line per log event, the instance's JSON fields after the message (errors keep their stack);
+// undefined with --json-logs
+const pretty = jsonLogs
+  ? undefined
+  : prettyFactory({
+      colorize: process.stdout.isTTY === true,
+      singleLine: true,
+      // what the prefix already says, and per-request bookkeeping --json-logs keeps
+      ignore: "pid,hostname,service,span_id,attempt,tenantVerified,callerVerified",
+      translateTime: "SYS:HH:MM:ss.l",
+    });
+
+/** A service's TypeScript entry point, run through tsx (npm start needs no build of the services). */
+const typescriptMain = (name: string): readonly string[] => [
+  process.execPath,
+  "--import",
+  "tsx",
+  `services/${name}/src/main.ts`,
+];
+
+/** One kind of process the demo runs after the controller and the policy. */
+interface DemoProcess {
+  readonly name: string;
+  readonly instances: number;
+  /** The command line; default the service's TypeScript main. */
+  readonly command?: readonly string[];
+  /** Environment besides the servers' and its identity's. */
+  readonly env?: (at: { gatewayPort: number }) => Record<string, string>;
+  /** Wait until discovery sees every instance before starting the next entry (a mesh service). */
+  readonly discoverable: boolean;
+}
+
+/**
+ * What `npm start` runs, in order, one entry per kind of process; one service at a time, since a
+ * loaded machine connects two processes in time, not seven.
+ */
+const PROCESSES: readonly DemoProcess[] = [
+  { name: "inventory", instances: 2, discoverable: true },
+  { name: "payments", instances: 2, discoverable: true },
+  { name: "orders", instances: 2, discoverable: true },
+  {
+    name: "gateway",
+    instances: 1,
+    discoverable: false,
+    env: ({ gatewayPort }) => ({
+      GATEWAY_PORT: String(gatewayPort),
+      GATEWAY_HOST: "127.0.0.1",
+      GATEWAY_KEYS_FILE: "examples/api-keys.json",
+    }),
+  },
+  // recommendations: Python (standard library only) behind `switchyard sidecar` (docs/SIDECAR.md)
+  ...(PYTHON === undefined ? [] : recommendations(PYTHON, await freePort(), await freePort())),
+];
+
+/** The Python example app and its sidecar, on two loopback ports. */
+function recommendations(python: string, appPort: number, sidecarPort: number): DemoProcess[] {
+  const app = `http://127.0.0.1:${appPort}`;
+  return [
+    {
+      name: "recommendations-app",
+      instances: 1,
+      discoverable: false,
+      command: [python, "examples/recommendations/app.py"],
+      env: () => ({ APP_PORT: String(appPort), SIDECAR_URL: `http://127.0.0.1:${sidecarPort}` }),
+    },
+    {
+      name: "recommendations",
+      instances: 1,
+      discoverable: true,
+      command: [
+        process.execPath,
+        "cli/bin/switchyard.mjs",
+        "sidecar",
+        "--app",
+        app,
+        "--port",
+        String(sidecarPort),
+        "--contract",
+        "examples/recommendations/contract.json",
+      ],
+    },
+  ];
+}
+
 /** Starts one service process with its own Prometheus port; its log lines are prefixed. */
 async function startService(
   name: string,
   instance: number,
   env: Record<string, string>,
-  args = ["--import", "tsx", `services/${name}/src/main.ts`],
+  command: readonly string[] = typescriptMain(name),
 ): Promise<Started> {
   const metricsPort = String(await freePort());
-  const child = spawn(process.execPath, args, {
+  const [executable, ...args] = command as [string, ...string[]];
+  const child = spawn(executable, args, {
     env: { ...process.env, ...env, MESH_METRICS_PORT: metricsPort, MESH_METRICS_HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const label = `${name}#${instance}`;
-  child.stdout?.on("data", (chunk: Buffer) => {
-    for (const line of chunk.toString().split("\n")) if (line) say(`[${label}] ${line}`);
-  });
+  if (child.stdout !== null) {
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      // --json-logs: the line as the service wrote it (it names its service and pid), for jq & co.
+      if (pretty === undefined) say(line);
+      else for (const shown of pretty(line).split("\n")) if (shown) say(`[${label}] ${shown}`);
+    });
+  }
   children.push(child);
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   say(`started ${label} pid ${child.pid} metrics ${metricsUrl}`);
   return { name: label, pid: child.pid, metricsUrl };
-}
-
-/** The Python example (examples/recommendations) behind `switchyard sidecar`; none without python3. */
-async function startRecommendations(env: Record<string, string>): Promise<Started | undefined> {
-  const python = onPath("python3");
-  if (python === undefined) {
-    say("no python3 on PATH: the recommendations service (Python, behind a sidecar) is not started");
-    return undefined;
-  }
-  const [appPort, sidecarPort] = [await freePort(), await freePort()];
-  const app = spawn(python, ["examples/recommendations/app.py"], {
-    env: { ...process.env, APP_PORT: String(appPort), SIDECAR_URL: `http://127.0.0.1:${sidecarPort}` },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  children.push(app);
-  const contract = "examples/recommendations/contract.json";
-  const sidecar = ["sidecar", "--contract", contract, "--app", `http://127.0.0.1:${appPort}`];
-  return startService("recommendations", 1, env, [
-    ...["cli/bin/switchyard.mjs", ...sidecar, "--port", String(sidecarPort)],
-  ]);
 }
 
 async function stopAll(): Promise<void> {
@@ -355,7 +433,9 @@ try {
     REDIS_URL: redisUrl,
     ...(broker === undefined ? {} : { NATS_NKEY: broker.seedFile(name) }),
   });
-  const dashboardPort = process.env["DASHBOARD_PORT"] || String(await freePort());
+  const dashboardPort =
+    process.env["DASHBOARD_PORT"] ||
+    String((await isListening(DASHBOARD_DEFAULT_PORT)) ? await freePort() : DASHBOARD_DEFAULT_PORT);
   const started = [
     await startService("controller", 1, { ...env("controller"), DASHBOARD_PORT: dashboardPort }),
   ];
@@ -372,27 +452,15 @@ try {
   const gatewayUrl = `http://127.0.0.1:${port}`;
   try {
     policyFile = await applyExamplePolicy(mesh, broker);
-    // one service at a time: a loaded machine connects two processes in time, not seven
-    for (const name of ["inventory", "payments", "orders"]) {
-      for (let i = 1; i <= 2; i++) started.push(await startService(name, i, env(name)));
-      await waitForInstances(mesh, name, 2);
+    for (const p of PROCESSES) {
+      const own = { ...env(p.name), ...p.env?.({ gatewayPort: port }) };
+      for (let i = 1; i <= p.instances; i++) started.push(await startService(p.name, i, own, p.command));
+      if (p.discoverable) await waitForInstances(mesh, p.name, p.instances);
     }
-    started.push(
-      await startService("gateway", 1, {
-        ...env("gateway"),
-        GATEWAY_PORT: String(port),
-        GATEWAY_HOST: "127.0.0.1",
-        GATEWAY_KEYS_FILE: "examples/api-keys.json",
-      }),
-    );
     await waitForGateway(gatewayUrl);
     say(`gateway ${gatewayUrl}`);
-    // after the gateway (one process at a time), starting while the demo runs: nothing it calls uses it
-    const recommendations = await startRecommendations(env("recommendations"));
     await demo(gatewayUrl);
-    if (recommendations !== undefined) {
-      started.push(recommendations);
-      await waitForInstances(mesh, "recommendations", 1);
+    if (PYTHON !== undefined) {
       const picks = await mesh
         .call("recommendations", "suggest", { customerId: "c-42" })
         .catch((e: unknown) => e);

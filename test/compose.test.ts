@@ -1,16 +1,26 @@
 // Issues 2, 8 and 14: docker-compose.yml stays in step with services/, with the environment the
 // code reads, and with the ports the code and Prometheus use; NATS runs on the configuration
 // `authz render` writes, every service connects with its own credential, and nothing is published
-// beyond 127.0.0.1.
+// beyond 127.0.0.1. Issue 17: the image runs compiled JavaScript only, so every command compose
+// runs is started here from a local build, with plain node.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { parse } from "yaml";
+import { eventually } from "./fixtures/eventually.js";
+import { buildPackages, consumerEnv } from "./fixtures/installed-packages.js";
+import { suiteNats } from "./fixtures/nats-server.js";
+import { freePort, ServerProcess, scratchDir, suiteScope } from "./fixtures/processes.js";
+import { suiteRedis } from "./fixtures/redis-server.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+const run = promisify(execFile);
 
 interface ComposeService {
+  build?: string;
   command?: string[];
   entrypoint?: string[];
   volumes?: string[];
@@ -38,6 +48,7 @@ function readByCode(): Set<string> {
   const read = new Set<string>();
   for (const dir of [
     "mesh-runtime/src",
+    "telemetry/src",
     ...readdirSync(join(ROOT, "services")).map((s) => `services/${s}/src`),
   ]) {
     for (const file of readdirSync(join(ROOT, dir), { recursive: true }) as string[]) {
@@ -56,11 +67,10 @@ test("every service with a main module runs in docker-compose.yml, and every mod
   assert.ok(services.length >= 5);
   for (const service of services) {
     assert.ok(
-      ours.some((o) => o.module === `services/${service}/src/main.ts`),
-      `${service} missing from compose`,
+      ours.some((o) => o.module === `services/${service}/dist/main.js`),
+      `${service} missing from compose (as its compiled services/${service}/dist/main.js)`,
     );
   }
-  for (const { module } of ours) assert.ok(existsSync(join(ROOT, module)), `${module} does not exist`);
   for (const name of ["inventory", "payments", "orders"]) {
     assert.equal(compose.services[name]?.deploy?.replicas, 2, `${name}: two instances`);
   }
@@ -150,4 +160,83 @@ test("every service connects with its own credential from the rendered volume", 
     assert.equal(service.environment?.["NATS_NKEY"], `${at}/${name}.nk`, `${name} connects as itself`);
     assert.ok(policy.includes(name), `examples/policy.yaml names ${name}, so render makes its seed`);
   }
+});
+
+/** The command line each service of our image runs: its entrypoint and command. */
+const imageCommands = Object.entries(compose.services)
+  .filter(([, s]) => s.build !== undefined)
+  .map(([name, s]) => ({ name, argv: [...(s.entrypoint ?? []), ...(s.command ?? [])] }));
+const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
+const imageCmd = JSON.parse(dockerfile.match(/^CMD (\[.*\])$/m)?.[1] ?? "[]") as string[];
+
+describe("the image's command lines, from a local build", () => {
+  const scope = suiteScope();
+  const nats = suiteNats({ jetstream: true });
+  const redis = suiteRedis();
+  before(() => buildPackages());
+
+  test("every command compose and the Dockerfile run is `node` on a compiled file that exists", () => {
+    assert.ok(imageCommands.length >= 7, imageCommands.map((c) => c.name).join(", "));
+    for (const { name, argv } of [...imageCommands, { name: "Dockerfile CMD", argv: imageCmd }]) {
+      assert.equal(argv[0], "node", `${name} runs node`);
+      assert.ok(!argv.some((a) => /tsx|\.ts$/.test(a)), `${name} needs no TypeScript: ${argv.join(" ")}`);
+      const file = argv[1] as string;
+      assert.match(file, /(^|\/)dist\/.+\.js$/, `${name} runs compiled output`);
+      assert.ok(existsSync(join(ROOT, file)), `${name}: ${file} is not in the build`);
+    }
+  });
+
+  test("every service's command starts with plain node and answers its health check", async () => {
+    const started: Array<{ name: string; metrics: string; process: ServerProcess }> = [];
+    for (const { name, service } of ours) {
+      const metricsPort = await freePort();
+      const { NATS_NKEY: _seed, OTEL_EXPORTER_OTLP_ENDPOINT: _jaeger, ...env } = service.environment ?? {};
+      const local: Record<string, string> = {
+        ...env,
+        NATS_URL: nats.url,
+        REDIS_URL: redis.url,
+        MESH_METRICS_HOST: "127.0.0.1",
+        MESH_METRICS_PORT: String(metricsPort),
+      };
+      // published ports become free loopback ones here
+      for (const key of ["DASHBOARD_PORT", "GATEWAY_PORT"])
+        if (key in local) local[key] = String(await freePort());
+      for (const key of ["DASHBOARD_HOST", "GATEWAY_HOST"]) if (key in local) local[key] = "127.0.0.1";
+      const argv = service.command ?? [];
+      const child = new ServerProcess(process.execPath, argv.slice(1), { ...consumerEnv(), ...local });
+      scope.after(() => child.stop());
+      // node resolves from the working directory, as in the image's /app
+      process.chdir(ROOT);
+      child.start();
+      started.push({ name, metrics: `http://127.0.0.1:${metricsPort}/metrics`, process: child });
+    }
+    for (const { name, metrics, process: child } of started) {
+      await eventually(
+        async () => {
+          const res = await fetch(metrics).catch(() => undefined);
+          assert.ok(res?.ok, `${name} answers ${metrics}\n${child.output}`);
+        },
+        60_000,
+        100,
+      );
+    }
+    const cli = imageCommands.find((c) => c.name === "cli")?.argv ?? [];
+    const ls = await run(process.execPath, [...cli.slice(1), "services", "ls", "--json"], {
+      cwd: ROOT,
+      env: consumerEnv({ NATS_URL: nats.url }),
+    });
+    const names = new Set((JSON.parse(ls.stdout) as Array<{ name: string }>).map((i) => i.name));
+    for (const { name } of ours) assert.ok(names.has(name), `the image's CLI lists ${name}`);
+  });
+
+  test("the authz command renders the broker's configuration with plain node", async (t) => {
+    const argv = compose.services["authz"]?.command ?? [];
+    const out = scratchDir(t, "compose-authz");
+    const args = argv
+      .slice(1)
+      .map((a, i, all) => (all[i - 1] === "--out" || all[i - 1] === "--store-dir" ? out : a));
+    await run(process.execPath, args, { cwd: ROOT, env: consumerEnv() });
+    assert.ok(existsSync(join(out, "nats-server.conf")), "nats-server.conf rendered");
+    assert.ok(existsSync(join(out, "controller.nk")), "the controller's seed rendered");
+  });
 });

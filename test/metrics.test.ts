@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { defineContract, isMeshError, MeshError } from "@switchyard/runtime";
-import { startTelemetry } from "@switchyard/runtime/telemetry";
+import { startTelemetry } from "@switchyard/telemetry";
 import { z } from "zod";
 import { meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";

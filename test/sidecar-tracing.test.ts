@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { startTelemetry } from "@switchyard/runtime/telemetry";
+import { startTelemetry } from "@switchyard/telemetry";
 import { waitFor } from "./fixtures/eventually.js";
 import { meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";

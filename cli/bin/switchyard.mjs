@@ -1,6 +1,17 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx, like every service in this repository.
-import { register } from "tsx/esm/api";
+// The `switchyard` command. Installed, it runs the compiled CLI (dist/). In this repository's
+// checkout, where src/ sits beside it, it runs the TypeScript through tsx instead, resolving the
+// workspace packages to their sources (the "@switchyard/source" export condition), so it never
+// runs a stale build.
+import { existsSync } from "node:fs";
 
-register();
-await import("../src/main.ts");
+const source = new URL("../src/main.ts", import.meta.url);
+if (existsSync(source)) {
+  const { register } = await import("node:module");
+  register(new URL("./source-condition.mjs", import.meta.url));
+  const { register: registerTsx } = await import("tsx/esm/api");
+  registerTsx();
+  await import(source.href);
+} else {
+  await import("../dist/main.js");
+}

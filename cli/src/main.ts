@@ -1,8 +1,11 @@
+#!/usr/bin/env node
 // `switchyard`: the operator's command line. Exit codes are in exit-codes.ts and docs/CLI.md.
+// Only what parsing and help need is imported up front; the runtime and a command's code load when
+// a command runs, so `switchyard --help` starts fast.
 import { parseArgs } from "node:util";
-import { isMeshError, type Mesh } from "@switchyard/runtime";
-import { type Command, commands } from "./commands/index.js";
-import { type CommandContext, connectTool } from "./context.js";
+import type { Mesh, MeshError } from "@switchyard/runtime";
+import { commands, loadCommand } from "./commands/index.js";
+import type { CommandContext } from "./context.js";
 import { CliError, ExitCode } from "./exit-codes.js";
 
 const GLOBAL = `Global options:
@@ -64,13 +67,14 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${help(positionals.slice(0, 2).join(" "))}\n`);
       return values.help ? ExitCode.Ok : ExitCode.Usage;
     }
-    const command = commands[name] as Command;
+    const command = await loadCommand(name);
     const servers = values.server?.flatMap((s) => s.split(","));
     const ctx: CommandContext = {
       args: positionals.slice(name.split(" ").length),
       flags: values,
       json,
       mesh: async () => {
+        const { connectTool } = await import("./context.js");
         mesh ??= await connectTool(servers);
         return mesh;
       },
@@ -78,6 +82,12 @@ async function main(argv: string[]): Promise<number> {
     await command.run(ctx);
     return ExitCode.Ok;
   } catch (error) {
+    // the runtime's guard, loaded only for an error that may be a MeshError (a command that failed
+    // has loaded the runtime already; a usage error stays as fast as --help)
+    const { isMeshError } =
+      error instanceof CliError || error instanceof TypeError
+        ? { isMeshError: (_: unknown): _ is MeshError => false }
+        : await import("@switchyard/runtime");
     const [code, message, details] =
       error instanceof CliError
         ? [error.exitCode, error.message, error.details]

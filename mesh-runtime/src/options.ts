@@ -121,7 +121,7 @@ export const MeshOptions = z.strictObject({
     .prefault({}),
   telemetry: z
     .strictObject({
-      /** Where spans go; default the global one (`@switchyard/runtime/telemetry` or any SDK sets it). */
+      /** Where spans go; default the global one (`@switchyard/telemetry` or any SDK sets it). */
       tracerProvider: z
         .custom<TracerProvider>((v) => hasMethod(v, "getTracer"), "must be an OpenTelemetry TracerProvider")
         .optional(),

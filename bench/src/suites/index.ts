@@ -1,5 +1,6 @@
 import type { Suite } from "../suite.js";
 import { cancellation } from "./cancellation.js";
+import { cli } from "./cli.js";
 import { dashboard } from "./dashboard.js";
 import { failFast } from "./fail-fast.js";
 import { identity } from "./identity.js";
@@ -76,5 +77,10 @@ export const suites: readonly Suite[] = [
     name: "dashboard",
     description: "the overview's answer time and a collection's CPU with 200 instances publishing statistics",
     run: dashboard,
+  },
+  {
+    name: "cli",
+    description: "switchyard --help and services ls from the built package vs a bare node",
+    run: cli,
   },
 ];

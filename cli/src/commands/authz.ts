@@ -80,8 +80,6 @@ async function render(ctx: CommandContext): Promise<void> {
 
 export const authzCommands = {
   "authz render": {
-    usage: "authz render -f POLICY --out DIR [--store-dir DIR]",
-    summary: "a nats-server config with an account per identity enforcing the policy, and an nkey seed each",
     run: render,
   },
 };

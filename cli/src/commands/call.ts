@@ -4,8 +4,6 @@ import { print } from "../output.js";
 
 export const callCommands = {
   call: {
-    usage: "call SERVICE ENDPOINT [JSON] [--tenant T] [--timeout MS]",
-    summary: "call an endpoint and print its reply",
     run: async (ctx: CommandContext) => {
       const service = positional(ctx, 0, "SERVICE");
       const endpoint = positional(ctx, 1, "ENDPOINT");

@@ -81,8 +81,6 @@ async function publishAndMaybeWait(
 // committed version.
 export const policyCommands = {
   "policy apply": {
-    usage: "policy apply -f FILE [--wait] [--wait-timeout MS] [--expected-version N] [--author A] [--note N]",
-    summary: "validate a YAML/JSON policy and publish it as the next version",
     run: async (ctx: CommandContext) => {
       const file = requiredFlag(ctx, "file", "-f FILE");
       const waitMs = waitFlag(ctx);
@@ -98,8 +96,6 @@ export const policyCommands = {
     },
   },
   "policy get": {
-    usage: "policy get [--version N]",
-    summary: "print the current policy (or a given version)",
     run: async (ctx: CommandContext) => {
       const version = flagInt(ctx, "version", 1);
       const snapshot = await (await admin(ctx)).get(version === undefined ? {} : { version });
@@ -112,8 +108,6 @@ export const policyCommands = {
     },
   },
   "policy history": {
-    usage: "policy history [--limit N]",
-    summary: "versions, newest first",
     run: async (ctx: CommandContext) => {
       const limit = flagInt(ctx, "limit", 1);
       const { versions } = await (await admin(ctx)).history(limit === undefined ? {} : { limit });
@@ -131,8 +125,6 @@ export const policyCommands = {
     },
   },
   "policy diff": {
-    usage: "policy diff FROM TO",
-    summary: "what changed between two versions",
     run: async (ctx: CommandContext) => {
       const [from, to] = [positional(ctx, 0, "FROM"), positional(ctx, 1, "TO")].map(Number);
       if (!Number.isInteger(from) || !Number.isInteger(to))
@@ -142,8 +134,6 @@ export const policyCommands = {
     },
   },
   "policy rollback": {
-    usage: "policy rollback VERSION [--wait] [--wait-timeout MS] [--expected-version N] [--author A]",
-    summary: "publish an older version's document as a new version",
     run: async (ctx: CommandContext) => {
       const toVersion = Number(positional(ctx, 0, "VERSION"));
       if (!Number.isInteger(toVersion) || toVersion < 1)
@@ -155,8 +145,6 @@ export const policyCommands = {
     },
   },
   "policy status": {
-    usage: "policy status",
-    summary: "each live instance: the version it runs, or why it rejected one",
     run: async (ctx: CommandContext) => {
       const status = await (await admin(ctx)).status({});
       print(ctx.json, status, () => `current version ${status.version}\n${statusTable(status.instances)}`);

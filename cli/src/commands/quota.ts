@@ -65,8 +65,6 @@ async function remaining(redisUrl: string, tenant: string, rules: readonly Rule[
 
 export const quotaCommands = {
   "quota status": {
-    usage: "quota status TENANT [--redis URL[,URL...]]",
-    summary: "each quota rule of a tenant: remaining allowance and decisions so far",
     run: async (ctx: CommandContext) => {
       const tenant = positional(ctx, 0, "TENANT");
       const redisUrl = flagString(ctx, "redis") ?? process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379";

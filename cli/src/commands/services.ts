@@ -55,13 +55,9 @@ const ms = (ns: number) => (ns / 1e6).toFixed(2);
 function discoveryCommand<T extends { name: string; id: string }>(
   verb: DiscoveryVerb,
   schema: z.ZodType<T>,
-  usage: string,
-  summary: string,
   human: (replies: T[]) => string,
 ) {
   return {
-    usage,
-    summary,
     run: async (ctx: CommandContext) => {
       const replies = await gather(ctx, verb, schema, ctx.args[0]);
       print(ctx.json, replies, () => human(replies));
@@ -70,28 +66,21 @@ function discoveryCommand<T extends { name: string; id: string }>(
 }
 
 export const servicesCommands = {
-  "services ls": discoveryCommand(
-    "PING",
-    PingResponse,
-    "services ls [SERVICE]",
-    "every running instance ($SRV.PING)",
-    (pings) =>
-      table(
-        ["SERVICE", "INSTANCE", "VERSION", "POLICY", "RUNTIME"],
-        pings.map((p) => [
-          p.name,
-          p.id,
-          p.version,
-          p.metadata?.["switchyard.policy_version"],
-          p.metadata?.["switchyard.runtime"],
-        ]),
-      ),
+  "services ls": discoveryCommand("PING", PingResponse, (pings) =>
+    table(
+      ["SERVICE", "INSTANCE", "VERSION", "POLICY", "RUNTIME"],
+      pings.map((p) => [
+        p.name,
+        p.id,
+        p.version,
+        p.metadata?.["switchyard.policy_version"],
+        p.metadata?.["switchyard.runtime"],
+      ]),
+    ),
   ),
   "services info": discoveryCommand(
     "INFO",
     InfoResponse,
-    "services info [SERVICE]",
-    "instances with their endpoints ($SRV.INFO)",
     (infos) =>
       infos
         .map((i) =>
@@ -102,25 +91,20 @@ export const servicesCommands = {
         )
         .join("\n") || "no instances",
   ),
-  "services stats": discoveryCommand(
-    "STATS",
-    StatsResponse,
-    "services stats [SERVICE]",
-    "request and error counts, processing times ($SRV.STATS)",
-    (stats) =>
-      table(
-        ["SERVICE", "INSTANCE", "ENDPOINT", "REQUESTS", "ERRORS", "AVG MS", "LAST ERROR"],
-        stats.flatMap((s) =>
-          s.endpoints.map((e) => [
-            s.name,
-            s.id,
-            e.name,
-            e.num_requests,
-            e.num_errors,
-            ms(e.average_processing_time),
-            e.last_error,
-          ]),
-        ),
+  "services stats": discoveryCommand("STATS", StatsResponse, (stats) =>
+    table(
+      ["SERVICE", "INSTANCE", "ENDPOINT", "REQUESTS", "ERRORS", "AVG MS", "LAST ERROR"],
+      stats.flatMap((s) =>
+        s.endpoints.map((e) => [
+          s.name,
+          s.id,
+          e.name,
+          e.num_requests,
+          e.num_errors,
+          ms(e.average_processing_time),
+          e.last_error,
+        ]),
       ),
+    ),
   ),
 };

@@ -1,11 +1,9 @@
-import { startTelemetry } from "@switchyard/runtime/telemetry";
 import { checkSidecarOptions, readContractFile, startSidecar } from "@switchyard/sidecar";
+import { startTelemetry } from "@switchyard/telemetry";
 import { type CommandContext, flagInt, flagString } from "../context.js";
 
 export const sidecarCommands = {
   sidecar: {
-    usage: "sidecar [--contract FILE --app URL] [--name SERVICE] [--port N] [--health PATH]",
-    summary: "put a service in any language on the mesh: a loopback HTTP API beside it (docs/SIDECAR.md)",
     run: async (ctx: CommandContext) => {
       // every flag read before anything starts: a usage error names them all at once
       const contractFile = flagString(ctx, "contract");

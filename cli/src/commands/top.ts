@@ -116,9 +116,6 @@ function breakerText(b: EndpointRow["breakers"]): string {
 
 export const topCommands = {
   top: {
-    usage: "top [SERVICE] [--interval MS] [--count N] [--json]",
-    summary:
-      "live calls/s, success, p50/p99, in-flight, sheds, quota denials, breakers per endpoint; per edge, callee and caller success",
     run: async (ctx: CommandContext) => {
       const intervalMs = flagInt(ctx, "interval", 100) ?? DEFAULT_INTERVAL_MS;
       const count = flagInt(ctx, "count", 1);

@@ -1,6 +1,6 @@
-// The controller process: `node --import tsx services/controller/src/main.ts`.
+// The controller process: `node services/controller/dist/main.js` (in development, through tsx).
 import { drainOnSignals } from "@switchyard/runtime";
-import { startTelemetry } from "@switchyard/runtime/telemetry";
+import { startTelemetry } from "@switchyard/telemetry";
 import { startController } from "./controller.js";
 
 // before connecting: the mesh takes its meter when it connects

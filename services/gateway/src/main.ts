@@ -1,6 +1,6 @@
 // The gateway process: `node --import tsx services/gateway/src/main.ts`.
 import { connectMesh, drainOnSignals } from "@switchyard/runtime";
-import { startTelemetry } from "@switchyard/runtime/telemetry";
+import { startTelemetry } from "@switchyard/telemetry";
 import { ApiKeys } from "./api-keys.js";
 import { gatewayContract } from "./contract.js";
 import { startGateway } from "./gateway.js";

@@ -1,6 +1,6 @@
 // The inventory service process: `node --import tsx services/inventory/src/main.ts`.
 import { connectMesh, drainOnSignals } from "@switchyard/runtime";
-import { startTelemetry } from "@switchyard/runtime/telemetry";
+import { startTelemetry } from "@switchyard/telemetry";
 import { inventoryContract } from "./contract.js";
 import { inventoryHandlers } from "./inventory.js";
 

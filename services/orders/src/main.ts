@@ -1,6 +1,6 @@
 // The orders service process: `node --import tsx services/orders/src/main.ts`.
 import { connectMesh, drainOnSignals } from "@switchyard/runtime";
-import { startTelemetry } from "@switchyard/runtime/telemetry";
+import { startTelemetry } from "@switchyard/telemetry";
 import { Redis } from "ioredis";
 import { ordersContract } from "./contract.js";
 import { memoryOrderStore, ordersHandlers, redisOrderStore, releaseDetached } from "./orders.js";

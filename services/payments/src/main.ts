@@ -1,6 +1,6 @@
 // The payments service process: `node --import tsx services/payments/src/main.ts`.
 import { connectMesh, drainOnSignals } from "@switchyard/runtime";
-import { startTelemetry } from "@switchyard/runtime/telemetry";
+import { startTelemetry } from "@switchyard/telemetry";
 import { paymentsContract } from "./contract.js";
 import { paymentsHandlers, profileFromEnv } from "./payments.js";
 

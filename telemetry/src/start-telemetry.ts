@@ -1,9 +1,9 @@
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { NodeSDK } from "@opentelemetry/sdk-node";
 import { NoopSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { MeshError } from "@switchyard/runtime";
 import { issueDetails, ServiceName } from "@switchyard/schemas";
 import { z } from "zod";
-import { MeshError } from "../errors.js";
 
 const DEFAULT_METRICS_PORT = 9464;
 
