@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 const source = new URL("../src/main.ts", import.meta.url);
 if (existsSync(source)) {
   const { register } = await import("node:module");
-  register(new URL("./source-condition.mjs", import.meta.url));
+  register(new URL("../dev/source-condition.mjs", import.meta.url));
   const { register: registerTsx } = await import("tsx/esm/api");
   registerTsx();
   await import(source.href);
