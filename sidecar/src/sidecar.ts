@@ -35,7 +35,10 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-/** Requests forwarded to the app carry at most this much of a tenant token. */
+/**
+ * The runtime's request context also holds the token that vouched for its tenant (`ctx.call()`
+ * passes it on); `HandlerContext` does not name it, so it is read through this shape, never written.
+ */
 interface TokenBearer {
   readonly tenantToken?: unknown;
 }
