@@ -140,7 +140,8 @@ function recommendations(python: string, appPort: number, sidecarPort: number): 
     {
       name: "recommendations",
       instances: 1,
-      discoverable: true,
+      // it starts while the gateway does and the demo runs: nothing before its own call uses it
+      discoverable: false,
       command: [
         process.execPath,
         "cli/bin/switchyard.mjs",
@@ -461,6 +462,7 @@ try {
     say(`gateway ${gatewayUrl}`);
     await demo(gatewayUrl);
     if (PYTHON !== undefined) {
+      await waitForInstances(mesh, "recommendations", 1);
       const picks = await mesh
         .call("recommendations", "suggest", { customerId: "c-42" })
         .catch((e: unknown) => e);
