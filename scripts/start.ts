@@ -102,6 +102,8 @@ interface DemoProcess {
   readonly env?: (at: { gatewayPort: number }) => Record<string, string>;
   /** Wait until discovery sees every instance before starting the next entry (a mesh service). */
   readonly discoverable: boolean;
+  /** False for a process that is not on the mesh (an app behind a sidecar): no servers, no identity. */
+  readonly onMesh?: false;
 }
 
 /**
@@ -134,6 +136,7 @@ function recommendations(python: string, appPort: number, sidecarPort: number): 
       name: "recommendations-app",
       instances: 1,
       discoverable: false,
+      onMesh: false,
       command: [python, "examples/recommendations/app.py"],
       env: () => ({ APP_PORT: String(appPort), SIDECAR_URL: `http://127.0.0.1:${sidecarPort}` }),
     },
@@ -454,7 +457,7 @@ try {
   try {
     policyFile = await applyExamplePolicy(mesh, broker);
     for (const p of PROCESSES) {
-      const own = { ...env(p.name), ...p.env?.({ gatewayPort: port }) };
+      const own = { ...(p.onMesh === false ? {} : env(p.name)), ...p.env?.({ gatewayPort: port }) };
       for (let i = 1; i <= p.instances; i++) started.push(await startService(p.name, i, own, p.command));
       if (p.discoverable) await waitForInstances(mesh, p.name, p.instances);
     }
