@@ -1,8 +1,8 @@
 // `npm start`: the example system. Uses NATS on NATS_URL (else 127.0.0.1:4222, else a nats-server
 // it starts) and Redis on REDIS_URL (else 127.0.0.1:6379, else a redis-server it starts); starts
 // the controller, applies examples/policy.yaml, starts two instances each of inventory, payments
-// and orders, the gateway, and the Python recommendations service behind `switchyard sidecar`
-// (when python3 is on PATH), and makes a few requests through the gateway.
+// and orders (and a payments 2.0.0 canary), the gateway, and the Python recommendations service
+// behind `switchyard sidecar` (when python3 is on PATH), and makes a few requests through the gateway.
 // `--once` exits after them; `--load` keeps traffic flowing; otherwise Ctrl-C drains and stops
 // everything it started. `--secure` starts its own nats-server on the configuration `switchyard
 // authz render` writes for examples/policy.yaml: every process connects with its own identity,
@@ -102,6 +102,8 @@ interface DemoProcess {
   readonly env?: (at: { gatewayPort: number }) => Record<string, string>;
   /** Wait until discovery sees every instance before starting the next entry (a mesh service). */
   readonly discoverable: boolean;
+  /** The number of its first instance, when an earlier entry runs the same service; default 1. */
+  readonly firstInstance?: number;
   /** False for a process that is not on the mesh (an app behind a sidecar): no servers, no identity. */
   readonly onMesh?: false;
 }
@@ -114,6 +116,14 @@ const PROCESSES: readonly DemoProcess[] = [
   { name: "inventory", instances: 2, discoverable: true },
   { name: "payments", instances: 2, discoverable: true },
   { name: "orders", instances: 2, discoverable: true },
+  // a payments 2.0.0 canary: examples/policy.yaml routes it nothing until a rollout does (README)
+  {
+    name: "payments",
+    instances: 1,
+    firstInstance: 3,
+    discoverable: true,
+    env: () => ({ PAYMENTS_VERSION: "2.0.0" }),
+  },
   {
     name: "gateway",
     instances: 1,
@@ -458,8 +468,10 @@ try {
     policyFile = await applyExamplePolicy(mesh, broker);
     for (const p of PROCESSES) {
       const own = { ...(p.onMesh === false ? {} : env(p.name)), ...p.env?.({ gatewayPort: port }) };
-      for (let i = 1; i <= p.instances; i++) started.push(await startService(p.name, i, own, p.command));
-      if (p.discoverable) await waitForInstances(mesh, p.name, p.instances);
+      const first = p.firstInstance ?? 1;
+      const last = first + p.instances - 1;
+      for (let i = first; i <= last; i++) started.push(await startService(p.name, i, own, p.command));
+      if (p.discoverable) await waitForInstances(mesh, p.name, last);
     }
     await waitForGateway(gatewayUrl);
     say(`gateway ${gatewayUrl}`);

@@ -66,28 +66,28 @@ accounts {
       { service: "mesh.cancel.orders", accounts: ["gateway", "payments"] }
     ]
     imports: [
-      { service: { account: "controller", subject: "mesh.config.applied" }, share: true }
+      { service: { account: "controller", subject: "mesh.config.applied" } }
       { stream: { account: "controller", subject: "mesh.config.report" } }
     ]
   }
   "gateway" {
     users: [ { user: gateway, password: ${PASSWORD} } ]
     imports: [
-      { service: { account: "orders", subject: "mesh.svc.orders.>" }, share: true }
-      { service: { account: "orders", subject: "mesh.cancel.orders" }, share: true }
+      { service: { account: "orders", subject: "mesh.svc.orders.>" } }
+      { service: { account: "orders", subject: "mesh.cancel.orders" } }
     ]
   }
   "payments" {
     users: [ { user: payments, password: ${PASSWORD} } ]
     imports: [
-      { service: { account: "orders", subject: "mesh.svc.orders.>" }, share: true }
-      { service: { account: "orders", subject: "mesh.cancel.orders" }, share: true }
-      { service: { account: "controller", subject: "mesh.config.applied" }, share: true }
+      { service: { account: "orders", subject: "mesh.svc.orders.>" } }
+      { service: { account: "orders", subject: "mesh.cancel.orders" } }
+      { service: { account: "controller", subject: "mesh.config.applied" } }
     ]
   }
   "switchyard-cli" {
     users: [ { user: switchyard-cli, password: ${PASSWORD} } ]
-    imports: [ { service: { account: "controller", subject: "mesh.svc.controller.>" }, share: true } ]
+    imports: [ { service: { account: "controller", subject: "mesh.svc.controller.>" } } ]
   }
 }
 `;
@@ -217,6 +217,28 @@ describe("verified callers on a broker with an account per identity", () => {
     assert.equal(denied.body.details?.["caller"], "payments");
   });
 
+  it("refuses a Nats-Request-Info the broker leaves beside its own: another spelling, a second copy", async (t) => {
+    // nats-server removes only the first sender line spelled exactly Nats-Request-Info, and
+    // appends its own after the sender's lines: any other copy would be read first
+    const payments = await rawAs(t, nats, "payments");
+    const forged = JSON.stringify({ acc: "gateway", user: "gateway" });
+    const before = handled;
+    for (const copies of [
+      [["nats-request-info", forged]],
+      [["NATS-REQUEST-INFO", forged]],
+      [
+        ["Nats-Request-Info", forged],
+        ["Nats-Request-Info", forged],
+      ],
+    ]) {
+      const headers = natsHeaders();
+      for (const [k, v] of copies) headers.append(k as string, v as string);
+      const reply = await payments.request("mesh.svc.orders.get", "{}", { headers, timeout: 5_000 });
+      assert.equal(reply.headers?.get("Mesh-Error"), "UNAUTHENTICATED", JSON.stringify(copies));
+    }
+    assert.equal(handled, before, "none reached the handler");
+  });
+
   it("refuses with UNAUTHENTICATED a request that crossed no import, or a second one", async (t) => {
     // inside the callee's account nothing writes Nats-Request-Info (rendered users may not publish there)
     const inside = await rawAs(t, nats, "orders-admin");
@@ -281,6 +303,10 @@ describe("verified callers on a broker with an account per identity", () => {
         heartbeatMs: 60_000,
       });
     payments.publish("mesh.config.applied", report("orders", "forged"));
+    // a copy of the header in another spelling survives beside the broker's: not believed either
+    const forgedInfo = natsHeaders();
+    forgedInfo.set("nats-request-info", JSON.stringify({ acc: "orders" }));
+    payments.publish("mesh.config.applied", report("orders", "forged-info"), { headers: forgedInfo });
     payments.publish("mesh.config.applied", report("payments", "p-1"));
     const status = async () =>
       (await operator.call("controller", "status", {})) as {

@@ -8,6 +8,8 @@ export interface BenchNats {
   readonly url: string;
   /** How the runner got it, for the report. */
   readonly origin: "private" | "NATS_URL";
+  /** The server's process id when this run started it (its CPU can then be read from /proc). */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -92,7 +94,12 @@ export async function startPrivate(extraArgs: readonly string[] = []): Promise<B
         reject(new Error(`nats-server exited with code ${code}`));
       });
     });
-    return { url: `nats://${address}`, origin: "private", stop };
+    return {
+      url: `nats://${address}`,
+      origin: "private",
+      stop,
+      ...(child.pid === undefined ? {} : { pid: child.pid }),
+    };
   } catch (error) {
     await stop();
     throw new Error(`cannot start nats-server: ${(error as Error).message}\n${output}`);

@@ -196,6 +196,18 @@ function Service({ name }: { name: string }) {
           <td>${i.runtime ?? "–"}</td><td class="num">${i.uptimeS} s</td><td class="num">${i.inFlight}</td></tr>`,
       )}
     </table>
+    <h3>Versions</h3>
+    <p>Calls per version over the last collection, routed, mirrored or not: a canary's share as routes move it.</p>
+    <table data-table="versions">
+      <tr><th>Version</th><th>Instances</th><th>Calls/s</th><th>Share</th><th>Success</th></tr>
+      ${page.versions.map(
+        (
+          v,
+        ) => html`<tr class=${v.successRate !== null && v.successRate < 0.99 ? "bad" : ""}><td>${v.version}</td>
+          <td class="num">${v.instances}</td><td class="num">${fmt(v.callsPerSec)}</td>
+          <td class="num">${pct(v.share)}</td><td class="num">${pct(v.successRate)}</td></tr>`,
+      )}
+    </table>
     <h3>Endpoints</h3>
     <table>
       <tr><th>Endpoint</th><th>Calls/s</th><th>Success</th><th>p50 ms</th><th>p99 ms</th><th>Sheds</th><th>Quota denied</th><th>Breakers</th></tr>

@@ -10,6 +10,8 @@ import {
   NAME_RULE,
   POLICY_BUCKET,
   RetryPolicy,
+  RouteHeaderName,
+  RouteHeaderValue,
   ServiceName,
   SubjectPrefix,
   TenantId,
@@ -179,6 +181,14 @@ export const CallOptions = z.strictObject({
    * or cancellation, for work that must outlive the request (compensation). Default false.
    */
   detached: z.boolean().optional(),
+  /**
+   * Route headers for this call and every call its callee makes in turn (`Mesh-Route`): policy
+   * routes and mirrors match on them (`match.header`). Names are case-insensitive; at most 16.
+   */
+  routeHeaders: z
+    .record(RouteHeaderName, RouteHeaderValue)
+    .refine((h) => Object.keys(h).length <= 16, "at most 16 route headers")
+    .optional(),
 });
 export type CallOptionsInput = z.input<typeof CallOptions>;
 export type ResolvedCallOptions = z.output<typeof CallOptions>;

@@ -14,6 +14,13 @@ export const Header = {
   Attempt: "Mesh-Attempt",
   /** `sheddable`, `default` or `critical`: which requests an overloaded callee sheds first (optional). */
   Criticality: "Mesh-Criticality",
+  /**
+   * The request chain's routing state (docs/PROTOCOL.md §19): route headers routes match on, and
+   * the versions sticky routes pinned (`canary=1, @payments=2`). Every hop passes it on.
+   */
+  Route: "Mesh-Route",
+  /** `1` on a mirrored copy of a request: its reply is discarded, nobody waits for it. */
+  Mirror: "Mesh-Mirror",
   /** The same on every attempt of one logical call. */
   IdempotencyKey: "Idempotency-Key",
   ContentType: "Content-Type",

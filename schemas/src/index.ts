@@ -63,12 +63,26 @@ export {
 } from "./policy.js";
 export { ANONYMOUS_TENANT, quotaBucket, quotaKey } from "./quota.js";
 export {
+  Mirror,
+  ROUTE_HEADER_NAME_PATTERN,
+  ROUTE_HEADER_VALUE_PATTERN,
+  Route,
+  RouteHeaderName,
+  RouteHeaderValue,
+  RouteMatch,
+  RouteSplit,
+  rangeMajor,
+  VERSION_RANGE_PATTERN,
+  VersionRange,
+} from "./routes.js";
+export {
   CancelMessage,
   cancelSubject,
   DEFAULT_PREFIX,
   EndpointName,
   endpointSubject,
   instanceSubject,
+  instanceSubjects,
   isServiceName,
   MAX_NAME_LENGTH,
   majorOf,
@@ -84,4 +98,5 @@ export {
   TenantId,
   versionQueueGroup,
   versionSubject,
+  versionSubjects,
 } from "./subjects.js";

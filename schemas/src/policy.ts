@@ -2,6 +2,7 @@ import { z } from "zod";
 import { CallSettings } from "./call-settings.js";
 import { isPublicUserNkey } from "./nkey.js";
 import { quotaBucket } from "./quota.js";
+import { checkRoutes, Mirror, Route } from "./routes.js";
 import { EndpointName, NAME_PATTERN, NAME_RULE, ServiceName, TenantId } from "./subjects.js";
 
 // The policy document (DESIGN §5): strict everywhere (an unknown key is an error, so a typo is
@@ -118,6 +119,10 @@ export const Policy = z
     }),
     quotas: z.array(QuotaRule).max(10_000).default([]),
     faults: z.array(FaultRule).max(1_000).default([]),
+    /** Which version a call goes to (docs/POLICY.md#routes); first match per endpoint wins. */
+    routes: z.array(Route).max(1_000).default([]),
+    /** Copies of a share of the calls, sent also to another version; replies discarded. */
+    mirrors: z.array(Mirror).max(1_000).default([]),
   })
   .superRefine((policy, ctx) => {
     const plans = policy.tenants.plans;
@@ -131,6 +136,13 @@ export const Policy = z
     for (const [tenant, { plan }] of Object.entries(policy.tenants.tenants)) {
       planExists(plan, ["tenants", "tenants", tenant, "plan"]);
     }
+    checkRoutes(policy.routes, (path, message) => ctx.addIssue({ code: "custom", path, message }));
+    policy.routes.forEach((route, i) => {
+      if (route.match?.plan !== undefined) planExists(route.match.plan, ["routes", i, "match", "plan"]);
+    });
+    policy.mirrors.forEach((mirror, i) => {
+      if (mirror.match?.plan !== undefined) planExists(mirror.match.plan, ["mirrors", i, "match", "plan"]);
+    });
     const issuerKeys = new Map<string, string>();
     for (const [issuer, { publicKey }] of Object.entries(policy.tenants.issuers)) {
       const other = issuerKeys.get(publicKey);

@@ -49,6 +49,16 @@ export function versionSubject(prefix: string, service: string, major: number, e
   return `${prefix}.ver.${service}.${major}.${endpoint}`;
 }
 
+/** Every version subject of one service (`<prefix>.ver.<service>.>`), as accounts export them. */
+export function versionSubjects(prefix: string, service: string): string {
+  return `${prefix}.ver.${service}.>`;
+}
+
+/** Every instance subject of one service (`<prefix>.inst.<service>.>`), as accounts export them. */
+export function instanceSubjects(prefix: string, service: string): string {
+  return `${prefix}.inst.${service}.>`;
+}
+
 /** The queue group of one major version's instances. */
 export function versionQueueGroup(service: string, major: number): string {
   return `${service}@${major}`;

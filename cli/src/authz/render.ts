@@ -19,8 +19,7 @@ function exportLine(e: Export): string {
 
 function importLine(i: Import): string {
   const to = i.to === undefined ? "" : `, to: ${quote(i.to)}`;
-  const share = i.share ? ", share: true" : "";
-  return `{ ${i.kind}: { account: ${quote(i.account)}, subject: ${quote(i.subject)} }${to}${share} }`;
+  return `{ ${i.kind}: { account: ${quote(i.account)}, subject: ${quote(i.subject)} }${to} }`;
 }
 
 function block(name: string, lines: readonly string[]): string[] {

@@ -4,6 +4,10 @@ import {
   readingOf,
   refreshOf,
   type StatsReading,
+  type VersionRow,
+  type VersionSample,
+  versionRowsOf,
+  versionSampleOf,
 } from "@switchyard/controller";
 import { MeshStatsResponse } from "@switchyard/schemas";
 import { type CommandContext, flagInt } from "../context.js";
@@ -12,19 +16,53 @@ import { gather } from "./services.js";
 
 const DEFAULT_INTERVAL_MS = 1_000;
 
-async function snapshot(ctx: CommandContext): Promise<StatsReading> {
+interface Snapshot {
+  readonly reading: StatsReading;
+  /** Instance totals for the per-version table. */
+  readonly versions: VersionSample;
+}
+
+async function snapshot(ctx: CommandContext): Promise<Snapshot> {
   const replies = await gather(ctx, "STATS", MeshStatsResponse, ctx.args[0]);
-  return readingOf(replies, performance.now());
+  return { reading: readingOf(replies, performance.now()), versions: versionSampleOf(replies) };
+}
+
+/** The figures between two snapshots: endpoints and edges, and traffic per version. */
+function refresh(now: Snapshot, before: Snapshot) {
+  return {
+    ...refreshOf(now.reading, before.reading),
+    versions: versionRowsOf(now.versions, before.versions, now.reading.at - before.reading.at),
+  };
 }
 
 const num = (n: number | null, digits = 1) => (n === null ? "-" : n.toFixed(digits));
 
 const percent = (rate: number | null) => (rate === null ? "-" : (rate * 100).toFixed(1));
 
-function render(rows: readonly EndpointRow[], edges: readonly EdgeRow[], intervalMs: number): string {
+function render(
+  rows: readonly EndpointRow[],
+  edges: readonly EdgeRow[],
+  versions: readonly VersionRow[],
+  intervalMs: number,
+): string {
   const header = `switchyard top — ${new Date().toISOString()} — every ${intervalMs} ms, Ctrl-C to quit`;
   if (rows.length === 0 && edges.length === 0) return `${header}\nno instances answer $SRV.STATS`;
-  return `${header}\n\n${endpointTable(rows)}${edges.length === 0 ? "" : `\n\n${edgeTable(edges)}`}`;
+  return `${header}\n\n${endpointTable(rows)}\n\n${versionTable(versions)}${edges.length === 0 ? "" : `\n\n${edgeTable(edges)}`}`;
+}
+
+/** A row per service version: where routes send the calls (a canary's share). */
+function versionTable(rows: readonly VersionRow[]): string {
+  return table(
+    ["SERVICE", "VERSION", "INST", "CALLS/S", "SHARE %", "OK %"],
+    rows.map((r) => [
+      r.service,
+      r.version,
+      r.instances,
+      num(r.callsPerSec),
+      percent(r.share),
+      percent(r.successRate),
+    ]),
+  );
 }
 
 function endpointTable(rows: readonly EndpointRow[]): string {
@@ -129,7 +167,7 @@ export const topCommands = {
           {
             at: new Date().toISOString(),
             intervalMs,
-            ...refreshOf(now, previous),
+            ...refresh(now, previous),
           },
           () => "",
         );
@@ -139,8 +177,8 @@ export const topCommands = {
       for (let i = 0; count === undefined || i < count; i++) {
         await new Promise((r) => setTimeout(r, intervalMs));
         const now = await snapshot(ctx);
-        const { endpoints, edges } = refreshOf(now, previous);
-        const text = render(endpoints, edges, intervalMs);
+        const { endpoints, edges, versions } = refresh(now, previous);
+        const text = render(endpoints, edges, versions, intervalMs);
         process.stdout.write(tty ? `\x1b[2J\x1b[H${text}\n` : `${text}\n\n`);
         previous = now;
       }

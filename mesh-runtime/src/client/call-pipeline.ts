@@ -15,6 +15,8 @@ import { monotonicNow } from "../resilience/clock.js";
 import { deriveDeadline, remainingMs } from "../resilience/deadline.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
 import { mayRetry } from "../resilience/retry-decision.js";
+import { MirrorSender } from "../routing/mirror-sender.js";
+import { Router } from "../routing/router.js";
 import { markDownstream } from "../server/reply-error.js";
 import { type MeshTelemetry, SpanEvent, traceFields } from "../telemetry/telemetry.js";
 import { injectTraceContext, type TraceHeaders } from "../telemetry/trace-context.js";
@@ -59,6 +61,10 @@ const MAX_COUNTED_TARGETS = 1_000;
 /** One logical call, fixed before its first attempt. */
 interface CallPlan {
   readonly target: CallTarget;
+  /** Where every attempt goes: the target's subject, or a version's when a route chose one. */
+  readonly subject: string;
+  /** `Mesh-Route` every attempt carries. */
+  readonly route: string | undefined;
   readonly payload: Uint8Array;
   readonly deadline: number;
   readonly attemptTimeoutMs: number | undefined;
@@ -97,6 +103,8 @@ export interface ParentRequest {
   readonly traceContext: Context;
   /** Aborts when the parent request is cancelled or past its deadline; child calls follow it. */
   readonly signal: AbortSignal;
+  /** The request's `Mesh-Route` (route headers and pins), which the chain carries on. */
+  readonly route: string | undefined;
 }
 
 /**
@@ -131,6 +139,8 @@ export class CallPipeline {
 
   readonly #abandon: (service: string, cancel: Required<CancelMessage>) => void;
   readonly #signer: TenantSigner;
+  readonly #router = new Router();
+  readonly #mirrors: MirrorSender;
 
   /**
    * `abandon` tells a callee that nobody waits for its reply any more (the cancel subject);
@@ -153,6 +163,7 @@ export class CallPipeline {
     this.#policy = policy;
     this.#log = log;
     this.#breakers = new BreakerRegistry(telemetry, log);
+    this.#mirrors = new MirrorSender(requester, telemetry);
   }
 
   async call(
@@ -219,16 +230,28 @@ export class CallPipeline {
     }
     // a detached call (compensation) keeps the request's tenant and trace, not its time or fate
     const bound = opts.detached === true ? undefined : parent;
+    const deadline = deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt);
+    const tenantToken = this.#tenantToken(policy, tenant, parent);
+    const trace = injectTraceContext(parentContext, span);
+    // the route hook: the version this call goes to, and copies for mirrors (routing/)
+    const route = this.#router.route(target, policy, tenant, parent, opts.routeHeaders);
+    if (route.major !== undefined) this.#telemetry.routed(target, route.major, tenant);
+    if (route.mirrors.length > 0) {
+      const meta = { caller: this.#caller, tenant, tenantToken, trace };
+      this.#mirrors.send(target, route, payload, remainingMs(deadline), meta);
+    }
     return {
       target,
+      subject: route.subject,
+      route: route.header,
       payload,
-      deadline: deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt),
+      deadline,
       attemptTimeoutMs: opts.attemptTimeoutMs ?? settings.attemptTimeoutMs,
       maxAttempts: opts.maxAttempts ?? settings.retry.maxAttempts,
       idempotent: opts.idempotent ?? settings.idempotent,
       idempotencyKey: opts.idempotencyKey ?? nuid.next(),
       tenant,
-      tenantToken: this.#tenantToken(policy, tenant, parent),
+      tenantToken,
       criticality: opts.criticality,
       // a call made inside a handler is abandoned when that handler's own caller gives up
       signal:
@@ -238,7 +261,7 @@ export class CallPipeline {
       settings,
       budget: this.#budget(target.service, settings.retry.budget),
       span,
-      trace: injectTraceContext(parentContext, span),
+      trace,
     };
   }
 
@@ -301,7 +324,7 @@ export class CallPipeline {
         continue;
       }
       const sent = await this.#requester.send(
-        plan.target.subject,
+        plan.subject,
         plan.payload,
         this.#headers(plan, attempt, timeoutMs),
         timeoutMs,
@@ -350,6 +373,7 @@ export class CallPipeline {
       tenant: plan.tenant,
       tenantToken: plan.tenantToken,
       criticality: plan.criticality,
+      route: plan.route,
       trace: plan.trace,
     });
   }

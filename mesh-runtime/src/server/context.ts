@@ -30,6 +30,11 @@ export interface HandlerContext {
   readonly callerVerified: boolean;
   /** 1-based attempt of the caller's logical call. */
   readonly attempt: number;
+  /**
+   * True for a copy a policy mirror sent (`Mesh-Mirror: 1`): nobody reads the reply, so a handler
+   * may skip side effects it must not repeat (docs/POLICY.md#mirrors).
+   */
+  readonly mirrored: boolean;
   /** The same on every attempt of one logical call. */
   readonly idempotencyKey: string | undefined;
   /** When the caller stops waiting, in epoch ms. */
@@ -111,11 +116,18 @@ export class RequestContext implements HandlerContext, ParentRequest {
   get caller() {
     return this.#meta.caller;
   }
+  /** The request's `Mesh-Route`, passed on by `call()` so routes hold through the chain. */
+  get route() {
+    return this.#meta.route;
+  }
   get callerVerified() {
     return this.#meta.callerVerified;
   }
   get attempt() {
     return this.#meta.attempt;
+  }
+  get mirrored() {
+    return this.#meta.mirrored;
   }
   get idempotencyKey() {
     return this.#meta.idempotencyKey;

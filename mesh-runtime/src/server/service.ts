@@ -1,5 +1,14 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
-import { type Contract, cancelSubject, queueGroup, serviceSubjects } from "@switchyard/schemas";
+import {
+  type Contract,
+  cancelSubject,
+  instanceSubject,
+  majorOf,
+  queueGroup,
+  serviceSubjects,
+  versionQueueGroup,
+  versionSubject,
+} from "@switchyard/schemas";
 import type { Logger } from "pino";
 import { answerDiscovery, type DiscoverySource } from "../discovery/responder.js";
 import { MeshError } from "../errors.js";
@@ -42,9 +51,11 @@ export interface ServiceInstanceOptions {
 }
 
 /**
- * One contract served on one connection: a single subscription on `<prefix>.svc.<name>.>` in queue
- * group `<name>`, so NATS hands each request to one instance and an unknown endpoint under the
- * service still reaches us and gets NOT_FOUND instead of a timeout.
+ * One contract served on one connection: a subscription on `<prefix>.svc.<name>.>` in queue group
+ * `<name>`, so NATS hands each request to one instance and an unknown endpoint under the service
+ * still reaches us and gets NOT_FOUND instead of a timeout; the same on `<prefix>.ver.<name>.<major>.>`
+ * in queue group `<name>@<major>` (routes pick a version) and on `<prefix>.inst.<name>.<id>.>` alone
+ * (a caller picks this instance). All three feed the one pipeline (docs/PROTOCOL.md §2).
  */
 export class ServiceInstance implements ServiceHandle {
   readonly name: string;
@@ -52,9 +63,8 @@ export class ServiceInstance implements ServiceHandle {
   readonly #endpoints: ReadonlyMap<string, ServedEndpoint>;
   readonly #host: PipelineHost;
   readonly #log: Logger;
-  readonly #subjectPrefixLength: number;
   readonly #drainTimeoutMs: number;
-  readonly #sub: Subscription;
+  readonly #subs: Subscription[];
   readonly #discovery: Subscription[];
   readonly #cancels: Subscription;
   readonly #requests: InFlight = new Map();
@@ -72,15 +82,24 @@ export class ServiceInstance implements ServiceHandle {
     this.#host = o.host;
     this.#log = o.host.log;
     this.#drainTimeoutMs = o.drainTimeoutMs;
-    const wildcard = serviceSubjects(prefix, contract.name);
-    this.#subjectPrefixLength = wildcard.length - 1;
-    this.#sub = nc.subscribe(wildcard, {
-      queue: queueGroup(contract.name),
-      callback: (err, msg) => {
-        if (err) this.refusal ??= err;
-        else this.#onRequest(msg);
-      },
-    });
+    const { name } = contract;
+    const major = majorOf(contract.version);
+    const listen = (wildcard: string, queue: string | undefined) => {
+      // what follows the wildcard's `>` is the endpoint name
+      const endpointAt = wildcard.length - 1;
+      return nc.subscribe(wildcard, {
+        ...(queue === undefined ? {} : { queue }),
+        callback: (err, msg) => {
+          if (err) this.refusal ??= err;
+          else this.#onRequest(msg, msg.subject.slice(endpointAt));
+        },
+      });
+    };
+    this.#subs = [
+      listen(serviceSubjects(prefix, name), queueGroup(name)),
+      listen(versionSubject(prefix, name, major, ">"), versionQueueGroup(name, major)),
+      listen(instanceSubject(prefix, name, o.instanceId, ">"), undefined),
+    ];
     // a caller that gave up says so to every instance; the one handling it aborts ctx.signal
     this.#cancels = nc.subscribe(cancelSubject(prefix, contract.name), {
       callback: (err, msg) => {
@@ -96,13 +115,13 @@ export class ServiceInstance implements ServiceHandle {
     return this.#inFlight;
   }
 
-  #onRequest(msg: Msg): void {
+  #onRequest(msg: Msg, endpointName: string): void {
     if (!msg.reply) {
       // a publish without a reply subject cannot be answered; say so rather than drop it unseen
       this.#log.warn({ subject: msg.subject }, "request without a reply subject ignored");
       return;
     }
-    const endpoint = this.#endpoints.get(msg.subject.slice(this.#subjectPrefixLength));
+    const endpoint = this.#endpoints.get(endpointName);
     if (endpoint === undefined) {
       refuseRequest(
         msg,
@@ -141,9 +160,16 @@ export class ServiceInstance implements ServiceHandle {
     // a draining instance no longer advertises itself
     for (const sub of this.#discovery) sub.unsubscribe();
     // drain() unsubscribes, then delivers what the server had already sent us
-    await this.#sub.drain().catch((error: unknown) => {
-      this.#log.warn({ err: error, service: this.name }, "subscription drain failed");
-    });
+    await Promise.all(
+      this.#subs.map((sub) =>
+        sub.drain().catch((error: unknown) => {
+          this.#log.warn(
+            { err: error, service: this.name, subject: sub.getSubject() },
+            "subscription drain failed",
+          );
+        }),
+      ),
+    );
     if (!(await this.#whenIdle(this.#drainTimeoutMs))) {
       this.#log.warn(
         { service: this.name, inFlight: this.#inFlight },

@@ -41,6 +41,12 @@ const METRICS = {
     "{transition}",
     "Circuit breaker state changes, by the state entered",
   ],
+  routed: ["mesh.client.routed", "{call}", "Calls a route or a pin sent to one major version"],
+  mirrored: [
+    "mesh.client.mirrored",
+    "{request}",
+    "Mirrored copies of calls, by version and outcome (replies discarded)",
+  ],
   inFlight: ["mesh.server.active_requests", "{request}", "Requests being handled"],
   breakerState: [
     "mesh.breaker.state",
@@ -121,6 +127,8 @@ export class MeshTelemetry {
   readonly #sheds: Counter;
   readonly #quota: Counter;
   readonly #breakerChanges: Counter;
+  readonly #routed: Counter;
+  readonly #mirrored: Counter;
   readonly #inFlight: UpDownCounter;
   readonly #breakerState: ObservableGauge;
   readonly #policyVersion: ObservableGauge;
@@ -142,6 +150,8 @@ export class MeshTelemetry {
     this.#sheds = meter.createCounter(...metric("sheds"));
     this.#quota = meter.createCounter(...metric("quota"));
     this.#breakerChanges = meter.createCounter(...metric("breakerChanges"));
+    this.#routed = meter.createCounter(...metric("routed"));
+    this.#mirrored = meter.createCounter(...metric("mirrored"));
     this.#inFlight = meter.createUpDownCounter(...metric("inFlight"));
     this.#breakerState = meter.createObservableGauge(...metric("breakerState"));
     this.#policyVersion = meter.createObservableGauge(...metric("policyVersion"));
@@ -219,6 +229,19 @@ export class MeshTelemetry {
     this.#breakerChanges.add(1, this.#attrs(service, endpoint, `breaker:${state}`, undefined));
   }
 
+  /** A call sent to one major version by a route or a chain's pin. */
+  routed(target: SpanTarget, major: number, tenant: string | undefined): void {
+    this.#routed.add(1, this.#attrs(target.service, target.endpoint, `version:${major}`, tenant));
+  }
+
+  /** A mirrored copy settled: `outcome` is `OK` or the code it failed with. */
+  mirrored(target: SpanTarget, major: number, outcome: string): void {
+    this.#mirrored.add(
+      1,
+      this.#attrs(target.service, target.endpoint, `mirror:${major}:${outcome}`, undefined),
+    );
+  }
+
   activeRequests(target: SpanTarget, delta: 1 | -1): void {
     this.#inFlight.add(delta, this.#attrs(target.service, target.endpoint, undefined, undefined));
   }
@@ -256,7 +279,7 @@ export class MeshTelemetry {
 
   /**
    * One frozen attribute set per (method, outcome, tenant). `outcome` is a code (response status),
-   * `quota:<decision>` or `breaker:<state>`.
+   * `quota:<decision>`, `breaker:<state>`, `version:<major>` or `mirror:<major>:<code>`.
    */
   #attrs(
     service: string,
@@ -297,7 +320,13 @@ function metricAttributes(
   };
   if (outcome?.startsWith("quota:")) a["mesh.quota.decision"] = outcome.slice(6);
   else if (outcome?.startsWith("breaker:")) a["mesh.breaker.state"] = outcome.slice(8);
-  else if (outcome !== undefined) {
+  else if (outcome?.startsWith("version:")) a["mesh.version.major"] = Number(outcome.slice(8));
+  else if (outcome?.startsWith("mirror:")) {
+    const [major = "", code = ""] = outcome.slice(7).split(":");
+    a["mesh.version.major"] = Number(major);
+    a["rpc.response.status_code"] = code;
+    if (code !== "OK") a["error.type"] = code;
+  } else if (outcome !== undefined) {
     a["rpc.response.status_code"] = outcome;
     if (outcome !== "OK") a["error.type"] = outcome;
   }

@@ -59,6 +59,8 @@ for (const [label, make] of [
           "TraceParent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
           "tracestate: a=1",
           "baggage: b=2",
+          "MESH-ROUTE: canary=1,@payments=2",
+          "mesh-mirror: 1",
         ]),
       );
       assert.deepEqual(meta, {
@@ -74,6 +76,8 @@ for (const [label, make] of [
         traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
         tracestate: "a=1",
         baggage: "b=2",
+        route: "canary=1,@payments=2",
+        mirrored: true,
       });
     });
 
@@ -202,6 +206,8 @@ describe("writeRequestHeaders", () => {
       traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
       tracestate: undefined,
       baggage: undefined,
+      route: undefined,
+      mirrored: false,
     });
   });
 });

@@ -9,9 +9,10 @@ import {
   TENANT_PATTERN,
 } from "@switchyard/schemas";
 import { MeshError } from "../errors.js";
+import { parseRouteHeader } from "../routing/route-header.js";
 import type { TraceHeaders } from "../telemetry/trace-context.js";
 import { EncodedHeaders, forEachHeader, headerText } from "./raw-headers.js";
-import { REQUEST_INFO_HEADER, vouchedAccount } from "./request-info.js";
+import { brokerRequestInfo, vouchedAccount } from "./request-info.js";
 
 /** What a request's headers say, validated. */
 export interface RequestMeta {
@@ -34,6 +35,10 @@ export interface RequestMeta {
   traceparent: string | undefined;
   tracestate: string | undefined;
   baggage: string | undefined;
+  /** `Mesh-Route`, validated: the chain's route headers and pins, passed on by `ctx.call()`. */
+  route: string | undefined;
+  /** `Mesh-Mirror: 1`: a mirrored copy, whose reply nobody reads. */
+  mirrored: boolean;
 }
 
 const DIGITS = /^\d{1,10}$/;
@@ -131,14 +136,29 @@ const READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>
       }
     },
   ],
+  [
+    "mesh-route",
+    (meta, value) => {
+      parseRouteHeader(value);
+      meta.route = value;
+    },
+  ],
+  [
+    "mesh-mirror",
+    (meta, value) => {
+      if (value !== "1") throw invalid(Header.Mirror, value, "must be 1");
+      meta.mirrored = true;
+    },
+  ],
   ["traceparent", bounded(MAX_TRACE_HEADER, (m, v) => (m.traceparent = v))],
   ["tracestate", bounded(MAX_TRACE_HEADER, (m, v) => (m.tracestate = v))],
   ["baggage", bounded(MAX_TRACE_HEADER * 16, (m, v) => (m.baggage = v))],
 ]);
 
 /**
- * Under a broker that vouches identity the caller is the account in `Nats-Request-Info`, parsed
- * once here; `Mesh-Caller` is still checked but only informs. Open brokers never pay for this.
+ * Under a broker that vouches identity the caller is the account in the broker's
+ * `Nats-Request-Info` (`brokerRequestInfo`); `Mesh-Caller` is still checked but only informs.
+ * Open brokers never pay for this.
  */
 const VOUCHED_READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderReader>([
   ...READERS,
@@ -146,13 +166,6 @@ const VOUCHED_READERS: ReadonlyMap<string, HeaderReader> = new Map<string, Heade
     "mesh-caller",
     (_meta, value) => {
       if (!isServiceName(value)) throw invalid(Header.Caller, value, "is not a service name");
-    },
-  ],
-  [
-    REQUEST_INFO_HEADER,
-    (meta, value) => {
-      meta.caller = vouchedAccount(value);
-      meta.callerVerified = true;
     },
   ],
 ]);
@@ -178,6 +191,8 @@ export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
     traceparent: undefined,
     tracestate: undefined,
     baggage: undefined,
+    route: undefined,
+    mirrored: false,
   };
   const text = headerText(msg);
   if (!vouched) {
@@ -185,7 +200,9 @@ export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
     return meta;
   }
   if (text !== undefined) forEachHeader(text, (name, value) => VOUCHED_READERS.get(name)?.(meta, value));
-  if (!meta.callerVerified) vouchedAccount(undefined);
+  // not the first value, as for other headers: a sender's copy would come before the broker's
+  meta.caller = vouchedAccount(brokerRequestInfo(text));
+  meta.callerVerified = true;
   return meta;
 }
 
@@ -199,6 +216,10 @@ export interface OutboundMeta {
   /** Sent only with the tenant it vouches for. */
   tenantToken?: string | undefined;
   criticality?: Criticality | undefined;
+  /** `Mesh-Route`, already formatted by the router. */
+  route?: string | undefined;
+  /** A mirrored copy (`Mesh-Mirror: 1`). */
+  mirror?: boolean | undefined;
   trace: TraceHeaders;
 }
 
@@ -213,6 +234,8 @@ export function writeRequestHeaders(meta: OutboundMeta): EncodedHeaders {
   // base64url and dots only (minted or verified by a runtime): nothing to escape
   if (meta.tenantToken !== undefined) text += `${Header.TenantToken}: ${meta.tenantToken}\r\n`;
   if (meta.criticality !== undefined) text += `${Header.Criticality}: ${meta.criticality}\r\n`;
+  if (meta.route !== undefined) text += `${Header.Route}: ${meta.route}\r\n`;
+  if (meta.mirror === true) text += `${Header.Mirror}: 1\r\n`;
   const { traceparent, tracestate, baggage } = meta.trace;
   if (traceparent !== undefined) text += `${Header.TraceParent}: ${traceparent}\r\n`;
   if (tracestate !== undefined) text += `${Header.TraceState}: ${tracestate}\r\n`;

@@ -2,12 +2,12 @@ import type { Msg } from "@nats-io/nats-core";
 import { isServiceName } from "@switchyard/schemas";
 import { BoundedCache } from "../bounded-cache.js";
 import { MeshError } from "../errors.js";
-import { forEachHeader, headerText } from "./raw-headers.js";
+import { headerText } from "./raw-headers.js";
 
-/** The header nats-server writes into a request that crossed a `share: true` service import. */
+/** The header nats-server writes into a request that crossed a service import (`acc`, `rtt`, more with `share`). */
 export const REQUEST_INFO_HEADER = "nats-request-info";
 
-/** Real ones are ~300 bytes (research-14 §1): anything far larger is not the server's. */
+/** Real ones are ~40 bytes, ~300 with `share` (research-14 §1): anything far larger is not the server's. */
 const MAX_REQUEST_INFO = 4_096;
 
 // The header describes the sender's connection, not the request (account, user, client id, rtt):
@@ -48,19 +48,42 @@ export function vouchedAccount(value: string | undefined): string {
   return acc;
 }
 
-/** The first `Nats-Request-Info` value of a message, or undefined when it has none. */
-export function requestInfoOf(msg: Msg): string | undefined {
-  const text = headerText(msg);
+const BROKER_LINE = "\r\nNats-Request-Info: ";
+/** A header line of that name in any case or spacing, as a reader of first values would take it. */
+const ANY_COPY = /\r\n[ \t]*nats-request-info[ \t]*:/i;
+
+/**
+ * The `Nats-Request-Info` the broker wrote into a header block ("NATS/1.0\r\n…\r\n\r\n"), or
+ * undefined when the block has none. nats-server appends its own as the block's last line, after
+ * the sender's headers, and removes only the first sender line spelled exactly `Nats-Request-Info`:
+ * a second copy, or one in another case or spacing, survives, ahead of the broker's, where a
+ * reader taking the first value would believe it. So the value is taken from the last line only,
+ * spelled as the broker writes it, and a block with any other line of that name is refused with
+ * `UNAUTHENTICATED`: its sender tried to name another caller.
+ */
+export function brokerRequestInfo(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
-  let found: string | undefined;
-  forEachHeader(text, (name, value) => {
-    if (name === REQUEST_INFO_HEADER) found ??= value;
-  });
-  return found;
+  // the block ends with its last line's CRLF and an empty line's
+  let end = text.length;
+  while (end >= 2 && text.startsWith("\r\n", end - 2)) end -= 2;
+  const last = text.lastIndexOf("\r\n", end - 1);
+  if (last !== -1 && text.startsWith(BROKER_LINE, last)) {
+    if (ANY_COPY.test(text.slice(0, last))) throw forged();
+    return text.slice(last + BROKER_LINE.length, end).trim();
+  }
+  if (ANY_COPY.test(text)) throw forged();
+  return undefined;
+}
+
+const forged = () => unauthenticated("the request carries a Nats-Request-Info that the broker did not write");
+
+/** The broker's `Nats-Request-Info` of a message (`brokerRequestInfo`), or undefined when it has none. */
+export function requestInfoOf(msg: Msg): string | undefined {
+  return brokerRequestInfo(headerText(msg));
 }
 
 /**
- * The account the broker says sent `msg` (a message that crossed a `share: true` service import),
+ * The account the broker says sent `msg` (a message that crossed a service import),
  * from its `Nats-Request-Info`; undefined when it carries none, so it was published inside the
  * receiver's own account. Throws `UNAUTHENTICATED` when the header is there but cannot be trusted.
  * Meaningful only where the broker vouches identity (`Mesh.vouchesIdentity`).

@@ -32,3 +32,5 @@ export {
   rowsOf,
   sampleOf,
 } from "./stats-model.js";
+export type { VersionRow, VersionSample } from "./version-traffic.js";
+export { versionRowsOf, versionSampleOf } from "./version-traffic.js";

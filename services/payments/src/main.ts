@@ -1,5 +1,5 @@
 // The payments service process: `node --import tsx services/payments/src/main.ts`.
-import { connectMesh, drainOnSignals } from "@switchyard/runtime";
+import { connectMesh, defineContract, drainOnSignals } from "@switchyard/runtime";
 import { startTelemetry } from "@switchyard/telemetry";
 import { paymentsContract } from "./contract.js";
 import { paymentsHandlers, profileFromEnv } from "./payments.js";
@@ -9,5 +9,9 @@ const profile = profileFromEnv(process.env);
 const telemetry = await startTelemetry({ serviceName: "payments" });
 const mesh = await connectMesh({ name: "payments" });
 drainOnSignals(mesh, { after: telemetry.shutdown });
-await mesh.serve(paymentsContract, paymentsHandlers(profile));
+// a canary (`npm start` runs one as 2.0.0) serves the same endpoints under another version, so
+// policy routes can send it a share of the calls (docs/POLICY.md#routes)
+const version = process.env["PAYMENTS_VERSION"];
+const contract = version === undefined ? paymentsContract : defineContract({ ...paymentsContract, version });
+await mesh.serve(contract, paymentsHandlers(profile));
 mesh.log.info(profile, "payments profile");

@@ -31,6 +31,7 @@ export function readRoutes(app: FastifyInstance, { api, stats }: DashboardSource
         endpoints: endpoints.map((e) => ({ ...e, history: stats.history(name, e.endpoint) })),
         callers: snap.edges.filter((e) => e.service === name),
         callees: snap.edges.filter((e) => e.caller === name),
+        versions: snap.versions.filter((v) => v.service === name),
       };
     },
   );

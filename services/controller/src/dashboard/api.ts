@@ -4,6 +4,7 @@ import type { PolicySnapshot } from "@switchyard/schemas";
 import type { z } from "zod";
 import type { PolicyMeta, RolloutStatus } from "../contract.js";
 import type { EdgeRow, EndpointRow } from "../stats-model.js";
+import type { VersionRow } from "../version-traffic.js";
 import type { HistoryPoint, InstanceRow } from "./collector.js";
 
 /** `GET /api/services/<name>`: one service's instances, endpoints with history, and edges. */
@@ -13,6 +14,8 @@ export interface ServicePage {
   endpoints: Array<EndpointRow & { history: HistoryPoint[] }>;
   callers: EdgeRow[];
   callees: EdgeRow[];
+  /** Its traffic per version, over the last collection interval. */
+  versions: VersionRow[];
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { MeshStatsResponse, MetadataKey, type Policy } from "@switchyard/schemas";
 import { type EdgeRow, type EndpointRow, readingOf, refreshOf, type StatsReading } from "../stats-model.js";
+import { type VersionRow, type VersionSample, versionRowsOf, versionSampleOf } from "../version-traffic.js";
 import { discoveryTargets, gatherDiscovery } from "./discovery-fan-out.js";
 
 /** One running instance, as its STATS reply describes it. */
@@ -43,6 +44,8 @@ export interface Snapshot {
   endpoints: EndpointRow[];
   edges: EdgeRow[];
   quotas: QuotaRow[];
+  /** Traffic per service version (routes, canaries, mirrors). */
+  versions: VersionRow[];
 }
 
 const HISTORY_POINTS = 900;
@@ -63,6 +66,7 @@ export class StatsCollector {
   readonly #periodMs: number;
   #timer: NodeJS.Timeout | undefined;
   #previous: StatsReading | undefined;
+  #previousVersions: VersionSample | undefined;
   #snapshot: Snapshot = {
     at: new Date(0).toISOString(),
     collectMs: 0,
@@ -71,6 +75,7 @@ export class StatsCollector {
     endpoints: [],
     edges: [],
     quotas: [],
+    versions: [],
   };
   readonly #history = new Map<string, HistoryPoint[]>();
   readonly #listeners = new Set<(s: Snapshot) => void>();
@@ -107,6 +112,7 @@ export class StatsCollector {
     this.#timer = undefined;
     // rates need two fresh collections: the next use starts over instead of showing stale figures
     this.#previous = undefined;
+    this.#previousVersions = undefined;
   }
 
   #touch(): void {
@@ -142,6 +148,13 @@ export class StatsCollector {
     const now = performance.now();
     const reading = readingOf(replies, now);
     const { endpoints, edges } = refreshOf(reading, this.#previous);
+    const versionSample = versionSampleOf(replies);
+    const versions = versionRowsOf(
+      versionSample,
+      this.#previousVersions,
+      this.#previous === undefined ? 0 : now - this.#previous.at,
+    );
+    this.#previousVersions = versionSample;
     const t = Date.now();
     for (const row of endpoints) {
       const key = `${row.service}/${row.endpoint}`;
@@ -159,6 +172,7 @@ export class StatsCollector {
       endpoints,
       edges,
       quotas: quotasOf(replies),
+      versions,
     };
     for (const listener of this.#listeners) listener(this.#snapshot);
   }
