@@ -30,6 +30,9 @@ import { declaredBy, SettingsCache } from "./policy/settings-cache.js";
 import { InstanceCount } from "./quota/instance-count.js";
 import { QuotaGate } from "./quota/quota-gate.js";
 import { QuotaStore } from "./quota/quota-store.js";
+import { AttemptRouter } from "./routing/attempt-router.js";
+import { Balancer } from "./routing/balancer.js";
+import { Membership } from "./routing/membership.js";
 import { EndpointLimit } from "./server/endpoint-limit.js";
 import type { Handler, PipelineHost, ServedEndpoint } from "./server/request-pipeline.js";
 import { type ServiceHandle, ServiceInstance } from "./server/service.js";
@@ -63,6 +66,7 @@ export class Mesh {
   readonly #pipeline: CallPipeline;
   readonly #host: PipelineHost;
   readonly #instances: InstanceCount;
+  readonly #membership: Membership;
   readonly #telemetry: MeshTelemetry;
   readonly #quota: QuotaGate;
   #quotaStore: QuotaStore | undefined;
@@ -82,6 +86,7 @@ export class Mesh {
     this.#requester = new Requester(nc, options.inboxPrefix);
     this.#policy = new PolicyView(nc, options, log, this.instanceId);
     const policy = () => this.#policy.current;
+    this.#membership = new Membership(nc);
     this.#telemetry = new MeshTelemetry(options.telemetry, {
       breakers: () => this.#pipeline.breakerStates(),
       policyVersion: () => this.policyVersion,
@@ -102,6 +107,12 @@ export class Mesh {
         }
       },
       new TenantSigner(options.name, options.auth, log),
+      new AttemptRouter(
+        new Balancer(options.prefix, this.#membership),
+        this.#telemetry,
+        log,
+        () => this.vouchesIdentity,
+      ),
     );
     this.#instances = new InstanceCount(nc);
     this.#quota = new QuotaGate(() => this.#store(), this.#instances);
@@ -431,6 +442,7 @@ export class Mesh {
     await Promise.all([...this.#services.values()].map((s) => s.overrun()));
     this.#policy.stop();
     this.#instances.stop();
+    this.#membership.stop();
     this.#telemetry.close();
     await this.#quotaStore?.close();
     try {

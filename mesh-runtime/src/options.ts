@@ -54,6 +54,16 @@ export const CALL_DEFAULTS: EffectiveSettings = deepFreeze({
     criticality: "default",
     maxCriticality: "sheddable",
   },
+  balance: "p2c-ewma",
+  hedge: { afterMs: 50, max: 0 },
+  outlier: {
+    enabled: true,
+    failureRatio: 0.5,
+    minimumCalls: 10,
+    windowMs: 10_000,
+    ejectMs: 10_000,
+    maxEjectedShare: 0.5,
+  },
   maxRequestBytes: undefined,
 });
 

@@ -70,6 +70,39 @@ export const ConcurrencyPolicy = z.strictObject({
   maxCriticality: Criticality.optional(),
 });
 
+/**
+ * How a caller spreads an endpoint's calls over its instances: `queue-group` lets NATS pick one at
+ * random; `p2c-ewma` picks the cheaper of two random instances by a decaying latency average times
+ * the requests in flight (Peak-EWMA), sending to the instance's own subject.
+ */
+export const BalanceMode = z.enum(["queue-group", "p2c-ewma"]);
+export type BalanceMode = z.infer<typeof BalanceMode>;
+
+/** Hedging of idempotent calls: more attempts to other instances while the first is slow. */
+export const HedgePolicy = z
+  .strictObject({
+    /** Wait this long for an answer before sending the next hedge. */
+    afterMs: z.number().int().min(1).max(60_000),
+    /** Hedges per call beyond the first attempt; 0 turns hedging off. */
+    max: z.number().int().min(0).max(5),
+  })
+  .describe("Hedged attempts of idempotent calls; each spends the retry budget");
+
+/** Ejection of instances whose callee-blamed failure rate is too high, by each caller (p2c-ewma). */
+export const OutlierPolicy = z.strictObject({
+  enabled: z.boolean().optional(),
+  /** Share of an instance's calls failing by the callee's fault in the window that ejects it. */
+  failureRatio: z.number().gt(0).max(1).optional(),
+  /** Calls to the instance in the window before the ratio counts. */
+  minimumCalls: z.number().int().min(1).max(100_000).optional(),
+  /** At least 100 ms: the window has 10 buckets. */
+  windowMs: z.number().int().min(100).max(3_600_000).optional(),
+  /** First ejection's length; each ejection in a row lasts once more as long (at most 10 times). */
+  ejectMs: Millis.optional(),
+  /** Most of an endpoint's instances ejected at once, as a share (at least one of two or more). */
+  maxEjectedShare: z.number().min(0).max(1).optional(),
+});
+
 /** Settings that options, defaults, services, endpoints and plans can each set; the most specific wins. */
 export const CallSettings = z.strictObject({
   /** Deadline of a call in ms. */
@@ -81,6 +114,9 @@ export const CallSettings = z.strictObject({
   retry: RetryPolicy.optional(),
   breaker: BreakerPolicy.optional(),
   concurrency: ConcurrencyPolicy.optional(),
+  balance: BalanceMode.optional(),
+  hedge: HedgePolicy.optional(),
+  outlier: OutlierPolicy.optional(),
   /** Largest request body in bytes the endpoint accepts. */
   maxRequestBytes: z
     .number()

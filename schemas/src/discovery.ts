@@ -99,6 +99,8 @@ export const CallStats = z.object({
   failures: z.record(z.string(), Count).optional(),
   /** Whole-call times by `LATENCY_BOUNDS_MS` bucket, the last one open-ended. */
   counts: z.array(Count).optional(),
+  /** Instances of the endpoint this process has ejected from balancing now (outlier ejection). */
+  ejected: Count.optional(),
 });
 
 export const StatsResponse = z.object({

@@ -1,11 +1,14 @@
 export { allowsCall, CONTROLLER_SERVICE, CONTROLLER_WRITE_ENDPOINTS, callableBy } from "./access.js";
 export type { CallSettingsInput, RetryBudgetSettings } from "./call-settings.js";
 export {
+  BalanceMode,
   BreakerPolicy,
   CallSettings,
   ConcurrencyPolicy,
   Criticality,
+  HedgePolicy,
   MAX_CALL_TIMEOUT_MS,
+  OutlierPolicy,
   RetryPolicy,
 } from "./call-settings.js";
 export type {

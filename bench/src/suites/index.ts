@@ -1,4 +1,5 @@
 import type { Suite } from "../suite.js";
+import { balance } from "./balance.js";
 import { cancellation } from "./cancellation.js";
 import { cli } from "./cli.js";
 import { dashboard } from "./dashboard.js";
@@ -72,6 +73,12 @@ export const suites: readonly Suite[] = [
     description:
       "a call through two sidecars (app → sidecar → mesh → sidecar → app) vs the runtime's own call",
     run: sidecar,
+  },
+  {
+    name: "balance",
+    description:
+      "callers' p99 with one of three instances 200 ms slow over all healthy, p2c-ewma vs the queue group; their throughput",
+    run: balance,
   },
   {
     name: "dashboard",

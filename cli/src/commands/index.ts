@@ -87,7 +87,7 @@ const table: Readonly<Record<string, Entry>> = {
     module: "top",
     usage: "top [SERVICE] [--interval MS] [--count N] [--json]",
     summary:
-      "live calls/s, success, p50/p99, in-flight, sheds, quota denials, breakers per endpoint; calls and share per service version; per edge, callee and caller success",
+      "live calls/s, success, p50/p99, in-flight, sheds, quota denials, breakers, instances ejected per endpoint; calls and share per service version; per edge, callee and caller success",
   },
   call: {
     module: "call",

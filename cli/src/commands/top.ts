@@ -79,6 +79,7 @@ function endpointTable(rows: readonly EndpointRow[]): string {
       "SHED",
       "QUOTA DENIED",
       "BREAKERS",
+      "EJECTED",
     ],
     rows.map((r) => [
       r.service,
@@ -92,6 +93,7 @@ function endpointTable(rows: readonly EndpointRow[]): string {
       r.sheds,
       r.quotaDenied,
       breakerText(r.breakers),
+      r.ejected,
     ]),
   );
 }

@@ -15,6 +15,7 @@ import { monotonicNow } from "../resilience/clock.js";
 import { deriveDeadline, remainingMs } from "../resilience/deadline.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
 import { mayRetry } from "../resilience/retry-decision.js";
+import type { AttemptRouter } from "../routing/attempt-router.js";
 import { MirrorSender } from "../routing/mirror-sender.js";
 import { Router } from "../routing/router.js";
 import { markDownstream } from "../server/reply-error.js";
@@ -63,6 +64,8 @@ interface CallPlan {
   readonly target: CallTarget;
   /** Where every attempt goes: the target's subject, or a version's when a route chose one. */
   readonly subject: string;
+  /** The version a route chose; undefined: any. Balancing picks among its instances. */
+  readonly major: number | undefined;
   /** `Mesh-Route` every attempt carries. */
   readonly route: string | undefined;
   readonly payload: Uint8Array;
@@ -141,10 +144,12 @@ export class CallPipeline {
   readonly #signer: TenantSigner;
   readonly #router = new Router();
   readonly #mirrors: MirrorSender;
+  readonly #attempts: AttemptRouter | undefined;
 
   /**
    * `abandon` tells a callee that nobody waits for its reply any more (the cancel subject);
-   * `signer` mints tenant tokens when the policy names this identity a tenant issuer.
+   * `signer` mints tenant tokens when the policy names this identity a tenant issuer; `router`
+   * picks each attempt's instance and hedges (balancing, routing/), when given.
    */
   constructor(
     requester: Requester,
@@ -154,7 +159,9 @@ export class CallPipeline {
     telemetry: MeshTelemetry,
     abandon: (service: string, cancel: Required<CancelMessage>) => void,
     signer: TenantSigner,
+    attempts?: AttemptRouter,
   ) {
+    this.#attempts = attempts;
     this.#requester = requester;
     this.#signer = signer;
     this.#telemetry = telemetry;
@@ -243,6 +250,7 @@ export class CallPipeline {
     return {
       target,
       subject: route.subject,
+      major: route.major,
       route: route.header,
       payload,
       deadline,
@@ -315,6 +323,10 @@ export class CallPipeline {
 
   /** Step 3: attempts until one succeeds or a retry is unsafe, unaffordable or too late. */
   async #retryLoop(plan: CallPlan): Promise<unknown> {
+    // balancing and hedging decide where each attempt goes (routing/); otherwise the queue group
+    const route = this.#attempts?.routes(plan.settings, plan.idempotent)
+      ? this.#attempts.begin(plan)
+      : undefined;
     for (let attempt = 1; ; ) {
       const timeoutMs = attemptTimeoutMs(plan);
       // nothing can be sent while reconnecting (~50 ms to another node): wait for it within the
@@ -323,14 +335,22 @@ export class CallPipeline {
         await this.#awaitReconnect(plan);
         continue;
       }
-      const sent = await this.#requester.send(
-        plan.subject,
-        plan.payload,
-        this.#headers(plan, attempt, timeoutMs),
-        timeoutMs,
-        plan.signal,
-      );
-      const result = this.#settle(plan, sent, timeoutMs, attempt);
+      let result: unknown;
+      if (route === undefined) {
+        const sent = await this.#requester.send(
+          plan.subject,
+          plan.payload,
+          this.#headers(plan, attempt, timeoutMs),
+          timeoutMs,
+          plan.signal,
+        );
+        result = this.#settle(plan, sent, timeoutMs, attempt);
+      } else {
+        result = await route.attempt(attempt, (subject, n, signal) =>
+          this.#sendTo(plan, subject, n, timeoutMs, signal),
+        );
+        attempt = route.lastAttempt;
+      }
       if (!(result instanceof AttemptFailed)) return result;
       // never sent: not an attempt; the next turn waits for the reconnect
       if (result.disconnected && !result.sent) continue;
@@ -345,6 +365,26 @@ export class CallPipeline {
         }
       }
     }
+  }
+
+  /** Step 4 for the router: one attempt to the subject it chose (an instance's, or the queue group's). */
+  async #sendTo(
+    plan: CallPlan,
+    subject: string,
+    attempt: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    // a hedge leaves later than the first attempt: its budget ends at the deadline all the same
+    const ms = Math.max(1, Math.min(timeoutMs, Math.floor(remainingMs(plan.deadline))));
+    const sent = await this.#requester.send(
+      subject,
+      plan.payload,
+      this.#headers(plan, attempt, ms),
+      ms,
+      signal,
+    );
+    return this.#settle(plan, sent, ms, attempt);
   }
 
   /** Waits for the connection to come back; throws when the deadline or the call ends first. */
@@ -482,9 +522,11 @@ export class CallPipeline {
   callStats(): CallStats[] {
     const worst = this.#breakers.worstStates();
     const out: CallStats[] = [];
-    for (const c of this.#counters.values()) {
+    for (const [subject, c] of this.#counters) {
       const key = `${c.service}/${c.endpoint}`;
-      out.push(c.stats(worst.get(key)?.state ?? "closed"));
+      const stats = c.stats(worst.get(key)?.state ?? "closed");
+      const ejected = this.#attempts?.ejectedOf(subject) ?? 0;
+      out.push(ejected > 0 ? { ...stats, ejected } : stats);
       worst.delete(key);
     }
     for (const [key, { state, recent }] of worst) {

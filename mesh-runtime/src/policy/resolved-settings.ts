@@ -1,4 +1,12 @@
-import type { BreakerPolicy, CallSettings, ConcurrencyPolicy, RetryPolicy } from "@switchyard/schemas";
+import type {
+  BalanceMode,
+  BreakerPolicy,
+  CallSettings,
+  ConcurrencyPolicy,
+  HedgePolicy,
+  OutlierPolicy,
+  RetryPolicy,
+} from "@switchyard/schemas";
 import type { z } from "zod";
 
 type Given<T> = { readonly [K in keyof T]-?: Exclude<T[K], undefined> };
@@ -17,6 +25,10 @@ export interface EffectiveSettings {
   };
   readonly breaker: Given<z.output<typeof BreakerPolicy>>;
   readonly concurrency: Given<z.output<typeof ConcurrencyPolicy>>;
+  readonly balance: BalanceMode;
+  /** `max` 0: no hedging. Applies to idempotent calls only. */
+  readonly hedge: z.output<typeof HedgePolicy>;
+  readonly outlier: Given<z.output<typeof OutlierPolicy>>;
   /** Largest request body accepted; undefined: only the server's `max_payload`. */
   readonly maxRequestBytes: number | undefined;
 }
@@ -32,7 +44,7 @@ function merge<T extends object>(base: T, over: Partial<T> | undefined): T {
 /**
  * One level of call settings over another (mesh options over the defaults, a service over the
  * policy's defaults...). Fields are overlaid one by one; `retry.backoff` and `retry.budget`, whose
- * fields the schema requires together, replace the level below as a whole.
+ * fields the schema requires together, replace the level below as a whole, as does `hedge`.
  */
 export function overlaySettings(base: EffectiveSettings, s: CallSettings | undefined): EffectiveSettings {
   if (s === undefined) return base;
@@ -50,6 +62,10 @@ export function overlaySettings(base: EffectiveSettings, s: CallSettings | undef
           },
     breaker: merge(base.breaker, s.breaker),
     concurrency: merge(base.concurrency, s.concurrency),
+    balance: s.balance ?? base.balance,
+    // both fields required together: a level's hedge replaces the one below
+    hedge: s.hedge ?? base.hedge,
+    outlier: merge(base.outlier, s.outlier),
     maxRequestBytes: s.maxRequestBytes ?? base.maxRequestBytes,
   };
 }

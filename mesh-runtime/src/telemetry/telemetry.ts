@@ -34,6 +34,12 @@ const METRICS = {
   clientDuration: ["rpc.client.call.duration", "s", "Duration of logical calls made, retries included"],
   serverDuration: ["rpc.server.call.duration", "s", "Duration of requests handled, from arrival to reply"],
   retries: ["mesh.client.retries", "{retry}", "Attempts after the first, by the code that was retried"],
+  hedges: ["mesh.client.hedges", "{hedge}", "Hedged attempts sent while an earlier attempt had not answered"],
+  ejections: [
+    "mesh.client.outlier_ejections",
+    "{ejection}",
+    "Instances this caller ejected from balancing for their failure rate",
+  ],
   sheds: ["mesh.server.sheds", "{request}", "Requests refused with OVERLOADED by the concurrency limit"],
   quota: ["mesh.quota.decisions", "{decision}", "Quota checks by decision (admit, deny, unavailable)"],
   breakerChanges: [
@@ -75,6 +81,8 @@ export const SpanEvent = {
   Quota: "mesh.quota",
   Fault: "mesh.fault_injected",
   Replay: "mesh.replay",
+  Hedge: "mesh.hedge",
+  OutlierEjected: "mesh.outlier_ejected",
 } as const;
 
 export type QuotaDecision = "admit" | "deny" | "unavailable";
@@ -124,6 +132,8 @@ export class MeshTelemetry {
   readonly #clientDuration: Histogram;
   readonly #serverDuration: Histogram;
   readonly #retries: Counter;
+  readonly #hedges: Counter;
+  readonly #ejections: Counter;
   readonly #sheds: Counter;
   readonly #quota: Counter;
   readonly #breakerChanges: Counter;
@@ -147,6 +157,8 @@ export class MeshTelemetry {
     this.#clientDuration = meter.createHistogram(...metric("clientDuration"));
     this.#serverDuration = meter.createHistogram(...metric("serverDuration"));
     this.#retries = meter.createCounter(...metric("retries"));
+    this.#hedges = meter.createCounter(...metric("hedges"));
+    this.#ejections = meter.createCounter(...metric("ejections"));
     this.#sheds = meter.createCounter(...metric("sheds"));
     this.#quota = meter.createCounter(...metric("quota"));
     this.#breakerChanges = meter.createCounter(...metric("breakerChanges"));
@@ -215,6 +227,14 @@ export class MeshTelemetry {
 
   retried(target: SpanTarget, code: string, tenant: string | undefined): void {
     this.#retries.add(1, this.#attrs(target.service, target.endpoint, code, tenant));
+  }
+
+  hedged(target: SpanTarget, tenant: string | undefined): void {
+    this.#hedges.add(1, this.#attrs(target.service, target.endpoint, undefined, tenant));
+  }
+
+  outlierEjected(target: SpanTarget): void {
+    this.#ejections.add(1, this.#attrs(target.service, target.endpoint, undefined, undefined));
   }
 
   shed(target: SpanTarget, tenant: string | undefined): void {

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { MeshStatsResponse } from "@switchyard/schemas";
-import { breakersOf, callerSideOf, edgeRowsOf, edgesOf, quantile, rowsOf, sampleOf } from "./stats-model.js";
+import {
+  breakersOf,
+  callerSideOf,
+  edgeRowsOf,
+  edgesOf,
+  ejectionsOf,
+  quantile,
+  rowsOf,
+  sampleOf,
+} from "./stats-model.js";
 
 const BOUNDS = [1, 10, 100];
 
@@ -40,6 +49,20 @@ function reply(
 }
 
 describe("stats model", () => {
+  it("sums the instances callers eject now per endpoint, each calling process once", () => {
+    const calls = [{ service: "svc", endpoint: "ep", breaker: "closed" as const, ejected: 1 }];
+    const replies = [
+      reply("a", 1, 0, [1, 0, 0, 0], calls),
+      reply("b", 1, 0, [1, 0, 0, 0], calls),
+      { ...reply("b", 1, 0, [1, 0, 0, 0], calls), name: "svc2" },
+      reply("c", 1, 0, [1, 0, 0, 0], [{ service: "svc", endpoint: "ep", breaker: "closed" }]),
+    ];
+    const ejections = ejectionsOf(replies);
+    assert.deepEqual([...ejections], [["svc/ep", 2]]);
+    const [row] = rowsOf(sampleOf(replies), undefined, 0, breakersOf(replies), ejections);
+    assert.equal(row?.ejected, 2);
+  });
+
   it("interpolates quantiles inside a bucket and answers the open bucket with the top bound", () => {
     assert.equal(quantile(BOUNDS, [0, 10, 0, 0], 0.5), 5.5);
     assert.equal(quantile(BOUNDS, [10, 0, 0, 0], 0.99), 0.99);

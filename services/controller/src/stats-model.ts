@@ -13,6 +13,8 @@ export interface EndpointRow extends Figures {
   quotaDenied: number;
   /** How many calling processes hold the breaker to this endpoint in each state. */
   breakers: { closed: number; "half-open": number; open: number };
+  /** Instances calling processes have ejected from their balancing now (outlier ejection), summed. */
+  ejected: number;
 }
 
 type BreakerCounts = EndpointRow["breakers"];
@@ -209,6 +211,22 @@ export function breakersOf(replies: readonly MeshStatsResponse[]): Map<string, E
   return out;
 }
 
+/** Instances ejected now per target endpoint, summed over calling processes (each counted once). */
+export function ejectionsOf(replies: readonly MeshStatsResponse[]): Map<string, number> {
+  const seen = new Set<string>();
+  const out = new Map<string, number>();
+  for (const reply of replies) {
+    if (seen.has(reply.id)) continue;
+    seen.add(reply.id);
+    for (const call of reply.mesh_calls ?? []) {
+      if (call.ejected === undefined || call.ejected === 0) continue;
+      const key = `${call.service}/${call.endpoint}`;
+      out.set(key, (out.get(key) ?? 0) + call.ejected);
+    }
+  }
+  return out;
+}
+
 /** Rate, success and latency of one tally over an interval: what endpoints and edges share. */
 export interface Figures {
   /** Over the last interval (0 on the first sample). */
@@ -300,6 +318,7 @@ export function rowsOf(
   previous: Sample | undefined,
   elapsedMs: number,
   breakers: Map<string, EndpointRow["breakers"]>,
+  ejections: ReadonlyMap<string, number> = new Map(),
 ): EndpointRow[] {
   // endpoints nobody serves any more still show the breakers their callers hold open
   const rows = rowsFor(
@@ -317,6 +336,7 @@ export function rowsOf(
       sheds: t?.sheds ?? 0,
       quotaDenied: t?.quotaDenied ?? 0,
       breakers: breakers.get(key) ?? { closed: 0, "half-open": 0, open: 0 },
+      ejected: ejections.get(key) ?? 0,
     }),
   );
   return rows.sort((a, b) => `${a.service}/${a.endpoint}`.localeCompare(`${b.service}/${b.endpoint}`));
@@ -458,6 +478,7 @@ export function edgeRowsOf(
 export interface StatsReading {
   readonly sample: Sample;
   readonly breakers: Map<string, EndpointRow["breakers"]>;
+  readonly ejections: Map<string, number>;
   readonly edges: EdgeSample;
   readonly callers: CallerSample;
   /** Monotonic ms (`performance.now()`). */
@@ -469,6 +490,7 @@ export function readingOf(replies: readonly MeshStatsResponse[], at: number): St
   return {
     sample: sampleOf(replies),
     breakers: breakersOf(replies),
+    ejections: ejectionsOf(replies),
     edges: edgesOf(replies),
     callers: callerSideOf(replies),
     at,
@@ -482,7 +504,7 @@ export function refreshOf(
 ): { endpoints: EndpointRow[]; edges: EdgeRow[] } {
   const elapsedMs = previous === undefined ? 0 : now.at - previous.at;
   return {
-    endpoints: rowsOf(now.sample, previous?.sample, elapsedMs, now.breakers),
+    endpoints: rowsOf(now.sample, previous?.sample, elapsedMs, now.breakers, now.ejections),
     edges: edgeRowsOf(now.edges, previous?.edges, elapsedMs, now.callers, previous?.callers),
   };
 }

@@ -1,0 +1,124 @@
+import { connectMesh, type Mesh, type MeshOptions } from "@switchyard/runtime";
+import { LATENCY_COLUMNS, latencyFigures, latencyRow } from "../latency.js";
+import { interleaved } from "../measure.js";
+import type { BenchEnv, SuiteResult } from "../suite.js";
+import { loopFor } from "../timed-loops.js";
+import { shedContract } from "../timing-contracts.js";
+
+const SLOW_EXTRA_MS = 200;
+/** The issue's measurement: one of three instances 200 ms slower under 100 calls in flight. */
+const IN_FLIGHT = 100;
+const THROUGHPUT_IN_FLIGHT = 64;
+const MODES = ["p2c-ewma", "queue-group"] as const;
+type Mode = (typeof MODES)[number];
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Whole-call latencies, ms, of `IN_FLIGHT` loops calling for `ms`, and the share instance `c` answered. */
+async function latencies(caller: Mesh, ms: number): Promise<{ ms: number[]; shareOfC: number }> {
+  const out: number[] = [];
+  let ofC = 0;
+  await loopFor(IN_FLIGHT, ms, async () => {
+    const started = performance.now();
+    const { instance } = await caller.client(shedContract).run({});
+    out.push(performance.now() - started);
+    if (instance === "c") ofC++;
+  });
+  return { ms: out, shareOfC: ofC / Math.max(1, out.length) };
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+/**
+ * Balancing (issue 18): callers' p99 with one of three instances 200 ms slow over their p99 with all
+ * healthy, for `p2c-ewma` and for the queue group, measured side by side; and throughput with all
+ * healthy at 64 in flight, p2c-ewma over the queue group (interleaved rounds).
+ */
+export async function balance(env: BenchEnv): Promise<SuiteResult> {
+  const meshes: Mesh[] = [];
+  const mesh = async (name: string, options: Partial<MeshOptions> = {}) => {
+    const m = await connectMesh({ logLevel: "silent", ...options, name, servers: env.natsUrl });
+    meshes.push(m);
+    return m;
+  };
+  let slow = false;
+  try {
+    for (const instance of ["a", "b", "c"]) {
+      const served = await mesh("bench-shed", { policy: { follow: false } });
+      await served.serve(shedContract, {
+        run: async () => {
+          if (slow && instance === "c") await sleep(SLOW_EXTRA_MS);
+          return { instance };
+        },
+      });
+    }
+    const callers = {} as Record<Mode, Mesh>;
+    for (const mode of MODES) {
+      callers[mode] = await mesh(`bench-balance-${mode}`, {
+        policy: { follow: false },
+        calls: { balance: mode },
+      });
+    }
+    const measureMs = env.rounds * env.roundMs;
+    const figures: Record<string, number> = {};
+    const ratios: Record<string, number> = {};
+    const rows: string[][] = [];
+    for (const mode of MODES) {
+      const caller = callers[mode];
+      slow = false;
+      // warms the JIT and, for p2c-ewma, the caller's membership and latency averages
+      await latencies(caller, env.warmupMs);
+      const healthy = latencyFigures(`balance.${mode}.healthy`, (await latencies(caller, measureMs)).ms);
+      slow = true;
+      await latencies(caller, env.warmupMs);
+      const withSlow = await latencies(caller, measureMs);
+      const degraded = latencyFigures(`balance.${mode}.slow-instance`, withSlow.ms);
+      slow = false;
+      Object.assign(figures, healthy, degraded);
+      figures[`balance.${mode}.slow-instance.share-of-calls`] = round3(withSlow.shareOfC);
+      const ratio =
+        (degraded[`balance.${mode}.slow-instance.p99-ms`] ?? 0) /
+        (healthy[`balance.${mode}.healthy.p99-ms`] ?? 1);
+      ratios[`slow-instance.p99/healthy.${mode}`] = round3(ratio);
+      rows.push(
+        latencyRow(`${mode}: all healthy (${IN_FLIGHT} in flight)`, healthy),
+        latencyRow(
+          `${mode}: one of three ${SLOW_EXTRA_MS} ms slow (it answered ${(withSlow.shareOfC * 100).toFixed(1)}%)`,
+          degraded,
+        ),
+      );
+    }
+    // the issue names the p2c-ewma figure plainly
+    ratios["slow-instance.p99/healthy"] = ratios["slow-instance.p99/healthy.p2c-ewma"] ?? Number.NaN;
+
+    const call = (mode: Mode) => () => callers[mode].client(shedContract).run({});
+    const rates = await interleaved(
+      { p2c: call("p2c-ewma"), queueGroup: call("queue-group") },
+      THROUGHPUT_IN_FLIGHT,
+      env,
+    );
+    figures["balance.p2c-ewma.calls-per-s@64"] = Math.round(rates.p2c.callsPerSecond);
+    figures["balance.queue-group.calls-per-s@64"] = Math.round(rates.queueGroup.callsPerSecond);
+    figures["balance.p2c-ewma.cpu-us-per-call@64"] = Math.round(rates.p2c.cpuPerCallUs);
+    figures["balance.queue-group.cpu-us-per-call@64"] = Math.round(rates.queueGroup.cpuPerCallUs);
+    ratios["balance.p2c/queue-group@64"] = round3(rates.p2c.callsPerSecond / rates.queueGroup.callsPerSecond);
+
+    return {
+      figures,
+      ratios,
+      tables: [
+        {
+          title: "balance: ms per call, one caller, three instances (one made slow)",
+          columns: [...LATENCY_COLUMNS],
+          rows,
+          notes: [
+            "target: slow-instance.p99/healthy (p2c-ewma) ≤ 1.5; the queue group's beside it",
+            `throughput all healthy at ${THROUGHPUT_IN_FLIGHT} in flight: p2c-ewma ${figures["balance.p2c-ewma.calls-per-s@64"]}/s, queue group ${figures["balance.queue-group.calls-per-s@64"]}/s (target ratio ≥ 0.95)`,
+          ],
+        },
+      ],
+    };
+  } finally {
+    await Promise.all(meshes.map((m) => m.close()));
+  }
+}
