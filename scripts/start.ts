@@ -1,7 +1,8 @@
 // `npm start`: the example system. Uses NATS on NATS_URL (else 127.0.0.1:4222, else a nats-server
 // it starts) and Redis on REDIS_URL (else 127.0.0.1:6379, else a redis-server it starts); starts
 // the controller, applies examples/policy.yaml, starts two instances each of inventory, payments
-// and orders (and a payments 2.0.0 canary) and the gateway, and makes a few requests through the gateway.
+// and orders (and a payments 2.0.0 canary), the gateway, and the Python recommendations service
+// behind `switchyard sidecar` (when python3 is on PATH), and makes a few requests through the gateway.
 // `--once` exits after them; `--load` keeps traffic flowing; otherwise Ctrl-C drains and stops
 // everything it started. `--secure` starts its own nats-server on the configuration `switchyard
 // authz render` writes for examples/policy.yaml: every process connects with its own identity,
@@ -29,6 +30,8 @@ const jsonLogs = process.argv.includes("--json-logs") || process.env["SWITCHYARD
 /** The dashboard's port when neither DASHBOARD_PORT nor a process holds it: the one compose publishes. */
 const DASHBOARD_DEFAULT_PORT = 8090;
 const POLICY_FILE = "examples/policy.yaml";
+/** Runs the Python example service; without it npm start runs the rest. */
+const PYTHON = onPath("python3");
 /** The identity the operator's tools connect as (the CLI's default name). */
 const OPERATOR = "switchyard-cli";
 const loadStop = new AbortController();
@@ -101,6 +104,8 @@ interface DemoProcess {
   readonly discoverable: boolean;
   /** The number of its first instance, when an earlier entry runs the same service; default 1. */
   readonly firstInstance?: number;
+  /** False for a process that is not on the mesh (an app behind a sidecar): no servers, no identity. */
+  readonly onMesh?: false;
 }
 
 /**
@@ -129,7 +134,41 @@ const PROCESSES: readonly DemoProcess[] = [
       GATEWAY_KEYS_FILE: "examples/api-keys.json",
     }),
   },
+  // recommendations: Python (standard library only) behind `switchyard sidecar` (docs/SIDECAR.md)
+  ...(PYTHON === undefined ? [] : recommendations(PYTHON, await freePort(), await freePort())),
 ];
+
+/** The Python example app and its sidecar, on two loopback ports. */
+function recommendations(python: string, appPort: number, sidecarPort: number): DemoProcess[] {
+  const app = `http://127.0.0.1:${appPort}`;
+  return [
+    {
+      name: "recommendations-app",
+      instances: 1,
+      discoverable: false,
+      onMesh: false,
+      command: [python, "examples/recommendations/app.py"],
+      env: () => ({ APP_PORT: String(appPort), SIDECAR_URL: `http://127.0.0.1:${sidecarPort}` }),
+    },
+    {
+      name: "recommendations",
+      instances: 1,
+      // it starts while the gateway does and the demo runs: nothing before its own call uses it
+      discoverable: false,
+      command: [
+        process.execPath,
+        "cli/bin/switchyard.mjs",
+        "sidecar",
+        "--app",
+        app,
+        "--port",
+        String(sidecarPort),
+        "--contract",
+        "examples/recommendations/contract.json",
+      ],
+    },
+  ];
+}
 
 /** Starts one service process with its own Prometheus port; its log lines are prefixed. */
 async function startService(
@@ -428,7 +467,7 @@ try {
   try {
     policyFile = await applyExamplePolicy(mesh, broker);
     for (const p of PROCESSES) {
-      const own = { ...env(p.name), ...p.env?.({ gatewayPort: port }) };
+      const own = { ...(p.onMesh === false ? {} : env(p.name)), ...p.env?.({ gatewayPort: port }) };
       const first = p.firstInstance ?? 1;
       const last = first + p.instances - 1;
       for (let i = first; i <= last; i++) started.push(await startService(p.name, i, own, p.command));
@@ -437,6 +476,15 @@ try {
     await waitForGateway(gatewayUrl);
     say(`gateway ${gatewayUrl}`);
     await demo(gatewayUrl);
+    if (PYTHON !== undefined) {
+      await waitForInstances(mesh, "recommendations", 1);
+      const picks = await mesh
+        .call("recommendations", "suggest", { customerId: "c-42" })
+        .catch((e: unknown) => e);
+      say(
+        `recommendations.suggest (Python behind a sidecar) → ${isMeshError(picks) ? picks.code : JSON.stringify(picks)}`,
+      );
+    }
   } finally {
     await mesh.close();
   }

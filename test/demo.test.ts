@@ -49,7 +49,7 @@ describe("the demo, end to end", () => {
     const pids = new Map(
       [...demo.out.matchAll(/started (\S+) pid (\d+)/g)].map((m) => [m[1] as string, Number(m[2])]),
     );
-    assert.equal(pids.size, 8, [...pids.keys()].join());
+    assert.equal(pids.size, 11, [...pids.keys()].join());
     const { gateway } = demo;
 
     // one order: gateway → orders → inventory and payments, one trace id in every service's log

@@ -49,6 +49,11 @@ async function main(argv: string[]): Promise<number> {
         count: { type: "string" },
         out: { type: "string" },
         "store-dir": { type: "string" },
+        contract: { type: "string" },
+        app: { type: "string" },
+        name: { type: "string" },
+        port: { type: "string" },
+        health: { type: "string" },
       },
     });
     json = values.json ?? false;

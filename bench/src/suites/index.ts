@@ -11,6 +11,7 @@ import { quota } from "./quota.js";
 import { requestReply } from "./request-reply.js";
 import { resilience } from "./resilience.js";
 import { shedding } from "./shedding.js";
+import { sidecar } from "./sidecar.js";
 import { tracing } from "./tracing.js";
 
 /** Every suite `npm run bench` runs, in order. A new suite is one entry here. */
@@ -66,6 +67,12 @@ export const suites: readonly Suite[] = [
     description:
       "a mesh on a broker with rendered accounts and tenant tokens vs the same mesh on an open broker",
     run: identity,
+  },
+  {
+    name: "sidecar",
+    description:
+      "a call through two sidecars (app → sidecar → mesh → sidecar → app) vs the runtime's own call",
+    run: sidecar,
   },
   {
     name: "balance",

@@ -22,6 +22,7 @@ const modules: Readonly<Record<string, Module>> = {
   top: () => import("./top.js").then((m) => m.topCommands),
   call: () => import("./call.js").then((m) => m.callCommands),
   authz: () => import("./authz.js").then((m) => m.authzCommands),
+  sidecar: () => import("./sidecar.js").then((m) => m.sidecarCommands),
 };
 
 interface Entry {
@@ -97,6 +98,11 @@ const table: Readonly<Record<string, Entry>> = {
     module: "authz",
     usage: "authz render -f POLICY --out DIR [--store-dir DIR]",
     summary: "a nats-server config with an account per identity enforcing the policy, and an nkey seed each",
+  },
+  sidecar: {
+    module: "sidecar",
+    usage: "sidecar [--contract FILE --app URL] [--name SERVICE] [--port N] [--health PATH]",
+    summary: "put a service in any language on the mesh: a loopback HTTP API beside it (docs/SIDECAR.md)",
   },
 };
 
