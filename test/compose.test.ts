@@ -40,7 +40,8 @@ const prometheus = parse(readFileSync(join(ROOT, "examples/prometheus.yml"), "ut
 /** Compose services that run one of ours, by the module they run. */
 const ours = Object.entries(compose.services).flatMap(([name, s]) => {
   const module = s.command?.find((part) => part.startsWith("services/"));
-  return module === undefined ? [] : [{ name, module, service: s }];
+  // the identity is the service's folder: a canary (`payments-canary`) connects as `payments`
+  return module === undefined ? [] : [{ name, identity: module.split("/")[1] as string, module, service: s }];
 });
 
 /** The environment variables the code reads (`process.env["X"]` or `env["X"]`). */
@@ -153,12 +154,12 @@ test("NATS runs on the rendered configuration, rendered before it starts", () =>
 test("every service connects with its own credential from the rendered volume", () => {
   const secretsVolume = compose.services["authz"]?.volumes?.[0]?.split(":")[0] as string;
   const policy = readFileSync(join(ROOT, "examples/policy.yaml"), "utf8");
-  const withCli = [...ours, { name: "switchyard-cli", service: compose.services["cli"] as ComposeService }];
-  for (const { name, service } of withCli) {
+  const cli = { name: "cli", identity: "switchyard-cli", service: compose.services["cli"] as ComposeService };
+  for (const { name, identity, service } of [...ours, cli]) {
     const at = mountOf(service, secretsVolume);
     assert.ok(at, `${name} mounts the rendered credentials`);
-    assert.equal(service.environment?.["NATS_NKEY"], `${at}/${name}.nk`, `${name} connects as itself`);
-    assert.ok(policy.includes(name), `examples/policy.yaml names ${name}, so render makes its seed`);
+    assert.equal(service.environment?.["NATS_NKEY"], `${at}/${identity}.nk`, `${name} connects as ${identity}`);
+    assert.ok(policy.includes(identity), `examples/policy.yaml names ${identity}, so render makes its seed`);
   }
 });
 
