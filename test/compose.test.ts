@@ -158,7 +158,11 @@ test("every service connects with its own credential from the rendered volume", 
   for (const { name, identity, service } of [...ours, cli]) {
     const at = mountOf(service, secretsVolume);
     assert.ok(at, `${name} mounts the rendered credentials`);
-    assert.equal(service.environment?.["NATS_NKEY"], `${at}/${identity}.nk`, `${name} connects as ${identity}`);
+    assert.equal(
+      service.environment?.["NATS_NKEY"],
+      `${at}/${identity}.nk`,
+      `${name} connects as ${identity}`,
+    );
     assert.ok(policy.includes(identity), `examples/policy.yaml names ${identity}, so render makes its seed`);
   }
 });
