@@ -231,7 +231,7 @@ describe("the image's command lines, from a local build", () => {
       env: consumerEnv({ NATS_URL: nats.url }),
     });
     const names = new Set((JSON.parse(ls.stdout) as Array<{ name: string }>).map((i) => i.name));
-    for (const { name } of ours) assert.ok(names.has(name), `the image's CLI lists ${name}`);
+    for (const { identity } of ours) assert.ok(names.has(identity), `the image's CLI lists ${identity}`);
   });
 
   test("the authz command renders the broker's configuration with plain node", async (t) => {
