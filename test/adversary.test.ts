@@ -103,7 +103,7 @@ describe("an attacker holding one service's credentials (examples/policy.yaml, r
 
     allowed = publishAllowLists(broker.configFile);
     attackers = [...allowed.keys()].filter((id) => !CONTROL.includes(id));
-    assert.deepEqual(attackers, ["demo", "gateway", "inventory", "orders", "payments"]);
+    assert.deepEqual(attackers, ["demo", "gateway", "inventory", "orders", "payments", "recommendations"]);
 
     const owner = await connectAs("controller");
     kv = await new Kvm(owner).open(POLICY_BUCKET);

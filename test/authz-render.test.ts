@@ -40,6 +40,7 @@ describe("authz render", () => {
       "inventory",
       "orders",
       "payments",
+      "recommendations",
       "switchyard-cli",
     ]);
     assert.equal(text.match(/jetstream: enabled/g)?.length, 1);
