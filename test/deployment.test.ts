@@ -224,7 +224,11 @@ describe("docs/DEPLOYMENT.md, started", () => {
       await mesh.serve(echoContract, { say: () => ({ text: region }), sayAgain: ({ text }) => ({ text }) });
     };
     await serve(us.url, "us");
-    const caller = await meshFor(t, eu.url, "caller", { policy: { follow: false } });
+    // region locality is the queue group's (DEPLOYMENT.md §5): p2c-ewma picks across regions
+    const caller = await meshFor(t, eu.url, "caller", {
+      policy: { follow: false },
+      calls: { balance: "queue-group" },
+    });
     const echo = caller.client(echoContract);
     const across = await eventually(() => echo.say({ text: "x" }, { timeoutMs: 1_000 }), 30_000, 100);
     assert.equal(across.text, "us", "eu reaches us's only instance");
