@@ -60,6 +60,16 @@ describe("outlier ejection against real instances", () => {
       return stats.mesh_calls?.find((c) => c.service === "flaky" && c.endpoint === "who")?.ejected ?? 0;
     };
 
+    // until the caller has learned the instances from $SRV, calls go through the queue group, where a
+    // retry may land on the failing instance again: warm up until balancing has picked all three
+    await waitFor(
+      "the caller to balance over all three instances",
+      async () => {
+        await client.who({}).catch(() => undefined);
+        return spy.size === 3;
+      },
+      30_000,
+    );
     // calls go on (retried elsewhere) until the caller ejects the failing instance
     await waitFor(
       "the flaky instance to be ejected",
