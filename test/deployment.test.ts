@@ -12,7 +12,7 @@ import { controllerContract } from "@switchyard/controller";
 import type { Mesh } from "@switchyard/runtime";
 import { echoContract } from "./fixtures/contracts.js";
 import { eventually, waitFor } from "./fixtures/eventually.js";
-import { meshFor } from "./fixtures/mesh.js";
+import { discoveredIds, meshFor } from "./fixtures/mesh.js";
 import {
   binary,
   type Cleanup,
@@ -106,20 +106,8 @@ async function clusterFromPage(
   return { nodes, ports };
 }
 
-/** How many instances of `service` answer discovery. */
-async function instances(mesh: Mesh, service: string): Promise<number> {
-  let seen = 0;
-  try {
-    const replies = await mesh.connection.requestMany(`$SRV.PING.${service}`, "", {
-      strategy: "timer",
-      maxWait: 300,
-    });
-    for await (const _ of replies) seen++;
-  } catch {
-    // none yet
-  }
-  return seen;
-}
+/** How many instances of `service` answer discovery within 300 ms. */
+const instances = async (mesh: Mesh, service: string) => (await discoveredIds(mesh, service, 300)).length;
 
 const policy = (timeoutMs: number) => ({ services: { echo: { endpoints: { say: { timeoutMs } } } } });
 

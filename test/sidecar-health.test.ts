@@ -4,24 +4,12 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { isMeshError, type Mesh } from "@switchyard/runtime";
 import { waitFor } from "./fixtures/eventually.js";
-import { meshFor } from "./fixtures/mesh.js";
+import { discoveredIds, meshFor } from "./fixtures/mesh.js";
 import { startNats } from "./fixtures/nats-server.js";
 import { pythonBehindSidecar, tsInventory } from "./fixtures/sidecar-app.js";
 
 /** The instance ids that answer `$SRV.PING.<service>` within 200 ms. */
-async function instances(mesh: Mesh, service: string): Promise<string[]> {
-  const ids: string[] = [];
-  try {
-    const replies = await mesh.connection.requestMany(`$SRV.PING.${service}`, "", {
-      strategy: "timer",
-      maxWait: 200,
-    });
-    for await (const reply of replies) ids.push((reply.json() as { id: string }).id);
-  } catch {
-    // no responders: none
-  }
-  return ids;
-}
+const instances = (mesh: Mesh, service: string) => discoveredIds(mesh, service, 200);
 
 it("the app killed: callers get UNAVAILABLE at once, the instance leaves discovery, and comes back with the app", async (t) => {
   const nats = await startNats(t, { jetstream: true });
