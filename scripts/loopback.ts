@@ -4,8 +4,21 @@ import { existsSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { join } from "node:path";
 
-/** A free TCP port on 127.0.0.1 (the OS picks it; released before returning). */
-export function freePort(): Promise<number> {
+// Ports already handed out by this process: the OS may give a just-released port again, and a
+// caller that asks for several before listening on any (a cluster's route ports) must get distinct ones.
+const handedOut = new Set<number>();
+
+/** A free TCP port on 127.0.0.1, never one this process was given before (released before returning). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await osPort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+function osPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
