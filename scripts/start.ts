@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { controllerContract } from "@switchyard/controller";
 import { connectMesh, isMeshError, type Mesh } from "@switchyard/runtime";
+import { CONTROLLER_SERVICE } from "@switchyard/schemas";
 import { prettyFactory } from "pino-pretty";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { DEMO_KEYS } from "./demo-keys.js";
@@ -246,16 +247,11 @@ function waitForInstances(mesh: Mesh, service: string, count: number, timeoutMs 
   });
 }
 
-/** Polls until the controller answers at all. */
-function waitForController(mesh: Mesh, timeoutMs = 60_000): Promise<void> {
-  return retryFor(timeoutMs, async () => {
-    const result = await mesh
-      .client(controllerContract)
-      .status({}, { timeoutMs: 1_000 })
-      .catch((e: unknown) => e);
-    return isMeshError(result) ? result : undefined;
-  });
-}
+/**
+ * Waits until the controller answers discovery: polling one of its endpoints instead would open
+ * the demo's circuit breaker while the controller starts, and print its warnings.
+ */
+const waitForController = (mesh: Mesh) => waitForInstances(mesh, CONTROLLER_SERVICE, 1);
 
 /**
  * The example policy; on a vouching broker the gateway (whose key the broker knows) is the one

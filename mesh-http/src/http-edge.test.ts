@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { describe, it } from "node:test";
 import { MeshError } from "@switchyard/runtime";
 import pino from "pino";
@@ -104,5 +105,36 @@ describe("the HTTP edge", () => {
     assert.deepEqual(await (await inFlight).json(), { done: true });
     await closed;
     assert.match(await stream.text(), /event: hello\ndata: \{"n":1\}/);
+  });
+
+  it("does not wait for connections that never sent a whole request (Node would hold them 60 s)", {
+    timeout: 20_000,
+  }, async () => {
+    const arrived = signal();
+    const release = signal();
+    const edge = await startHttpEdge(options, (app) => {
+      app.get("/slow", async () => {
+        arrived.fire();
+        await release.promise;
+        return { done: true };
+      });
+    });
+    const { port } = new URL(edge.url);
+    const quiet = async (partial: string) => {
+      const socket = connect(Number(port), "127.0.0.1");
+      await new Promise((resolve) => socket.once("connect", resolve));
+      socket.write(partial);
+      return new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    };
+    // a preconnect that says nothing, and a request cut off in its headers
+    const cut = [quiet(""), quiet("GET /slow HTTP/1.1\r\nHost: edge\r\n")];
+    const inFlight = fetch(`${edge.url}/slow`);
+    await arrived.promise;
+    const closed = edge.close();
+    release.fire();
+    // the request in flight still gets its answer; then the quiet connections are cut
+    assert.deepEqual(await (await inFlight).json(), { done: true });
+    await closed;
+    await Promise.all(cut);
   });
 });

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isExpectedRefusal, MeshError } from "@switchyard/runtime";
 import Fastify, {
@@ -107,19 +108,32 @@ function errorAnswer(options: HttpEdgeOptions) {
 
 /**
  * Once closing, a keep-alive connection ends with the request it carries: otherwise it would
- * hold the close until the client's idle timeout.
+ * hold the close until the client's idle timeout. Once no request is in flight, every connection
+ * left is cut: one that has not sent a whole request (a browser's preconnect, a client that went
+ * quiet) is not idle to Node and would hold the close until the headers timeout, 60 s or more.
  */
 function endKeepAliveOnClose(app: FastifyInstance): void {
   let closing = false;
+  let inFlight = 0;
+  const cutUnused = () => {
+    if (closing && inFlight === 0) app.server.closeAllConnections();
+  };
+  app.server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
+    inFlight++;
+    // "close" also when the client went away before the answer
+    response.once("close", () => {
+      inFlight--;
+      // after the response's own socket work, as closeIdleConnections needs it
+      setImmediate(cutUnused);
+    });
+  });
   app.addHook("preClose", async () => {
     closing = true;
+    // fastify stops listening right after the preClose hooks: cut what is left after that
+    setImmediate(cutUnused);
   });
   app.addHook("onSend", async (_request, reply) => {
     if (closing) reply.header("Connection", "close");
-  });
-  // a response already past onSend when the close began: its connection is idle once it is sent
-  app.addHook("onResponse", async () => {
-    if (closing) setImmediate(() => app.server.closeIdleConnections());
   });
 }
 
