@@ -150,7 +150,7 @@ describe("an attacker holding one service's credentials (examples/policy.yaml, r
         const nc = await connectAs(attacker);
         // its own reflector: everything it may subscribe to answers into whatever reply it names
         for (const subject of [
-          // the discovery requests it answers (not `$SRV.>`: that is refused, see below)
+          // the discovery requests it answers (`$SRV.>` is refused: test/adversary-runtime.test.ts)
           "$SRV.PING",
           "$SRV.INFO",
           "$SRV.STATS",
