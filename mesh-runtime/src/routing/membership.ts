@@ -47,7 +47,7 @@ interface Watched {
   refreshing: boolean;
   /** Dropped while a round was out: its reply may predate the drop, so that round ignores it. */
   readonly droppedMidRound: Set<string>;
-  /** Another round is due as soon as the one out ends (a doubt or a drop arrived meanwhile). */
+  /** Another round is due as soon as the one out ends (a doubt arrived meanwhile). */
   again: boolean;
 }
 
@@ -96,10 +96,8 @@ export class Membership {
     watched.members = members;
     watched.missed.delete(id);
     watched.version++;
-    if (watched.refreshing) {
-      watched.droppedMidRound.add(id);
-      watched.again = true;
-    }
+    // its reply in the round out may have left just before it went (`doubt` asks again, at its pace)
+    if (watched.refreshing) watched.droppedMidRound.add(id);
   }
 
   /**
@@ -190,8 +188,8 @@ export class Membership {
     } finally {
       watched.refreshing = false;
     }
-    // a drop or a doubt while this round was out: ask once more, so a live instance comes back
-    // and a gone one stays gone (its reply in this round may have left just before it went)
+    // a doubt while this round was out: ask once more, so an instance dropped meanwhile that is
+    // alive comes back soon, and one that is gone stays gone
     if (watched.again && this.#watched.get(service) === watched) await this.#round(service, watched);
   }
 
