@@ -202,7 +202,7 @@ describe("an attacker holding one service's credentials, against the runtime (ex
     await waitFor("the gateway's own cancel to abort the handler", () => slow.aborted.has("cancelled"));
   });
 
-  it("answering discovery for another instance: the operator's and controller's gathers see only the real orders", async () => {
+  it("answering discovery for another instance: the operator's and controller's gathers, and orders' callers, see only the real orders", async () => {
     const controller = await connectAs("controller");
     const real = {
       PING: (await controller.request("$SRV.PING.orders", "", { timeout: 5_000 })).json<
@@ -220,16 +220,35 @@ describe("an attacker holding one service's credentials, against the runtime (ex
     let answered = 0;
     for (const forger of forgers) {
       const nc = await connectAs(forger);
+      // no wider view of discovery than its own instances' (docs/SECURITY.md §2)
+      for (const subject of ["$SRV.>", "$SRV.INFO.orders", "$SRV.*.orders", "$SRV.INFO.*"]) {
+        let refused = false;
+        nc.subscribe(subject, {
+          callback: (err) => {
+            if (err !== null) refused = true;
+          },
+        });
+        await nc.flush();
+        assert.ok(refused, `${forger} may not subscribe to ${subject}`);
+      }
       // answers every discovery request it can see, as a new orders instance and as the real one
-      nc.subscribe("$SRV.>", {
-        callback: (_err, m) => {
-          const verb = m.subject.split(".")[1] as keyof typeof real;
-          if (real[verb] === undefined || !m.reply) return;
-          answered++;
-          m.respond(JSON.stringify({ ...real[verb], id: `forged-by-${forger}` }));
-          m.respond(JSON.stringify({ ...real[verb], version: "6.6.6", metadata: { forgedBy: forger } }));
-        },
-      });
+      for (const subject of [
+        "$SRV.PING",
+        "$SRV.INFO",
+        "$SRV.STATS",
+        `$SRV.*.${forger}`,
+        `$SRV.*.${forger}.*`,
+      ]) {
+        nc.subscribe(subject, {
+          callback: (_err, m) => {
+            const verb = m.subject.split(".")[1] as keyof typeof real;
+            if (real[verb] === undefined || !m.reply) return;
+            answered++;
+            m.respond(JSON.stringify({ ...real[verb], id: `forged-by-${forger}` }));
+            m.respond(JSON.stringify({ ...real[verb], version: "6.6.6", metadata: { forgedBy: forger } }));
+          },
+        });
+      }
       await nc.flush();
       // the forger's own discovery subject reaches its forgery: the forger is live and answering
       const own = await nc.requestMany(`$SRV.PING.${forger}`, "", { strategy: "timer", maxWait: 500 });
@@ -255,6 +274,16 @@ describe("an attacker holding one service's credentials, against the runtime (ex
       const replies: Array<{ name: string; id: string; version: string }> = [];
       for await (const m of gathered) replies.push(m.json());
       expectOnlyReal(replies, `the controller's $SRV.${verb}.orders`);
+    }
+    // orders' callers ask its INFO to balance over its instances: the forgers in their own accounts
+    // (gateway's and demo's among them) cannot answer it
+    for (const caller of ["gateway", "demo"]) {
+      const nc = await connectAs(caller);
+      const gathered = await nc.requestMany("$SRV.INFO.orders", "", { strategy: "timer", maxWait: 500 });
+      const replies: Array<{ name: string; id: string; version: string }> = [];
+      for await (const m of gathered) replies.push(m.json());
+      expectOnlyReal(replies, `${caller}'s $SRV.INFO.orders`);
+      assert.equal(replies.length, 1, `${caller} hears orders' one instance and nobody else`);
     }
     for (const command of ["ls", "info", "stats"]) {
       const out = await runCli(operatorEnv, "services", command, "orders", "--json");

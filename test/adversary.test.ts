@@ -150,7 +150,12 @@ describe("an attacker holding one service's credentials (examples/policy.yaml, r
         const nc = await connectAs(attacker);
         // its own reflector: everything it may subscribe to answers into whatever reply it names
         for (const subject of [
-          "$SRV.>",
+          // the discovery requests it answers (`$SRV.>` is refused: test/adversary-runtime.test.ts)
+          "$SRV.PING",
+          "$SRV.INFO",
+          "$SRV.STATS",
+          `$SRV.*.${attacker}`,
+          `$SRV.*.${attacker}.*`,
           `_INBOX.${attacker}.>`,
           "mesh.config.report",
           `mesh.cancel.${attacker}`,

@@ -61,4 +61,20 @@ describe("planAccounts", () => {
     assert.ok(imports.some((i) => i.kind === "service" && i.subject === "mesh.svc.payments.>"));
     assert.ok(imports.every((i) => !("share" in i)));
   });
+
+  it("callers import their callees' $SRV.INFO; nobody subscribes to another service's discovery", () => {
+    const payments = plan("payments");
+    const info = payments?.exports.find((e) => e.subject === "$SRV.INFO.payments");
+    assert.deepEqual(info?.kind === "service" && [info.accounts, info.streamed], [["orders"], true]);
+    const orders = plan("orders");
+    assert.ok(orders?.imports.some((i) => i.account === "payments" && i.subject === "$SRV.INFO.payments"));
+    assert.ok(orders?.publishAllow.includes("$SRV.INFO.payments"));
+    // the gatherers import all of `$SRV.*.<service>` already: no second, overlapping import
+    assert.ok(!plan("controller")?.imports.some((i) => i.subject.startsWith("$SRV.INFO.")));
+    for (const p of plans) {
+      const srv = p.subscribeAllow.filter((s) => s.startsWith("$SRV"));
+      const own = ["$SRV.PING", "$SRV.INFO", "$SRV.STATS", `$SRV.*.${p.name}`, `$SRV.*.${p.name}.*`];
+      assert.deepEqual(srv, p.name === "switchyard-cli" ? [] : own.sort(), p.name);
+    }
+  });
 });

@@ -115,6 +115,23 @@ function replyThreshold(policy: Policy): string {
 
 const discoveryExports = (service: string) => [`$SRV.*.${service}`, `$SRV.*.${service}.*`];
 
+/** What a caller that balances asks of a callee: its instances (`Membership`, docs/POLICY.md § balance). */
+const membershipSubject = (service: string) => `$SRV.INFO.${service}`;
+
+/**
+ * The discovery requests an instance of `id` answers (mesh-runtime/src/discovery/responder.ts):
+ * bare, for its own service, and for itself. Nothing wider: a client of this account that could
+ * subscribe to `$SRV.INFO.<callee>` could answer this account's own membership requests, and the
+ * callee's instances would no longer be the broker's word.
+ */
+const discoveryAnswers = (id: string) => [
+  "$SRV.PING",
+  "$SRV.INFO",
+  "$SRV.STATS",
+  `$SRV.*.${id}`,
+  `$SRV.*.${id}.*`,
+];
+
 /** The read-only JetStream API calls a runtime makes to read the bucket (stream info, gets). */
 function policyReads(bucket: string): string[] {
   const stream = `KV_${bucket}`;
@@ -210,6 +227,17 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
           responseThreshold: DISCOVERY_THRESHOLD,
         });
       }
+      // its callers ask its instances, to balance over them; gatherers import all of `$SRV.*.<id>`
+      const balancers = callers.filter((c) => !gatherers.includes(c));
+      if (balancers.length > 0) {
+        exports.push({
+          kind: "service",
+          subject: membershipSubject(id),
+          accounts: balancers,
+          streamed: true,
+          responseThreshold: DISCOVERY_THRESHOLD,
+        });
+      }
       // only an import may deliver to its endpoints: what arrives carries the broker's word on who sent it
       // (denied below only where an allowed subject would cover them, see `neededDenies`)
       publishDeny.push(...requestSubjects(prefix, id), cancelSubject(prefix, id));
@@ -277,6 +305,11 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
         for (const write of CONTROLLER_WRITE_ENDPOINTS)
           publishDeny.push(...endpointSubjects(prefix, callee, write));
       }
+      // the callee's instances, answered only from its account: membership the broker vouches for
+      if (!gatherers.includes(id)) {
+        service(callee, membershipSubject(callee));
+        publishAllow.push(membershipSubject(callee));
+      }
     }
 
     if (gatherers.includes(id)) {
@@ -301,7 +334,7 @@ export function planAccounts(input: PlanInput): AccountPlan[] {
         versionSubjects(prefix, id),
         instanceSubjects(prefix, id),
         cancelSubject(prefix, id),
-        "$SRV.>",
+        ...discoveryAnswers(id),
         `_INBOX.${id}.>`,
         configSubject(prefix),
         reportRequestSubject(prefix),

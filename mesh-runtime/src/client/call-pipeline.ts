@@ -16,7 +16,7 @@ import { monotonicNow } from "../resilience/clock.js";
 import { deriveDeadline, remainingMs } from "../resilience/deadline.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
 import { mayRetry } from "../resilience/retry-decision.js";
-import type { AttemptRouter } from "../routing/attempt-router.js";
+import { type AttemptRouter, markUnanswered } from "../routing/attempt-router.js";
 import { MirrorSender } from "../routing/mirror-sender.js";
 import { Router } from "../routing/router.js";
 import { markDownstream } from "../server/reply-error.js";
@@ -28,7 +28,7 @@ import { attemptHeaders, fixedRequestHeaders } from "../wire/request-headers.js"
 import { AttemptFailed, settleAttempt } from "./attempt.js";
 import { BreakerRegistry } from "./breaker-registry.js";
 import { CallCounters } from "./call-counters.js";
-import type { Requester, SendResult } from "./requester.js";
+import { isSendFailure, type Requester, type SendResult } from "./requester.js";
 
 // failures this process caused (an attempt never sent, or a reply lost with its own connection):
 // they say nothing about the callee
@@ -400,7 +400,12 @@ export class CallPipeline {
     const ms = Math.max(1, Math.min(timeoutMs, Math.floor(remainingMs(plan.deadline))));
     const { headers, payload } = this.#request(plan, attempt, ms);
     const sent = await this.#requester.send(subject, payload, headers, ms, signal);
-    return this.#settle(plan, sent, ms, attempt);
+    const result = this.#settle(plan, sent, ms, attempt);
+    // no reply at all, as opposed to a callee's DEADLINE_EXCEEDED: balancing reads it as silence
+    if (result instanceof AttemptFailed && isSendFailure(sent) && sent.kind === "timeout") {
+      markUnanswered(result);
+    }
+    return result;
   }
 
   /** Waits for the connection to come back; throws when the deadline or the call ends first. */

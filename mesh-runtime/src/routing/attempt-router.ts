@@ -32,13 +32,26 @@ export interface RoutedCall {
   readonly signal: AbortSignal | undefined;
 }
 
-/** How a settled attempt bears on balancing. */
-function outcomeOf(result: unknown): AttemptOutcome {
+/** Attempts that got no reply at all within their time: this caller's timeouts, not a callee's word. */
+const unanswered = new WeakSet<AttemptFailed>();
+
+/** The attempt timed out waiting for any reply (the client pipeline says so as it settles it). */
+export function markUnanswered(failed: AttemptFailed): void {
+  unanswered.add(failed);
+}
+
+/**
+ * How a settled attempt bears on balancing. `silenceIsGone`: the broker gives no "no responders"
+ * for a gone instance (it vouches identity: every call crosses an account import), so silence may
+ * mean gone.
+ */
+function outcomeOf(result: unknown, silenceIsGone: boolean): AttemptOutcome {
   if (!(result instanceof AttemptFailed)) return ANSWERED;
   const { error } = result;
   if (!result.sent || result.disconnected) return UNSENT;
   if (error.code === "NO_RESPONDERS") return GONE;
   if (error.code === "CANCELLED") return ABANDONED;
+  if (unanswered.has(result)) return { kind: "silent", error, gone: silenceIsGone };
   // a shed is load, which the latency average already weighs, not ill health
   return { kind: "answered", error, calleeFailure: error.blame === "callee" && error.code !== "OVERLOADED" };
 }
@@ -65,9 +78,10 @@ export class AttemptRouter {
   readonly #refused = new Set<string>();
 
   /**
-   * `vouches`: whether the broker vouches identity (an account per identity). There the caller
-   * cannot tell an INFO reply of the callee's account from one a client of its own account sends
-   * (both reach it), so it picks no instance: its calls go to the queue groups.
+   * `vouches`: whether the broker vouches identity (an account per identity, `switchyard authz
+   * render`). There membership comes through the callee's account alone (its `$SRV.INFO` export),
+   * and a call to a gone instance crosses an import, which answers nothing rather than "no
+   * responders": an unanswered attempt drops its instance until `$SRV` names it again.
    */
   constructor(balancer: Balancer, telemetry: MeshTelemetry, log: Logger, vouches: () => boolean) {
     this.#vouches = vouches;
@@ -92,7 +106,7 @@ export class AttemptRouter {
 
   /** @internal of CallRoute */
   pick(call: RoutedCall, avoid: readonly Instance[] | undefined): Instance | undefined {
-    if (this.#refused.has(call.target.service) || this.#vouches()) return undefined;
+    if (this.#refused.has(call.target.service)) return undefined;
     return this.#balancer.pick(call.target, call.major, call.settings, avoid);
   }
 
@@ -107,7 +121,7 @@ export class AttemptRouter {
       call.settings,
       instance,
       elapsedMs,
-      outcomeOf(result),
+      outcomeOf(result, this.#vouches()),
     );
     if (ejection !== undefined) this.#ejected(call, ejection);
     if (!(result instanceof AttemptFailed && result.error.code === "PERMISSION_DENIED" && !result.sent)) {

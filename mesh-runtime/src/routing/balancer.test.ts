@@ -16,14 +16,20 @@ function setup(ids: string[]) {
   let now = 0;
   let members: Member[] = ids.map((id) => ({ id, version: "1.0.0", endpoints: new Set(["get"]) }));
   let version = 1;
+  const doubts: string[] = [];
   const source: MemberSource = {
     of: () => members,
     versionOf: () => version,
-    doubt: () => undefined,
+    doubt: (service) => void doubts.push(service),
     gone: (_service, id) => {
       members = members.filter((m) => m.id !== id);
       version++;
     },
+  };
+  /** Membership names `id` again (a discovery round heard it). */
+  const back = (id: string) => {
+    members = [...members, { id, version: "1.0.0", endpoints: new Set(["get"]) }];
+    version++;
   };
   const balancer = new Balancer("mesh", source, () => now);
   /** One attempt: picks, and settles after `ms` as the `outcome` says. */
@@ -37,7 +43,7 @@ function setup(ids: string[]) {
     });
     return i;
   };
-  return { balancer, call, advance: (ms: number) => (now += ms) };
+  return { balancer, call, advance: (ms: number) => (now += ms), doubts, back };
 }
 
 test("no known instance: no pick (the queue group takes the call)", () => {
@@ -132,4 +138,55 @@ test("a gone instance leaves the pool at once", () => {
     assert.notEqual(next.id, i.id);
     balancer.settle(target, undefined, settings, next, 1, { kind: "unsent" });
   }
+});
+
+test("an unanswered attempt: membership asks again; where silence may mean gone, the instance is dropped", () => {
+  const timeout = new MeshError("DEADLINE_EXCEEDED", "no reply");
+  for (const gone of [false, true]) {
+    const { balancer, doubts } = setup(["a", "b", "stuck"]);
+    /** Every instance a call may pick: each retry avoids those already tried. */
+    const pickAll = () => {
+      const picked = new Map<string, Instance>();
+      for (let n = 0; n < 100; n++) {
+        const i = balancer.pick(target, undefined, settings, [...picked.values()]) as Instance;
+        picked.set(i.id, i);
+        balancer.settle(target, undefined, settings, i, 1, { kind: "unsent" });
+      }
+      return picked;
+    };
+    let stuck = balancer.pick(target, undefined, settings, undefined) as Instance;
+    while (stuck.id !== "stuck") {
+      balancer.settle(target, undefined, settings, stuck, 1, { kind: "unsent" });
+      stuck = balancer.pick(target, undefined, settings, undefined) as Instance;
+    }
+    balancer.settle(target, undefined, settings, stuck, 100, { kind: "silent", error: timeout, gone });
+    assert.deepEqual(doubts, ["svc"], "membership asks again now");
+    assert.equal(pickAll().has("stuck"), !gone, gone ? "dropped" : "kept (silence is slowness here)");
+  }
+});
+
+test("an instance membership drops and names again keeps its latency average", () => {
+  const { balancer, call, back } = setup(["a", "b", "slow"]);
+  for (let n = 0; n < 60; n++) call((id) => (id === "slow" ? 200 : 2));
+  /** Every instance a call may pick: each retry avoids those already tried. */
+  const all = () => {
+    const seen = new Map<string, Instance>();
+    for (let n = 0; n < 200; n++) {
+      const i = balancer.pick(target, undefined, settings, [...seen.values()]) as Instance;
+      seen.set(i.id, i);
+      balancer.settle(target, undefined, settings, i, 1, { kind: "unsent" });
+    }
+    return seen;
+  };
+  const slow = all().get("slow") as Instance;
+  slow.ewma.start();
+  balancer.settle(target, undefined, settings, slow, 200, {
+    kind: "silent",
+    error: new MeshError("DEADLINE_EXCEEDED", "no reply"),
+    gone: true,
+  });
+  assert.equal(all().has("slow"), false, "dropped");
+  back("slow");
+  assert.equal(all().get("slow"), slow, "the same instance, with what this caller learnt of it");
+  assert.ok(slow.ewma.latencyMs(0) >= 200);
 });

@@ -53,6 +53,12 @@ export type AttemptOutcome =
   | { readonly kind: "answered"; readonly error: MeshError | undefined; readonly calleeFailure: boolean }
   /** Nobody listens on the instance's subject: it is gone. */
   | { readonly kind: "gone" }
+  /**
+   * No reply within the attempt's time (`error`, a DEADLINE_EXCEEDED of this caller's making):
+   * slow, or gone where the broker cannot say so. `gone`: drop it from membership until `$SRV`
+   * names it again (a broker that vouches identity, where a gone instance is only silence).
+   */
+  | { readonly kind: "silent"; readonly error: MeshError; readonly gone: boolean }
   /** Given up on (a hedge that lost, a cancelled call): it took at least this long. */
   | { readonly kind: "abandoned" }
   /** Never reached the instance (not sent, this process's connection lost). */
@@ -67,8 +73,16 @@ export interface MemberSource {
   doubt(service: string): void;
 }
 
+/** Instances a pool remembers after membership dropped them: silence may drop a live one briefly. */
+const MAX_RETIRED = 64;
+
 class Pool {
   readonly instances = new Map<string, Instance>();
+  /**
+   * Instances membership dropped lately, oldest first: one that comes back keeps its latency
+   * average and ejection, so a slow instance dropped on a timeout is not welcomed as a fresh one.
+   */
+  readonly retired = new Map<string, Instance>();
   /** The same instances, as a list to pick from. */
   list: Instance[] = [];
   /** No instance is ejected from this time on (monotonic ms): picks skip the ejection checks. */
@@ -149,6 +163,7 @@ export class Balancer {
     outcome: AttemptOutcome,
   ): Ejection | undefined {
     const now = this.#clock();
+    let answer: { readonly error: MeshError | undefined; readonly calleeFailure: boolean };
     switch (outcome.kind) {
       case "unsent":
         instance.ewma.end(now, undefined);
@@ -161,18 +176,22 @@ export class Balancer {
         // a lower bound: it counts only when it says the instance is slower than believed
         instance.ewma.end(now, elapsedMs > instance.ewma.latencyMs(now) ? elapsedMs : undefined);
         return undefined;
+      case "silent":
+        // across a broker's account import a gone instance is silence, not "no responders": there
+        // it is dropped at once (a live one is back with the next answer); either way membership
+        // asks again now rather than at its next round
+        if (outcome.gone) this.#membership.gone(target.service, instance.id);
+        this.#membership.doubt(target.service);
+        answer = { error: outcome.error, calleeFailure: outcome.error.blame === "callee" };
+        break;
       case "answered":
+        answer = outcome;
         break;
     }
-    // across a broker's account import a gone instance is silence, not "no responders": a timeout
-    // has membership ask again now rather than at its next round
-    if (outcome.error?.code === "DEADLINE_EXCEEDED") {
-      this.#membership.doubt(target.service);
-    }
-    const { error } = outcome;
+    const { error } = answer;
     if (error === undefined) {
       instance.ewma.end(now, elapsedMs);
-    } else if (outcome.calleeFailure || error.code === "OVERLOADED") {
+    } else if (answer.calleeFailure || error.code === "OVERLOADED") {
       // a failure or a shed counts as twice as slow as the fastest other instance: never the
       // cheapest. (Against the slowest, two failing instances would inflate each other for ever.)
       const fastest = this.#fastestOther(target, major, instance, now);
@@ -181,7 +200,7 @@ export class Balancer {
       // a refusal the caller caused (a bad input, a quota) says little of the instance: a lower bound
       instance.ewma.end(now, elapsedMs > instance.ewma.latencyMs(now) ? elapsedMs : undefined);
     }
-    if (!instance.outlier.record(outcome.calleeFailure, settings.outlier)) return undefined;
+    if (!instance.outlier.record(answer.calleeFailure, settings.outlier)) return undefined;
     const pool = this.#pools.get(poolKey(target, major));
     if (pool === undefined || !pool.instances.has(instance.id)) return undefined;
     let ejected = 0;
@@ -218,7 +237,8 @@ export class Balancer {
     for (const m of members) {
       if (!m.endpoints.has(target.endpoint)) continue;
       if (major !== undefined && majorOf(m.version) !== major) continue;
-      const known = pool.instances.get(m.id);
+      const known = pool.instances.get(m.id) ?? pool.retired.get(m.id);
+      pool.retired.delete(m.id);
       next.set(
         m.id,
         known !== undefined && known.version === m.version
@@ -230,6 +250,12 @@ export class Balancer {
               this.#clock,
             ),
       );
+    }
+    for (const [id, i] of pool.instances) {
+      if (next.has(id)) continue;
+      pool.retired.delete(id);
+      pool.retired.set(id, i);
+      if (pool.retired.size > MAX_RETIRED) pool.retired.delete(pool.retired.keys().next().value as string);
     }
     pool.instances.clear();
     for (const [id, i] of next) pool.instances.set(id, i);

@@ -45,6 +45,10 @@ interface Watched {
   doubtedAt: number;
   readonly timer: NodeJS.Timeout;
   refreshing: boolean;
+  /** Dropped while a round was out: its reply may predate the drop, so that round ignores it. */
+  readonly droppedMidRound: Set<string>;
+  /** Another round is due as soon as the one out ends (a doubt arrived meanwhile). */
+  again: boolean;
 }
 
 const NONE: readonly Member[] = Object.freeze([]);
@@ -52,8 +56,13 @@ const NONE: readonly Member[] = Object.freeze([]);
 /**
  * The instances of the services this process calls, learnt from `$SRV.INFO.<service>` (docs/PROTOCOL.md
  * §14) every `REFRESH_MS` while the service is called, and from the calls themselves: an instance
- * whose own subject has no responders is gone at once. Never blocks a call: until the first round
+ * whose own subject has no responders (or, across an account import, that did not answer in time)
+ * is dropped at once, until a round names it again. Never blocks a call: until the first round
  * answers, a service has no known instances and calls go to its queue group.
+ *
+ * On a broker that vouches identity (`switchyard authz render`) the request reaches the service's
+ * account alone, through its `$SRV.INFO.<service>` export, and nobody in this process's account
+ * may subscribe to it: every reply is an instance of that service (docs/SECURITY.md §2).
  */
 export class Membership {
   readonly #nc: NatsConnection;
@@ -75,7 +84,10 @@ export class Membership {
     return this.#watched.get(service)?.version ?? 0;
   }
 
-  /** A call learnt that the instance is gone (no responders on its own subject). */
+  /**
+   * A call learnt that the instance is gone (no responders on its own subject), or may be (no
+   * reply across an account import): dropped now, back when a round names it again.
+   */
   gone(service: string, id: string): void {
     const watched = this.#watched.get(service);
     if (watched === undefined) return;
@@ -84,6 +96,8 @@ export class Membership {
     watched.members = members;
     watched.missed.delete(id);
     watched.version++;
+    // its reply in the round out may have left just before it went (`doubt` asks again, at its pace)
+    if (watched.refreshing) watched.droppedMidRound.add(id);
   }
 
   /**
@@ -95,7 +109,8 @@ export class Membership {
     const now = performance.now();
     if (watched === undefined || now - watched.doubtedAt < DOUBT_EVERY_MS) return;
     watched.doubtedAt = now;
-    void this.#round(service, watched);
+    if (watched.refreshing) watched.again = true;
+    else void this.#round(service, watched);
   }
 
   /** Asks again now, and resolves once the answers are in (tests and the bench wait on this). */
@@ -139,6 +154,8 @@ export class Membership {
       doubtedAt: 0,
       timer,
       refreshing: false,
+      droppedMidRound: new Set(),
+      again: false,
     };
     this.#watched.set(service, watched);
     void this.#round(service, watched);
@@ -149,6 +166,8 @@ export class Membership {
   async #round(service: string, watched: Watched): Promise<void> {
     if (watched.refreshing || this.#nc.isClosed() || this.#nc.isDraining()) return;
     watched.refreshing = true;
+    watched.again = false;
+    watched.droppedMidRound.clear();
     try {
       const seen = new Map<string, Member>();
       const replies = await this.#nc.requestMany(discoverySubject("INFO", service), "", {
@@ -162,12 +181,16 @@ export class Membership {
         const { id, version, endpoints } = info.data;
         seen.set(id, { id, version, endpoints: new Set(endpoints.map((e) => e.name)) });
       }
+      for (const id of watched.droppedMidRound) seen.delete(id);
       this.#merge(watched, seen);
     } catch {
       // no responders, a refused subject or a closed connection: keep what is known
     } finally {
       watched.refreshing = false;
     }
+    // a doubt while this round was out: ask once more, so an instance dropped meanwhile that is
+    // alive comes back soon, and one that is gone stays gone
+    if (watched.again && this.#watched.get(service) === watched) await this.#round(service, watched);
   }
 
   #merge(watched: Watched, seen: Map<string, Member>): void {
