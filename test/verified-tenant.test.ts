@@ -284,5 +284,20 @@ describe("verified tenants", () => {
       assert.equal(replayed.run, before + 1);
       assert.equal(runs, before + 1, "the handler ran once");
     });
+
+    it("a retry that finds the first attempt still running, with no time to wait, ends as that attempt's timeout", async () => {
+      const client = gateway.client(tenantedContract);
+      const before = runs;
+      // attempt 1 times out after 200 ms; attempt 2 is told to come back in ~1 s, past the deadline
+      const error = await failsWith(
+        client.charge(
+          { amount: 9, workMs: 1_500 },
+          { tenant: "acme", idempotencyKey: "still-running", timeoutMs: 700, attemptTimeoutMs: 200 },
+        ),
+        "DEADLINE_EXCEEDED",
+      );
+      assert.notEqual(error.code, "CONFLICT");
+      await eventually(() => assert.equal(runs, before + 1, "the handler ran once"), 10_000, 50);
+    });
   });
 });

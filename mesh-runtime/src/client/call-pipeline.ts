@@ -34,6 +34,10 @@ import { isSendFailure, type Requester, type SendResult } from "./requester.js";
 // they say nothing about the callee
 const notTheCallee = new WeakSet<MeshError>();
 
+/** A dedupe callee's answer that the key's first attempt is still running (docs/PROTOCOL.md §17). */
+const stillRunning = (error: MeshError) =>
+  error.code === "CONFLICT" && (error.details as { reason?: unknown } | undefined)?.reason === "running";
+
 /** An attempt's timeout: what is left of the deadline, or less; throws once nothing is left. */
 function attemptTimeoutMs(plan: CallPlan): number {
   const left = remainingMs(plan.deadline);
@@ -353,6 +357,7 @@ export class CallPipeline {
     const route = this.#attempts?.routes(plan.settings, plan.idempotent)
       ? this.#attempts.begin(plan)
       : undefined;
+    let earlier: AttemptFailed | undefined;
     for (let attempt = 1; ; ) {
       const timeoutMs = attemptTimeoutMs(plan);
       // nothing can be sent while reconnecting (~50 ms to another node): wait for it within the
@@ -375,7 +380,17 @@ export class CallPipeline {
       if (!(result instanceof AttemptFailed)) return result;
       // never sent: not an attempt; the next turn waits for the reconnect
       if (result.disconnected && !result.sent) continue;
-      const delayMs = this.#retryDelay(plan, attempt, result);
+      let delayMs: number;
+      try {
+        delayMs = this.#retryDelay(plan, attempt, result);
+      } catch (final) {
+        // the retry found the earlier attempt still running and cannot wait for it: the call ends
+        // as that attempt did (its timeout), not as a CONFLICT the caller never made
+        if (final === result.error && earlier !== undefined && stillRunning(result.error))
+          throw markDownstream(earlier.error);
+        throw final;
+      }
+      earlier = result;
       this.#recordRetry(plan, attempt, result.error, delayMs);
       attempt++;
       if (delayMs > 0) {

@@ -56,7 +56,7 @@ export async function replayOrRun(call: ReplayCall, run: () => Promise<Uint8Arra
         MAX_CONFLICT_RETRY_AFTER_MS,
         Math.max(MIN_CONFLICT_RETRY_AFTER_MS, begun.leaseLeftMs + 10),
       ),
-      details: { idempotencyKey: call.idempotencyKey },
+      details: { idempotencyKey: call.idempotencyKey, reason: "running" },
     });
   }
   if (begun.state === "done") {
