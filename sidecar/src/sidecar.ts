@@ -18,6 +18,7 @@ import { readCallHeaders, SidecarHeader } from "./call-headers.js";
 import { type LoadedContract, readContractFile } from "./contract-file.js";
 import { HealthWatch } from "./health-watch.js";
 import { type HandledRequest, InFlightRequests } from "./in-flight.js";
+import { endOfTurn } from "./io-turn.js";
 import { parseSidecarOptions, type ResolvedSidecarOptions, type SidecarOptionsInput } from "./options.js";
 import { activeTraceHeaders, contextOf, traceIdOf } from "./trace-headers.js";
 
@@ -157,6 +158,8 @@ class RunningSidecar implements Sidecar {
       "/v1/call/:service/:endpoint",
       async (request, reply) => {
         const { service, endpoint } = request.params;
+        // with the other requests of this turn: their calls go to the broker in one write
+        await endOfTurn();
         const output = await this.#callOut(service, endpoint, jsonBody(request), request.headers);
         return reply.type("application/json").send(JSON.stringify(output ?? null));
       },
@@ -266,6 +269,8 @@ class RunningSidecar implements Sidecar {
       return await app.post(path, input, headers, ctx.signal, `${ctx.service}.${ctx.endpoint}`);
     } finally {
       this.#inFlight.delete(handled);
+      // the reply waits for the other answers of this turn: they go to the broker in one write
+      await endOfTurn();
     }
   }
 

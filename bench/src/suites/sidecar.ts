@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { Agent, request } from "node:http";
+import { Agent, createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { type Sidecar, startSidecar } from "@switchyard/sidecar";
 import { pino } from "pino";
@@ -14,16 +15,21 @@ const SERVICE = "bench-sidecar";
 const CALLEE = fileURLToPath(new URL("../sidecar-callee.ts", import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
+type Mode = "runtime" | "sidecar" | "http";
+
 /**
  * What a sidecar adds to a call: app → its sidecar (HTTP) → mesh → the callee's sidecar → its app
  * (HTTP), against the same echo called by the TypeScript runtime directly (a mesh caller → mesh →
  * a runtime handler), both answered by another process, in interleaved rounds: sequential for the
- * added latency, 64 in flight for the throughput ratio.
+ * added latency, 64 in flight for the throughput ratio. A bare keep-alive HTTP echo (client and
+ * server in the runner) is measured in the same rounds: the sidecar path has two such round
+ * trips, which no sidecar code can remove, so `added-over-two-http` is what the sidecars cost.
  */
 export async function sidecar(env: BenchEnv): Promise<SuiteResult> {
   const callee = await startCallee(env.natsUrl);
   const logger = pino({ level: "warn", base: { service: "bench-sidecar-caller" } }, pino.destination(2));
   let caller: Sidecar | undefined;
+  const bare = await startBareEcho();
   try {
     caller = await startSidecar({
       name: "bench-sidecar-caller",
@@ -33,18 +39,48 @@ export async function sidecar(env: BenchEnv): Promise<SuiteResult> {
     const viaSidecar = httpCaller(`${caller.url}/v1/call/${SERVICE}/echo`);
     await viaSidecar();
     return await withCallers(env, { direct: { name: "bench-direct-caller" } }, async ({ direct }) => {
-      const calls: Record<"runtime" | "sidecar", Call> = {
+      const calls: Record<Mode, Call> = {
         runtime: () => direct.call("bench", "echo", ORDER),
         sidecar: viaSidecar,
+        http: httpCaller(`${bare.url}/echo`),
       };
       const sequential = await sequentialRounds(calls, env);
-      const concurrent = await interleaved(calls, IN_FLIGHT, env);
+      const concurrent = await interleaved(
+        { runtime: calls.runtime, sidecar: calls.sidecar },
+        IN_FLIGHT,
+        env,
+      );
       return report(sequential, concurrent);
     });
   } finally {
     await caller?.close();
     await callee.stop();
+    await bare.close();
   }
+}
+
+/** An HTTP echo on loopback: the floor of one HTTP hop, as the callee's app answers. */
+async function startBareEcho(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** A keep-alive HTTP client of the caller's sidecar, as an app would hold one. */
@@ -79,26 +115,37 @@ function httpCaller(url: string): Call {
     });
 }
 
-async function sequentialRounds(
-  calls: Record<"runtime" | "sidecar", Call>,
-  env: BenchEnv,
-): Promise<Record<"runtime" | "sidecar", Round[]>> {
-  const rounds = { runtime: [] as Round[], sidecar: [] as Round[] };
-  for (const mode of ["runtime", "sidecar"] as const) await runSequential(calls[mode], env.warmupMs);
+const MODES = ["runtime", "sidecar", "http"] as const;
+
+// The sidecar path runs much more code per call than the runtime's (Fastify, two HTTP exchanges,
+// schemas made from JSON Schema) and V8 optimises it only after some thousands of calls: after
+// the runner's default warm-up (1 s, ~500 sidecar calls) its p50 was still ~1.5x its steady one.
+const WARMUP_CALLS = 5_000;
+
+/** Warms `call` up for `warmupMs` and on, a `warmupMs` at a time, until it has made `WARMUP_CALLS`. */
+async function warmUp(call: Call, warmupMs: number): Promise<void> {
+  if (warmupMs === 0) return;
+  let calls = 0;
+  while (calls < WARMUP_CALLS) calls += (await runSequential(call, warmupMs)).calls;
+}
+
+async function sequentialRounds(calls: Record<Mode, Call>, env: BenchEnv): Promise<Record<Mode, Round[]>> {
+  const rounds: Record<Mode, Round[]> = { runtime: [], sidecar: [], http: [] };
+  for (const mode of MODES) await warmUp(calls[mode], env.warmupMs);
   env.log(`sidecar: sequential, ${env.rounds} rounds of ${env.roundMs} ms each`);
   for (let r = 0; r < env.rounds; r++) {
-    for (const mode of ["runtime", "sidecar"] as const)
-      rounds[mode].push(await runSequential(calls[mode], env.roundMs));
+    for (const mode of MODES) rounds[mode].push(await runSequential(calls[mode], env.roundMs));
   }
   return rounds;
 }
 
 function report(
-  sequential: Record<"runtime" | "sidecar", Round[]>,
+  sequential: Record<Mode, Round[]>,
   concurrent: Record<"runtime" | "sidecar", ReturnType<typeof totals>>,
 ): SuiteResult {
   const runtime = totals(sequential.runtime);
   const viaSidecar = totals(sequential.sidecar);
+  const http = totals(sequential.http);
   const addedP50 = viaSidecar.p50Us - runtime.p50Us;
   const addedP99 = viaSidecar.p99Us - runtime.p99Us;
   const ratio = concurrent.sidecar.callsPerSecond / concurrent.runtime.callsPerSecond;
@@ -108,6 +155,9 @@ function report(
       "sidecar.added-p99-us": roundTo(addedP99, 1),
       "sidecar.runtime@1.p50-us": roundTo(runtime.p50Us, 1),
       "sidecar.sidecar@1.p50-us": roundTo(viaSidecar.p50Us, 1),
+      "sidecar.http@1.p50-us": roundTo(http.p50Us, 1),
+      // the two HTTP round trips are the floor of any HTTP sidecar: what is above them is ours
+      "sidecar.added-over-two-http-p50-us": roundTo(addedP50 - 2 * http.p50Us, 1),
       [`sidecar.runtime@${IN_FLIGHT}.calls-per-s`]: roundTo(concurrent.runtime.callsPerSecond, 0),
       [`sidecar.sidecar@${IN_FLIGHT}.calls-per-s`]: roundTo(concurrent.sidecar.callsPerSecond, 0),
       // the caller's process: the runtime's call, or the app's HTTP client and its sidecar
@@ -133,6 +183,13 @@ function report(
             formatFixed(viaSidecar.p99Us),
             formatCount(concurrent.sidecar.callsPerSecond),
             formatFixed(concurrent.sidecar.cpuPerCallUs),
+          ],
+          [
+            "bare HTTP round trip (the floor of each of the two hops)",
+            formatFixed(http.p50Us),
+            formatFixed(http.p99Us),
+            "",
+            "",
           ],
           [
             "added",
