@@ -53,11 +53,8 @@ export function replyFailed(r: ServedRequest, thrown: unknown): void {
 export function release(r: ServedRequest): void {
   r.endpoint.counters.inFlight--;
   r.host.telemetry.activeRequests(r.endpoint, -1);
-  if (r.ctx !== undefined) {
-    // another request may have taken the key since (a caller reusing its Idempotency-Key)
-    if (r.cancelKey !== undefined && r.inFlight.get(r.cancelKey) === r.ctx) r.inFlight.delete(r.cancelKey);
-    r.ctx.dispose();
-  }
+  r.inFlight.delete(r.inFlightHandle);
+  r.ctx?.dispose();
   // only successes teach the adaptive limit what latency this instance has
   r.slot?.release(monotonicNow() - r.arrivedAt, r.succeeded, r.slotBucket);
 }

@@ -11,8 +11,8 @@ import {
   readHeaders,
   validateInput,
 } from "./request-steps.js";
-import type { InFlight, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
-import { ServedRequest } from "./served-request.js";
+import type { PipelineHost, ServedEndpoint } from "./served-endpoint.js";
+import { type InFlight, ServedRequest } from "./served-request.js";
 
 // the public `Handler` and the host mesh.ts implements are named where the pipeline is
 export type { Handler, PipelineHost, ServedEndpoint } from "./served-endpoint.js";

@@ -60,7 +60,7 @@ export function readHeaders(r: ServedRequest): Timed {
     span,
   );
   r.cancelKey = requestCancelKey(msg.reply as string, meta, vouched);
-  if (r.cancelKey !== undefined) r.inFlight.set(r.cancelKey, r.ctx);
+  r.inFlightHandle = r.inFlight.add(r);
   return r as Timed;
 }
 

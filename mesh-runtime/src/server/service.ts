@@ -13,10 +13,12 @@ import type { Logger } from "pino";
 import { answerDiscovery, type DiscoverySource } from "../discovery/responder.js";
 import { MeshError } from "../errors.js";
 import { monotonicNow } from "../resilience/clock.js";
+import { SlotTable } from "../resilience/slot-table.js";
 import { cancelKeyOf } from "./cancel-key.js";
 import { refuseRequest } from "./request-outcome.js";
 import { serveRequest } from "./request-pipeline.js";
-import type { InFlight, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
+import type { PipelineHost, ServedEndpoint } from "./served-endpoint.js";
+import type { InFlight, ServedRequest } from "./served-request.js";
 
 // after its deadline a handler that heeds its abort signal needs a moment to return
 const ABANDON_GRACE_MS = 250;
@@ -67,7 +69,7 @@ export class ServiceInstance implements ServiceHandle {
   readonly #subs: Subscription[];
   readonly #discovery: Subscription[];
   readonly #cancels: Subscription;
-  readonly #requests: InFlight = new Map();
+  readonly #requests: InFlight = new SlotTable<ServedRequest>();
   #inFlight = 0;
   /** Set when the broker refused a subscription: this identity may not serve the service. */
   refusal: Error | undefined;
@@ -138,7 +140,11 @@ export class ServiceInstance implements ServiceHandle {
 
   #onCancel(msg: Msg): void {
     const key = cancelKeyOf(msg, this.#host.vouchesIdentity());
-    if (key !== undefined) this.#requests.get(key)?.cancel();
+    // every request in flight under the key (a caller reusing its Idempotency-Key may have two)
+    if (key === undefined) return;
+    this.#requests.forEach((r) => {
+      if (r.cancelKey === key) r.ctx?.cancel();
+    });
   }
 
   async #handle(msg: Msg, endpoint: ServedEndpoint): Promise<void> {
@@ -186,7 +192,9 @@ export class ServiceInstance implements ServiceHandle {
    */
   async overrun(): Promise<void> {
     let latest = monotonicNow();
-    for (const ctx of this.#requests.values()) latest = Math.max(latest, ctx.deadlineAt);
+    this.#requests.forEach((r) => {
+      if (Number.isFinite(r.deadlineAt)) latest = Math.max(latest, r.deadlineAt);
+    });
     if (await this.#whenIdle(latest - monotonicNow() + ABANDON_GRACE_MS)) return;
     this.#log.warn(
       { service: this.name, handlers: this.#inFlight },
