@@ -42,7 +42,9 @@ describe("SlotTable", () => {
     const handles = Array.from({ length: 10 }, (_, i) => table.add(i));
     for (const h of handles.filter((_, i) => i % 3 === 0)) table.delete(h);
     const seen: number[] = [];
-    table.forEach((n) => seen.push(n));
+    table.forEach((n) => {
+      seen.push(n);
+    });
     assert.deepEqual(
       seen.sort((x, y) => x - y),
       [1, 2, 4, 5, 7, 8],

@@ -135,7 +135,14 @@ export class ServiceInstance implements ServiceHandle {
       );
       return;
     }
-    void this.#handle(msg, endpoint);
+    this.#inFlight++;
+    let pending: Promise<void> | undefined;
+    try {
+      pending = serveRequest(msg, endpoint, this.#host, this.#requests);
+    } finally {
+      if (pending === undefined) this.#ended();
+    }
+    pending?.then(this.#ended, this.#ended);
   }
 
   #onCancel(msg: Msg): void {
@@ -147,15 +154,11 @@ export class ServiceInstance implements ServiceHandle {
     });
   }
 
-  async #handle(msg: Msg, endpoint: ServedEndpoint): Promise<void> {
-    this.#inFlight++;
-    try {
-      await serveRequest(msg, endpoint, this.#host, this.#requests);
-    } finally {
-      this.#inFlight--;
-      if (this.#inFlight === 0) for (const resolve of [...this.#idle]) resolve();
-    }
-  }
+  /** A request was answered (or given up on at its deadline) and its handler has ended. */
+  readonly #ended = (): void => {
+    this.#inFlight--;
+    if (this.#inFlight === 0) for (const resolve of [...this.#idle]) resolve();
+  };
 
   stop(): Promise<void> {
     this.#stopping ??= this.#drain();
