@@ -1,6 +1,6 @@
 import type { Msg } from "@nats-io/nats-core";
 import { handlerEnded, watchDeadline } from "./handler-deadline.js";
-import { release, replyFailed, replySucceeded } from "./request-outcome.js";
+import { recordSuccess, release, replyFailed, replySucceeded } from "./request-outcome.js";
 import {
   acquireSlot,
   admitQuota,
@@ -108,14 +108,34 @@ function runAndReply(r: Validated): Promise<void> | undefined {
 }
 
 function succeed(r: Validated, body: Uint8Array, watch: number): void {
+  handlerEnded(watch);
+  // a handler that overran was answered for at its deadline; it is only waited for
+  if (r.expired) return;
   try {
-    // a handler that overran was answered for at its deadline; it is only waited for
-    if (!r.expired) replySucceeded(r, body);
+    replySucceeded(r, body);
   } catch (thrown) {
-    if (!r.expired) replyFailed(r, thrown);
-  } finally {
-    handlerEnded(watch);
-    if (!r.expired) release(r);
+    replyFailed(r, thrown);
+    release(r);
+    return;
+  }
+  // the reply is queued in nats.js, which writes it in a microtask queued with the first reply
+  // of this turn: what a success leaves behind is done after that write, not before it
+  answered.push(r);
+  if (answered.length === 1) queueMicrotask(recordAnswered);
+}
+
+/** Successes replied to in this turn of the event loop, recorded and released after the write. */
+const answered: Validated[] = [];
+
+function recordAnswered(): void {
+  for (const r of answered.splice(0)) {
+    try {
+      recordSuccess(r);
+    } catch (error) {
+      // telemetry that throws must not keep the request's slot, nor stop the others being recorded
+      r.host.log.warn({ err: error, service: r.endpoint.service }, "could not record a request");
+    }
+    release(r);
   }
 }
 

@@ -45,6 +45,8 @@ export class ServedRequest {
   slotBucket = "";
   input: unknown;
   succeeded = false;
+  /** Ms from arrival to the reply of a success. */
+  elapsedMs = 0;
   /** The handler overran its deadline: the request was failed and released then, not after it. */
   expired = false;
 
