@@ -4,12 +4,12 @@ const GENERATIONS = 2 ** 32;
 
 /**
  * Things held while a request is in flight, each under a number of its own (a handle): an array
- * and a free list of its slots, not a Map. Why not a Map: one whose entries come and go with every
- * request rehashes every few dozen of them, and V8 links each retired table to its successor (for
- * iterators still walking it). Once one table of the chain has been promoted to the old
- * generation, the scavenger counts what the chain points to as live, so every request's objects
- * were promoted too: about 1 KB a request and 8 µs of GC per request in the bench's responder
- * (docs/PERFORMANCE.md). Slots are reused; a handle carries its slot's generation, so a stale
+ * and a free list of its slots, not a Map. Why not a Map: with two Maps taking an insert and a
+ * delete per request, the bench's responder promoted every request's objects to the old
+ * generation (about 1 KB and 8 µs of GC per request; none with slot tables, docs/PERFORMANCE.md).
+ * The likely cause: such a Map rehashes every few dozen requests and V8 links a retired table to
+ * its successor for iterators still walking it, so once one table is old the scavenger counts
+ * what the chain reaches as live. Slots are reused; a handle carries its slot's generation, so a stale
  * handle finds nothing, never the slot's next occupant.
  */
 export class SlotTable<T> {
