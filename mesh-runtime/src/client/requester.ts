@@ -3,6 +3,7 @@ import { nuid } from "@nats-io/nats-core";
 import { isMeshError } from "../errors.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { DeadlineQueue } from "../resilience/deadline-queue.js";
+import { SlotTable } from "../resilience/slot-table.js";
 import type { EncodedHeaders } from "../wire/raw-headers.js";
 
 /** Why an attempt got no reply message. `sent` tells whether the request may have arrived. */
@@ -33,6 +34,8 @@ const CLOSED_UNSENT: SendFailure = { kind: "closed", sent: false };
 const REFUSED: SendFailure = { kind: "refused", sent: false };
 const TOKEN_RADIX = 36;
 
+function noop(): void {}
+
 export function isSendFailure(result: SendResult): result is SendFailure {
   return "kind" in result;
 }
@@ -41,26 +44,28 @@ interface Pending {
   resolve: (result: SendResult) => void;
   /** Where the request went, so a broker's refusal of that subject can find it. */
   subject: string;
+  /** Its handle in the table of requests in flight (the reply subject's token). */
+  token: number;
 }
 
 /**
  * Request/reply multiplexed over one wildcard inbox subscription: a request is a publish with a
- * reply subject `<inbox>.<token>` (the request's number, base 36) and an entry in a map. No
+ * reply subject `<inbox>.<token>` (its handle in a `SlotTable`, base 36: unique while it is in
+ * flight, and a late reply to a settled one finds nothing) and an entry in that table. No
  * per-request subscription, timer or `Error` (nats.js `request()` pays for all three): timeouts
  * are one `DeadlineQueue`, failures are values.
  */
 export class Requester {
   readonly #nc: NatsConnection;
   readonly #prefix: string;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new SlotTable<Pending>();
   readonly #deadlines = new DeadlineQueue(
-    (seq) => this.#pending.has(seq),
+    (seq) => this.#pending.get(seq) !== undefined,
     (seq) => this.#settle(seq, TIMEOUT),
     () => this.#pending.size,
   );
   /** Calls waiting for a reconnect: each is told how the wait ended. */
   readonly #waiting = new Set<(outcome: SendFailure | undefined) => void>();
-  #seq = 0;
   #connected = true;
   /** Set when the broker refused the inbox subscription: no reply can ever arrive. */
   refusal: Error | undefined;
@@ -131,16 +136,19 @@ export class Requester {
     ) {
       return Promise.resolve({ kind: "too-large", sent: false, limit });
     }
-    const token = this.#seq++;
+    const entry: Pending = { resolve: noop, subject, token: -1 };
+    const token = this.#pending.add(entry);
+    entry.token = token;
     const reply = this.#prefix + token.toString(TOKEN_RADIX);
     try {
       // publish() only calls encode() on its headers; EncodedHeaders has exactly that
       this.#nc.publish(subject, payload, { reply, headers: headers as unknown as MsgHdrs });
     } catch (cause) {
+      this.#pending.delete(token);
       return Promise.resolve({ kind: "publish-failed", sent: false, cause });
     }
     return new Promise<SendResult>((resolve) => {
-      this.#pending.set(token, { resolve, subject });
+      entry.resolve = resolve;
       this.#deadlines.add(token, monotonicNow() + timeoutMs);
       if (signal !== undefined) {
         // a parent's deadline is this call's deadline too: a timeout, and the callee times out itself
@@ -153,7 +161,6 @@ export class Requester {
           );
         signal.addEventListener("abort", onAbort, { once: true });
         // the listener must not outlive the request on a long-lived signal
-        const entry = this.#pending.get(token) as Pending;
         entry.resolve = (r) => {
           signal.removeEventListener("abort", onAbort);
           resolve(r);
@@ -179,8 +186,11 @@ export class Requester {
    * every request in flight to it was refused, and fails now instead of timing out.
    */
   refused(subject: string): void {
-    for (const [token, pending] of [...this.#pending])
-      if (pending.subject === subject) this.#settle(token, REFUSED);
+    const refused: number[] = [];
+    this.#pending.forEach((pending) => {
+      if (pending.subject === subject) refused.push(pending.token);
+    });
+    for (const token of refused) this.#settle(token, REFUSED);
   }
 
   /** The connection is gone for good. */
@@ -195,7 +205,7 @@ export class Requester {
   }
 
   #onReply(msg: Msg): void {
-    // not a number: not a reply to anything sent here (the map has no NaN key)
+    // not a number: not a reply to anything sent here (NaN is no handle)
     const token = Number.parseInt(msg.subject.slice(this.#prefix.length), TOKEN_RADIX);
     // the server's "no responders" status: a 503 with headers and no body
     const result = msg.data.length === 0 && msg.headers?.code === 503 ? NO_RESPONDERS : msg;
@@ -210,7 +220,11 @@ export class Requester {
   }
 
   #failAll(result: SendFailure): void {
-    for (const token of [...this.#pending.keys()]) this.#settle(token, result);
+    const tokens: number[] = [];
+    this.#pending.forEach((pending) => {
+      tokens.push(pending.token);
+    });
+    for (const token of tokens) this.#settle(token, result);
     this.#deadlines.clear();
   }
 }

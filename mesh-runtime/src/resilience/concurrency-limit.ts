@@ -14,6 +14,8 @@ const SHEDDABLE_SHARE = 0.8;
 const CRITICAL_RESERVE_SHARE = 0.1;
 /** Room above a level's threshold for a tenant within its fair share (the hard cap). */
 const FAIR_SHARE_ROOM = 0.25;
+/** Buckets kept while they hold no slot; past this many, the idle ones are forgotten. */
+const MAX_IDLE_BUCKETS = 1_024;
 
 interface Bucket {
   inFlight: number;
@@ -79,16 +81,20 @@ export class ConcurrencyLimit {
           ? limit + Math.max(1, Math.ceil(limit * CRITICAL_RESERVE_SHARE))
           : limit;
     let b = this.#buckets.get(bucket);
+    const held = b?.inFlight ?? 0;
     if (this.#inFlight >= threshold) {
       if (criticality === "sheddable") return false;
       if (this.#inFlight >= threshold + Math.max(1, Math.ceil(limit * FAIR_SHARE_ROOM))) return false;
-      const held = b?.inFlight ?? 0;
-      const totalWeight = this.#activeWeight + (b === undefined ? weight : weight - b.weight);
+      const totalWeight = this.#activeWeight + weight - (held > 0 ? (b as Bucket).weight : 0);
       if (held >= (limit * weight) / totalWeight) return false;
     }
     if (b === undefined) {
+      if (this.#buckets.size >= MAX_IDLE_BUCKETS) this.#forgetIdle();
       b = { inFlight: 0, weight };
       this.#buckets.set(bucket, b);
+    }
+    if (held === 0) {
+      b.weight = weight;
       this.#activeWeight += weight;
     } else if (b.weight !== weight) {
       // the policy changed the plan's weight: the newest request's counts
@@ -100,14 +106,18 @@ export class ConcurrencyLimit {
     return true;
   }
 
+  /** Forgets the buckets holding no slot (a policy that listed many tenants over time). */
+  #forgetIdle(): void {
+    for (const [name, b] of this.#buckets) if (b.inFlight === 0) this.#buckets.delete(name);
+  }
+
   /** Gives `bucket`'s slot back with how long the request took (only successes are latency samples). */
   release(rttMs: number, sample: boolean, bucket = ""): void {
     this.#inFlight--;
     const b = this.#buckets.get(bucket);
-    if (b !== undefined && --b.inFlight <= 0) {
-      this.#buckets.delete(bucket);
-      this.#activeWeight -= b.weight;
-    }
+    // an idle bucket stays, so a bucket does not cost a Map insert and delete per request (the
+    // churn `slot-table.ts` describes) where requests come one at a time
+    if (b !== undefined && b.inFlight > 0 && --b.inFlight === 0) this.#activeWeight -= b.weight;
     if (this.#o.mode !== "adaptive" || !sample) return;
     // now and then forget the unloaded latency and back off, so that it is measured again at a
     // lower load: a service that became slower for good must not be throttled to its minimum

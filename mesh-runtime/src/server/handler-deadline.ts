@@ -1,12 +1,13 @@
 import { MeshError } from "../errors.js";
 import { DeadlineQueue } from "../resilience/deadline-queue.js";
+import { SlotTable } from "../resilience/slot-table.js";
 import { release, replyFailed } from "./request-outcome.js";
 import type { ServedRequest } from "./served-request.js";
 
-/** Requests whose handler is running, by a number of their own. */
-const running = new Map<number, ServedRequest>();
+/** Requests whose handler is running, by a handle of their own (not a Map: `slot-table.ts`). */
+const running = new SlotTable<ServedRequest>();
 const deadlines = new DeadlineQueue(
-  (id) => running.has(id),
+  (id) => running.get(id) !== undefined,
   (id) => {
     const r = running.get(id) as ServedRequest;
     running.delete(id);
@@ -14,7 +15,6 @@ const deadlines = new DeadlineQueue(
   },
   () => running.size,
 );
-let nextId = 0;
 
 /**
  * Bounds the handler's work by the request's deadline, without a timer or a racing promise per
@@ -26,8 +26,7 @@ let nextId = 0;
  */
 export function watchDeadline(r: ServedRequest): number {
   if (!Number.isFinite(r.deadlineAt)) return -1;
-  const id = nextId++;
-  running.set(id, r);
+  const id = running.add(r);
   // expired once the monotonic clock reads the deadline: the reply is then dropped, not sent
   deadlines.add(id, r.deadlineAt);
   return id;

@@ -14,16 +14,24 @@ import type { ServedRequest, Validated } from "./served-request.js";
 /** What a span says of a request whose headers could not be read: no tenant, no caller. */
 const UNREAD = { tenant: undefined, caller: undefined, callerVerified: false, attempt: 1 } as const;
 
-/** The reply of a request that got through every step, recorded (counters, span, access log). */
+/**
+ * The reply of a request that got through every step; `recordSuccess` records it (counters, span,
+ * access log) once the reply is on its way.
+ */
 export function replySucceeded(r: Validated, body: Uint8Array): void {
-  const { host, endpoint, meta, span } = r;
+  const { host } = r;
   if (body.length > host.maxPayload()) {
     // the handler ran, so this is not the caller's PAYLOAD_TOO_LARGE: the service broke its limit
     throw new MeshError("INTERNAL", `the reply (${body.length} bytes) exceeds ${host.maxPayload()} bytes`);
   }
   reply(r.msg, r.deadlineAt, host.log, body);
   r.succeeded = true;
-  const elapsedMs = monotonicNow() - r.arrivedAt;
+  r.elapsedMs = monotonicNow() - r.arrivedAt;
+}
+
+/** What a success leaves in counters, span and (at debug) the access log. */
+export function recordSuccess(r: Validated): void {
+  const { host, endpoint, meta, span, elapsedMs } = r;
   endpoint.counters.record(elapsedMs, undefined, meta.caller, meta.callerVerified);
   host.telemetry.endServerSpan(span, endpoint, meta.tenant, elapsedMs, undefined);
   if (host.log.isLevelEnabled("debug")) logAccess(host.log, endpoint, meta, span, elapsedMs, undefined);
@@ -53,13 +61,10 @@ export function replyFailed(r: ServedRequest, thrown: unknown): void {
 export function release(r: ServedRequest): void {
   r.endpoint.counters.inFlight--;
   r.host.telemetry.activeRequests(r.endpoint, -1);
-  if (r.ctx !== undefined) {
-    // another request may have taken the key since (a caller reusing its Idempotency-Key)
-    if (r.cancelKey !== undefined && r.inFlight.get(r.cancelKey) === r.ctx) r.inFlight.delete(r.cancelKey);
-    r.ctx.dispose();
-  }
+  r.inFlight.delete(r.inFlightHandle);
+  r.ctx?.dispose();
   // only successes teach the adaptive limit what latency this instance has
-  r.slot?.release(monotonicNow() - r.arrivedAt, r.succeeded, r.slotBucket);
+  r.slot?.release(r.succeeded ? r.elapsedMs : monotonicNow() - r.arrivedAt, r.succeeded, r.slotBucket);
 }
 
 function reply(msg: Msg, deadlineAt: number, log: Logger, body: Uint8Array, headers?: MsgHdrs): void {

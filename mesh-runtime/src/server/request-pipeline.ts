@@ -1,6 +1,6 @@
 import type { Msg } from "@nats-io/nats-core";
 import { handlerEnded, watchDeadline } from "./handler-deadline.js";
-import { release, replyFailed, replySucceeded } from "./request-outcome.js";
+import { recordSuccess, release, replyFailed, replySucceeded } from "./request-outcome.js";
 import {
   acquireSlot,
   admitQuota,
@@ -11,8 +11,8 @@ import {
   readHeaders,
   validateInput,
 } from "./request-steps.js";
-import type { InFlight, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
-import { ServedRequest } from "./served-request.js";
+import type { PipelineHost, ServedEndpoint } from "./served-endpoint.js";
+import { type Admitted, type InFlight, ServedRequest, type Validated } from "./served-request.js";
 
 // the public `Handler` and the host mesh.ts implements are named where the pipeline is
 export type { Handler, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
@@ -45,29 +45,102 @@ export type { Handler, PipelineHost, ServedEndpoint } from "./served-endpoint.js
  * Every request gets exactly one reply, or none once its deadline has passed (nobody waits).
  * A throw of any kind becomes a typed error reply at this one boundary.
  * Each step takes the mark of the one before (`served-request.ts`), so this order is checked by
- * the compiler; steps with nothing to wait for return at once rather than a promise.
+ * the compiler; steps with nothing to wait for return at once rather than a promise, so a request
+ * whose quota, drills and handler have nothing to wait for is answered in the callback that
+ * delivered it, with no promise made (the returned promise is undefined then).
  */
-export async function serveRequest(
+export function serveRequest(
   msg: Msg,
   endpoint: ServedEndpoint,
   host: PipelineHost,
   inFlight: InFlight,
-): Promise<void> {
+): Promise<void> | undefined {
   const r = new ServedRequest(msg, endpoint, host, inFlight);
-  let watch = -1;
   endpoint.counters.inFlight++;
   host.telemetry.activeRequests(endpoint, 1);
+  let validated: Validated | Promise<Validated>;
   try {
-    const allowed = checkAccess(checkTenant(readHeaders(r)));
-    const quota = admitQuota(allowed);
-    const slotted = acquireSlot(quota instanceof Promise ? await quota : quota);
-    const drill = drillFaults(slotted);
-    const validated = validateInput(drill instanceof Promise ? await drill : drill);
-    watch = watchDeadline(r);
-    const body = await handle(validated);
-    // a handler that overran was answered for at its deadline; it is only waited for
-    if (!r.expired) replySucceeded(validated, body);
+    validated = admit(r);
   } catch (thrown) {
+    fail(r, thrown, -1);
+    return undefined;
+  }
+  if (validated instanceof Promise) {
+    return validated.then(runAndReply, (thrown: unknown) => fail(r, thrown, -1));
+  }
+  return runAndReply(validated);
+}
+
+/** Steps 1 to 6, at once unless the quota or a drill has something to wait for. */
+function admit(r: ServedRequest): Validated | Promise<Validated> {
+  const quota = admitQuota(checkAccess(checkTenant(readHeaders(r))));
+  return quota instanceof Promise ? quota.then(limitAndValidate) : limitAndValidate(quota);
+}
+
+function limitAndValidate(r: Admitted): Validated | Promise<Validated> {
+  const drill = drillFaults(acquireSlot(r));
+  return drill instanceof Promise ? drill.then(validateInput) : validateInput(drill);
+}
+
+/**
+ * Steps 7 to 9. A handler that returned a value is answered at once, in the callback that
+ * delivered the request; only one that returned a promise is bounded by the deadline queue (a
+ * deadline cannot pass unseen while the thread runs a synchronous handler: the reply is then
+ * dropped as late), and leaves a promise the instance waits for when it drains.
+ */
+function runAndReply(r: Validated): Promise<void> | undefined {
+  let body: Uint8Array | Promise<Uint8Array>;
+  try {
+    body = handle(r);
+  } catch (thrown) {
+    fail(r, thrown, -1);
+    return undefined;
+  }
+  if (!(body instanceof Promise)) {
+    succeed(r, body, -1);
+    return undefined;
+  }
+  const watch = watchDeadline(r);
+  return body.then(
+    (bytes) => succeed(r, bytes, watch),
+    (thrown: unknown) => fail(r, thrown, watch),
+  );
+}
+
+function succeed(r: Validated, body: Uint8Array, watch: number): void {
+  handlerEnded(watch);
+  // a handler that overran was answered for at its deadline; it is only waited for
+  if (r.expired) return;
+  try {
+    replySucceeded(r, body);
+  } catch (thrown) {
+    replyFailed(r, thrown);
+    release(r);
+    return;
+  }
+  // the reply is queued in nats.js, which writes it in a microtask queued with the first reply
+  // of this turn: what a success leaves behind is done after that write, not before it
+  answered.push(r);
+  if (answered.length === 1) queueMicrotask(recordAnswered);
+}
+
+/** Successes replied to in this turn of the event loop, recorded and released after the write. */
+const answered: Validated[] = [];
+
+function recordAnswered(): void {
+  for (const r of answered.splice(0)) {
+    try {
+      recordSuccess(r);
+    } catch (error) {
+      // telemetry that throws must not keep the request's slot, nor stop the others being recorded
+      r.host.log.warn({ err: error, service: r.endpoint.service }, "could not record a request");
+    }
+    release(r);
+  }
+}
+
+function fail(r: ServedRequest, thrown: unknown, watch: number): void {
+  try {
     if (!r.expired) replyFailed(r, thrown);
   } finally {
     handlerEnded(watch);

@@ -60,7 +60,7 @@ export function readHeaders(r: ServedRequest): Timed {
     span,
   );
   r.cancelKey = requestCancelKey(msg.reply as string, meta, vouched);
-  if (r.cancelKey !== undefined) r.inFlight.set(r.cancelKey, r.ctx);
+  r.inFlightHandle = r.inFlight.add(r);
   return r as Timed;
 }
 
@@ -187,8 +187,11 @@ export function validateInput(r: Drilled): Validated {
   return r as Validated;
 }
 
-/** 7. Idempotent replay (dedupe endpoints), else steps 8 and 9 at once. */
-export function handle(r: Validated): Promise<Uint8Array> {
+/**
+ * 7. Idempotent replay (dedupe endpoints), else steps 8 and 9 at once: the reply's body, at once
+ * when the handler returned a value rather than a promise.
+ */
+export function handle(r: Validated): Uint8Array | Promise<Uint8Array> {
   const { endpoint, meta } = r;
   if (endpoint.dedupeTtlMs === undefined || meta.idempotencyKey === undefined) return runHandler(r);
   return replayOrRun(
@@ -201,7 +204,7 @@ export function handle(r: Validated): Promise<Uint8Array> {
       leaseMs: Math.max(1_000, Math.ceil(remainingMs(r.deadlineAt)) + 1_000),
       replayed: () => r.span.addEvent(SpanEvent.Replay),
     },
-    () => runHandler(r),
+    async () => runHandler(r),
   );
 }
 
@@ -209,10 +212,23 @@ export function handle(r: Validated): Promise<Uint8Array> {
  * 8. The handler; its output is encoded as it is: a caller that has the contract checks it
  * (`validation.output`), where a bad reply would do harm.
  */
-async function runHandler(r: Validated): Promise<Uint8Array> {
+function runHandler(r: Validated): Uint8Array | Promise<Uint8Array> {
   const { endpoint, ctx } = r;
   // the application's own spans and `trace.getActiveSpan()` see the request's span
-  const output = await context.with(ctx.traceContext, endpoint.handler, undefined, r.input, ctx);
+  const output: unknown = context.with(ctx.traceContext, endpoint.handler, undefined, r.input, ctx);
+  // a handler that returned a value is answered without a promise or a microtask in between
+  return isThenable(output) ? Promise.resolve(output).then(encodeOutput) : encodeOutput(output);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+function encodeOutput(output: unknown): Uint8Array {
   try {
     return encodeJson(output);
   } catch (cause) {

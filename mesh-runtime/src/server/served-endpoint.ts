@@ -7,7 +7,7 @@ import type { SettingsCache } from "../policy/settings-cache.js";
 import type { QuotaRule } from "../quota/quota-rules.js";
 import type { RepeatedLines } from "../telemetry/repeated-lines.js";
 import type { MeshTelemetry } from "../telemetry/telemetry.js";
-import type { ContextHost, HandlerContext, RequestContext } from "./context.js";
+import type { ContextHost, HandlerContext } from "./context.js";
 import type { EndpointLimit } from "./endpoint-limit.js";
 
 /** A handler: the validated input in, a value of the output schema's input type out. */
@@ -58,6 +58,3 @@ export interface PipelineHost extends ContextHost {
   /** Rate-limits the failure lines of requests (a shed storm must not become a log storm). */
   readonly repeatedLines: RepeatedLines;
 }
-
-/** Requests being handled, by the key a caller's cancel names (`cancel-key.ts`). */
-export type InFlight = Map<string, RequestContext>;

@@ -3,9 +3,16 @@ import type { Span } from "@opentelemetry/api";
 import type { CompiledPolicy, EffectiveSettings } from "../policy/effective-settings.js";
 import { monotonicNow } from "../resilience/clock.js";
 import type { ConcurrencyLimit } from "../resilience/concurrency-limit.js";
+import type { SlotTable } from "../resilience/slot-table.js";
 import type { RequestMeta } from "../wire/request-headers.js";
 import type { RequestContext } from "./context.js";
-import type { InFlight, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
+import type { PipelineHost, ServedEndpoint } from "./served-endpoint.js";
+
+/**
+ * The requests one service instance is handling, found by a caller's cancel (`cancelKey`, compared
+ * one by one: cancels are rare) and by `overrun()` (their deadlines).
+ */
+export type InFlight = SlotTable<ServedRequest>;
 
 /**
  * One request on its way through the server pipeline: the steps fill it in, and the reply (of
@@ -28,14 +35,18 @@ export class ServedRequest {
   span: Span | undefined;
   /** Exists, and takes cancels, from the access step on. */
   ctx: RequestContext | undefined;
-  /** Where `ctx` is registered for cancels; undefined when no cancel can name the request. */
+  /** The key a cancel names the request by (`cancel-key.ts`); undefined when none can. */
   cancelKey: string | undefined;
+  /** Its handle in `inFlight` from the first step on; -1 before. */
+  inFlightHandle = -1;
   /** The concurrency slot held, released with the request's latency. */
   slot: ConcurrencyLimit | undefined;
   /** The fair-share bucket the slot belongs to. */
   slotBucket = "";
   input: unknown;
   succeeded = false;
+  /** Ms from arrival to the reply of a success. */
+  elapsedMs = 0;
   /** The handler overran its deadline: the request was failed and released then, not after it. */
   expired = false;
 

@@ -13,10 +13,12 @@ import type { Logger } from "pino";
 import { answerDiscovery, type DiscoverySource } from "../discovery/responder.js";
 import { MeshError } from "../errors.js";
 import { monotonicNow } from "../resilience/clock.js";
+import { SlotTable } from "../resilience/slot-table.js";
 import { cancelKeyOf } from "./cancel-key.js";
 import { refuseRequest } from "./request-outcome.js";
 import { serveRequest } from "./request-pipeline.js";
-import type { InFlight, PipelineHost, ServedEndpoint } from "./served-endpoint.js";
+import type { PipelineHost, ServedEndpoint } from "./served-endpoint.js";
+import type { InFlight, ServedRequest } from "./served-request.js";
 
 // after its deadline a handler that heeds its abort signal needs a moment to return
 const ABANDON_GRACE_MS = 250;
@@ -67,7 +69,7 @@ export class ServiceInstance implements ServiceHandle {
   readonly #subs: Subscription[];
   readonly #discovery: Subscription[];
   readonly #cancels: Subscription;
-  readonly #requests: InFlight = new Map();
+  readonly #requests: InFlight = new SlotTable<ServedRequest>();
   #inFlight = 0;
   /** Set when the broker refused a subscription: this identity may not serve the service. */
   refusal: Error | undefined;
@@ -133,23 +135,30 @@ export class ServiceInstance implements ServiceHandle {
       );
       return;
     }
-    void this.#handle(msg, endpoint);
+    this.#inFlight++;
+    let pending: Promise<void> | undefined;
+    try {
+      pending = serveRequest(msg, endpoint, this.#host, this.#requests);
+    } finally {
+      if (pending === undefined) this.#ended();
+    }
+    pending?.then(this.#ended, this.#ended);
   }
 
   #onCancel(msg: Msg): void {
     const key = cancelKeyOf(msg, this.#host.vouchesIdentity());
-    if (key !== undefined) this.#requests.get(key)?.cancel();
+    // every request in flight under the key (a caller reusing its Idempotency-Key may have two)
+    if (key === undefined) return;
+    this.#requests.forEach((r) => {
+      if (r.cancelKey === key) r.ctx?.cancel();
+    });
   }
 
-  async #handle(msg: Msg, endpoint: ServedEndpoint): Promise<void> {
-    this.#inFlight++;
-    try {
-      await serveRequest(msg, endpoint, this.#host, this.#requests);
-    } finally {
-      this.#inFlight--;
-      if (this.#inFlight === 0) for (const resolve of [...this.#idle]) resolve();
-    }
-  }
+  /** A request was answered (or given up on at its deadline) and its handler has ended. */
+  readonly #ended = (): void => {
+    this.#inFlight--;
+    if (this.#inFlight === 0) for (const resolve of [...this.#idle]) resolve();
+  };
 
   stop(): Promise<void> {
     this.#stopping ??= this.#drain();
@@ -186,7 +195,9 @@ export class ServiceInstance implements ServiceHandle {
    */
   async overrun(): Promise<void> {
     let latest = monotonicNow();
-    for (const ctx of this.#requests.values()) latest = Math.max(latest, ctx.deadlineAt);
+    this.#requests.forEach((r) => {
+      if (Number.isFinite(r.deadlineAt)) latest = Math.max(latest, r.deadlineAt);
+    });
     if (await this.#whenIdle(latest - monotonicNow() + ABANDON_GRACE_MS)) return;
     this.#log.warn(
       { service: this.name, handlers: this.#inFlight },

@@ -6,8 +6,28 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 /** JSON-encodes a body. `undefined` (a void handler) travels as an empty body. */
 export function encodeJson(value: unknown): Uint8Array {
   if (value === undefined) return EMPTY;
-  // Buffer.from is several times faster than TextEncoder for short strings
-  return Buffer.from(JSON.stringify(value), "utf8");
+  return utf8Bytes(JSON.stringify(value));
+}
+
+// Short texts are written into a shared slab, a fresh one when it is full, never over bytes
+// handed out: nats.js keeps what it is given until it flushes. Buffer.from does the same with
+// an 8 KiB pool, whose refills (an ArrayBuffer each) cost ~0.4 µs per 100-byte body.
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MAX_CHARS = 2_048;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let slabAt = 0;
+
+/** The UTF-8 bytes of `text`, a view of a shared slab when it is short. */
+export function utf8Bytes(text: string): Uint8Array {
+  if (text.length > SLAB_MAX_CHARS) return Buffer.from(text, "utf8");
+  // a UTF-16 code unit is at most 3 UTF-8 bytes
+  if (slabAt + text.length * 3 > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabAt = 0;
+  }
+  const start = slabAt;
+  slabAt += slab.write(text, start);
+  return slab.subarray(start, slabAt);
 }
 
 /**

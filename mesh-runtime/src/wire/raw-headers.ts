@@ -1,5 +1,6 @@
 import type { Msg } from "@nats-io/nats-core";
 import { MsgImpl } from "@nats-io/nats-core/internal";
+import { utf8Bytes } from "./json-codec.js";
 
 const decoder = new TextDecoder();
 
@@ -64,11 +65,11 @@ export interface EncodedRequest {
 }
 
 /**
- * Encodes a header block and a JSON body in one pass into one buffer (one allocation, one UTF-8
- * encode); nats.js copies both views into its outbound buffer.
+ * Encodes a header block and a JSON body in one pass into one buffer (one UTF-8 encode, into a
+ * shared slab when short: `utf8Bytes`); nats.js copies both views into its outbound buffer.
  */
 export function encodeRequest(headerText: string, json: string): EncodedRequest {
-  const bytes = Buffer.from(headerText + json, "utf8");
+  const bytes = utf8Bytes(headerText + json);
   // header values are ASCII in practice; measure only when one might not be
   const headerBytes =
     bytes.length === headerText.length + json.length ? headerText.length : Buffer.byteLength(headerText);

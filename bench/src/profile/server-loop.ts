@@ -1,0 +1,77 @@
+// `NODE_OPTIONS=--conditions=@switchyard/source node --import tsx bench/src/profile/server-loop.ts [requests]`:
+// the CPU the server pipeline spends per request, without the network: the bench's echo contract
+// served with default options, its subscription's callback fed requests built as nats.js builds
+// received ones (a MsgImpl over the header block a mesh caller sends and the 100-byte order) in
+// batches of 64, replies going to a publisher that drops them. Prints µs per request (the least
+// of 5 rounds: this one thread's CPU, so a loaded machine slows it but hardly changes it).
+import type { Msg, NatsConnection, SubscriptionOptions } from "@nats-io/nats-core";
+import { MsgImpl, NatsConnectionImpl } from "@nats-io/nats-core/internal";
+import { connectMesh } from "@switchyard/runtime";
+import { pino } from "pino";
+import { echoContract, ORDER_BYTES } from "../echo-contract.js";
+import { startPrivate } from "../nats-server.js";
+
+const requests = Number(process.argv[2] ?? 100_000);
+const BATCH = 64;
+
+// the service's subscription callbacks, caught as serve() subscribes
+const callbacks = new Map<string, (err: Error | null, msg: Msg) => void>();
+const subscribe = NatsConnectionImpl.prototype.subscribe;
+NatsConnectionImpl.prototype.subscribe = function (
+  this: NatsConnection,
+  subject: string,
+  opts?: SubscriptionOptions,
+) {
+  if (opts?.callback !== undefined)
+    callbacks.set(subject, opts.callback as (err: Error | null, msg: Msg) => void);
+  return subscribe.call(this, subject, opts);
+};
+
+const nats = await startPrivate();
+const mesh = await connectMesh({
+  name: "bench",
+  servers: nats.url,
+  logger: pino({ level: "info" }, pino.destination(2)),
+});
+await mesh.serve(echoContract, { echo: (order) => order });
+const found = callbacks.get("mesh.svc.bench.>");
+if (found === undefined) throw new Error(`no service subscription among ${[...callbacks.keys()].join(", ")}`);
+const serve = found;
+
+const te = new TextEncoder();
+const subject = te.encode("mesh.svc.bench.echo");
+let replies = 0;
+const publisher = {
+  publish: () => {
+    replies++;
+  },
+};
+function request(n: number): Msg {
+  const headers = `NATS/1.0\r\nMesh-Caller: bench-caller\r\nMesh-Timeout: 5000\r\nIdempotency-Key: key${n}\r\n\r\n`;
+  const hdr = te.encode(headers);
+  const data = new Uint8Array(hdr.length + ORDER_BYTES.length);
+  data.set(hdr);
+  data.set(ORDER_BYTES, hdr.length);
+  const args = { subject, reply: te.encode(`_INBOX.loop.${n}`), sid: 1, hdr: hdr.length, size: data.length };
+  return new MsgImpl(args as never, data, publisher as never) as unknown as Msg;
+}
+
+async function round(count: number): Promise<number> {
+  const before = process.cpuUsage();
+  for (let i = 0; i < count; i += BATCH) {
+    for (let j = 0; j < BATCH; j++) serve(null, request(i + j));
+    // what a handler awaits settles before the next batch, as between two reads of the socket
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const cpu = process.cpuUsage(before);
+  return (cpu.user + cpu.system) / count;
+}
+
+await round(requests / 2);
+const perRequest: number[] = [];
+for (let i = 0; i < 5; i++) perRequest.push(await round(requests));
+await mesh.close();
+await nats.stop();
+if (replies < requests * 5) throw new Error(`only ${replies} replies`);
+const rounded = perRequest.map((us) => Math.round(us * 100) / 100);
+process.stdout.write(`${JSON.stringify({ usPerRequest: Math.min(...rounded), rounds: rounded })}\n`);
