@@ -179,6 +179,8 @@ async function startService(
   command: readonly string[] = typescriptMain(name),
 ): Promise<Started> {
   const metricsPort = String(await freePort());
+  // a Ctrl-C (or a SIGTERM) during start-up: start nothing more, or it would outlive the demo
+  if (stopping) throw new Error(`stopping: ${name}#${instance} not started`);
   const [executable, ...args] = command as [string, ...string[]];
   const child = spawn(executable, args, {
     env: { ...process.env, ...env, MESH_METRICS_PORT: metricsPort, MESH_METRICS_HOST: "127.0.0.1" },
@@ -200,8 +202,12 @@ async function startService(
 
 async function stopAll(): Promise<void> {
   // the gateway and services first (they drain on SIGTERM), the servers we started last
-  for (const child of [...children].reverse()) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
+  // newest first, until none is left running (a start-up in progress may still add one)
+  for (;;) {
+    const child = children.findLast(
+      (c) => c.pid !== undefined && c.exitCode === null && c.signalCode === null,
+    );
+    if (child === undefined) return;
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
     await exited;
