@@ -123,8 +123,8 @@ function endKeepAliveOnClose(app: FastifyInstance): void {
     // "close" also when the client went away before the answer
     response.once("close", () => {
       inFlight--;
-      // after the response's own socket work, as closeIdleConnections needs it
-      setImmediate(cutUnused);
+      // after the response's own socket work is done
+      if (closing) setImmediate(cutUnused);
     });
   });
   app.addHook("preClose", async () => {
