@@ -390,7 +390,8 @@ export class CallPipeline {
           throw markDownstream(earlier.error);
         throw final;
       }
-      earlier = result;
+      // the failure a later "still running" stands for: not another "still running"
+      if (!stillRunning(result.error)) earlier = result;
       this.#recordRetry(plan, attempt, result.error, delayMs);
       attempt++;
       if (delayMs > 0) {
