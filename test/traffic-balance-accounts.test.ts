@@ -13,7 +13,7 @@ import { errors, type NatsConnection, headers as natsHeaders } from "@nats-io/na
 import { type Mesh, MeshError, type MeshOptions } from "@switchyard/runtime";
 import { instanceSubject } from "@switchyard/schemas";
 import { waitFor } from "./fixtures/eventually.js";
-import { type Behaviour, many, startPool, tally, workFor } from "./fixtures/instance-pool.js";
+import { type Behaviour, many, startPool, tally, untilEjected, workFor } from "./fixtures/instance-pool.js";
 import { captureLogs } from "./fixtures/mesh.js";
 import { type Cleanup, scratchDir, suiteScope } from "./fixtures/processes.js";
 import { meshAs, type RenderedBroker, startRenderedBroker } from "./fixtures/rendered-broker.js";
@@ -201,19 +201,7 @@ describe("balancing on a broker running the rendered accounts", () => {
     );
     const client = mesh.client(flaky.contract);
     await warm(() => client.who({}), spy.byId, 3);
-    await waitFor(
-      "the flaky instance to be ejected",
-      async () => {
-        const results = await many(20, 4, () => client.who({}));
-        assert.deepEqual(
-          results.filter((r) => r instanceof Error),
-          [],
-          "retries on the healthy instances absorb the failures",
-        );
-        return lines.some((l) => l["msg"] === "instance ejected from balancing: too many failures");
-      },
-      30_000,
-    );
+    await untilEjected(() => client.who({}), lines);
     const ejection = lines.find((l) => l["instance"] !== undefined);
     assert.equal(ejection?.["instance"], flakyId);
     const before = spy.byId.get(flakyId) ?? 0;
