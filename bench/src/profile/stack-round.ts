@@ -5,13 +5,9 @@
 // median of the rounds, the least for CPU per call.
 // Run from two checkouts in turn (`ab-stack.ts`) to compare commits on a noisy machine.
 import { readFileSync } from "node:fs";
-import { connect } from "@nats-io/transport-node";
-import { connectMesh } from "@switchyard/runtime";
-import { pino } from "pino";
-import { echoContract, ORDER, ORDER_BYTES, RAW_ECHO_SUBJECT } from "../echo-contract.js";
-import { BareInboxFloor } from "../floors.js";
-import { type Call, runConcurrent, runSequential } from "../measure.js";
+import { runConcurrent, runSequential } from "../measure.js";
 import { startResponder } from "../responder-process.js";
+import { meshAndFloor } from "./mesh-and-floor.js";
 
 const url = process.argv[2];
 if (url === undefined) throw new Error("usage: stack-round.ts NATS_URL");
@@ -27,15 +23,8 @@ function cpuOfUs(pid: number): number {
 
 const responder = await startResponder(url);
 const responderPid = responder.pid as number;
-const logger = pino({ level: "info" }, pino.destination(2));
-const mesh = await connectMesh({ name: "bench-caller", servers: url, logger });
-const echo = mesh.client(echoContract);
-const nc = await connect({ servers: url });
-const floor = new BareInboxFloor(nc);
-const calls: Record<"mesh" | "floor-b", Call> = {
-  mesh: () => echo.echo(ORDER),
-  "floor-b": () => floor.request(RAW_ECHO_SUBJECT, ORDER_BYTES),
-};
+const callers = await meshAndFloor(url);
+const { calls } = callers;
 for (const call of Object.values(calls)) await runConcurrent(call, 64, 1_000);
 const figures: Record<string, number[]> = {};
 const keep = (key: string, value: number) => {
@@ -59,8 +48,7 @@ for (let round = 0; round < ROUNDS; round++) {
     keep(`${name}@1.callee-cpu-us`, (cpuOfUs(responderPid) - before) / r.calls);
   }
 }
-await mesh.close();
-await nc.drain();
+await callers.close();
 await responder.stop();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const out: Record<string, number> = {};

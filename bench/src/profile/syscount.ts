@@ -4,14 +4,10 @@
 // perf and the right to read them: root, or a low kernel.perf_event_paranoid). Tells whether a
 // request costs an extra message, flush or wake-up on either side.
 import { execFile } from "node:child_process";
-import { connect } from "@nats-io/transport-node";
-import { connectMesh } from "@switchyard/runtime";
-import { pino } from "pino";
-import { echoContract, ORDER, ORDER_BYTES, RAW_ECHO_SUBJECT } from "../echo-contract.js";
-import { BareInboxFloor } from "../floors.js";
-import { type Call, runConcurrent, runSequential } from "../measure.js";
+import { runConcurrent, runSequential } from "../measure.js";
 import { startPrivate } from "../nats-server.js";
 import { startResponder } from "../responder-process.js";
+import { meshAndFloor } from "./mesh-and-floor.js";
 
 const SYSCALLS = ["write", "writev", "read", "epoll_wait", "futex"];
 const EVENTS = SYSCALLS.map((s) => `syscalls:sys_enter_${s}`).join(",");
@@ -42,15 +38,8 @@ function perCall(csv: string, calls: number): string {
 
 const nats = await startPrivate();
 const responder = await startResponder(nats.url);
-const logger = pino({ level: "info" }, pino.destination(2));
-const mesh = await connectMesh({ name: "bench-caller", servers: nats.url, logger });
-const echo = mesh.client(echoContract);
-const nc = await connect({ servers: nats.url });
-const floor = new BareInboxFloor(nc);
-const calls: Record<string, Call> = {
-  mesh: () => echo.echo(ORDER),
-  "floor-b": () => floor.request(RAW_ECHO_SUBJECT, ORDER_BYTES),
-};
+const callers = await meshAndFloor(nats.url);
+const { calls } = callers;
 for (const call of Object.values(calls)) await runConcurrent(call, 64, 1_000);
 for (const inFlight of [64, 1]) {
   for (const [name, call] of Object.entries(calls)) {
@@ -65,7 +54,6 @@ for (const inFlight of [64, 1]) {
     );
   }
 }
-await mesh.close();
-await nc.drain();
+await callers.close();
 await responder.stop();
 await nats.stop();

@@ -2,14 +2,10 @@
 // caller (this process), the responder and nats-server at 64 in flight, mesh then floor b, split into each
 // process's main thread and its other threads (GC helpers, compiler, libuv), user and system time.
 import { readdirSync, readFileSync } from "node:fs";
-import { connect } from "@nats-io/transport-node";
-import { connectMesh } from "@switchyard/runtime";
-import { pino } from "pino";
-import { echoContract, ORDER, ORDER_BYTES, RAW_ECHO_SUBJECT } from "../echo-contract.js";
-import { BareInboxFloor } from "../floors.js";
-import { type Call, runConcurrent } from "../measure.js";
+import { runConcurrent } from "../measure.js";
 import { startPrivate } from "../nats-server.js";
 import { startResponder } from "../responder-process.js";
+import { meshAndFloor } from "./mesh-and-floor.js";
 
 function threads(pid: number): Map<string, [number, number]> {
   const out = new Map<string, [number, number]>();
@@ -24,18 +20,8 @@ function threads(pid: number): Map<string, [number, number]> {
 }
 const nats = await startPrivate();
 const responder = await startResponder(nats.url);
-const mesh = await connectMesh({
-  name: "bench-caller",
-  servers: nats.url,
-  logger: pino({ level: "info" }, pino.destination(2)),
-});
-const echo = mesh.client(echoContract);
-const nc = await connect({ servers: nats.url });
-const floor = new BareInboxFloor(nc);
-const calls: Record<string, Call> = {
-  mesh: () => echo.echo(ORDER),
-  "floor-b": () => floor.request(RAW_ECHO_SUBJECT, ORDER_BYTES),
-};
+const callers = await meshAndFloor(nats.url);
+const { calls } = callers;
 for (const c of Object.values(calls)) await runConcurrent(c, 64, 1_500);
 for (const [name, call] of Object.entries(calls)) {
   const pids = { caller: process.pid, callee: responder.pid as number, nats: nats.pid as number };
@@ -54,7 +40,6 @@ for (const [name, call] of Object.entries(calls)) {
     console.log(`  ${k}: ${parts.join(" ")}`);
   }
 }
-await mesh.close();
-await nc.drain();
+await callers.close();
 await responder.stop();
 await nats.stop();
