@@ -186,11 +186,7 @@ export class Requester {
    * every request in flight to it was refused, and fails now instead of timing out.
    */
   refused(subject: string): void {
-    const refused: number[] = [];
-    this.#pending.forEach((pending) => {
-      if (pending.subject === subject) refused.push(pending.token);
-    });
-    for (const token of refused) this.#settle(token, REFUSED);
+    this.#settleWhere((pending) => pending.subject === subject, REFUSED);
   }
 
   /** The connection is gone for good. */
@@ -220,11 +216,16 @@ export class Requester {
   }
 
   #failAll(result: SendFailure): void {
+    this.#settleWhere(() => true, result);
+    this.#deadlines.clear();
+  }
+
+  /** Settles with `result` every request in flight that `which` picks (listed first: settling deletes). */
+  #settleWhere(which: (pending: Pending) => boolean, result: SendResult): void {
     const tokens: number[] = [];
     this.#pending.forEach((pending) => {
-      tokens.push(pending.token);
+      if (which(pending)) tokens.push(pending.token);
     });
     for (const token of tokens) this.#settle(token, result);
-    this.#deadlines.clear();
   }
 }
