@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { describe, it } from "node:test";
 import { MeshError } from "@switchyard/runtime";
+import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import { EventStreams } from "./event-streams.js";
 import { type HttpEdge, type HttpEdgeOptions, jsonBody, startHttpEdge } from "./http-edge.js";
@@ -20,6 +21,32 @@ function signal(): { promise: Promise<void>; fire: () => void } {
     fire = resolve;
   });
   return { promise, fire };
+}
+
+/**
+ * A `/slow` route that answers once released, and an edge closed while a request to it is in
+ * flight: the close waits for that request, which still gets its answer.
+ */
+function slowRoute() {
+  const arrived = signal();
+  const release = signal();
+  return {
+    register(app: FastifyInstance) {
+      app.get("/slow", async () => {
+        arrived.fire();
+        await release.promise;
+        return { done: true };
+      });
+    },
+    async closeWhileInFlight(edge: HttpEdge) {
+      const inFlight = fetch(`${edge.url}/slow`);
+      await arrived.promise;
+      const closed = edge.close();
+      release.fire();
+      assert.deepEqual(await (await inFlight).json(), { done: true });
+      await closed;
+    },
+  };
 }
 
 describe("the HTTP edge", () => {
@@ -80,15 +107,10 @@ describe("the HTTP edge", () => {
   it("closes once requests in flight finish, ending keep-alive connections and event streams", {
     timeout: 20_000,
   }, async () => {
-    const arrived = signal();
-    const release = signal();
+    const slow = slowRoute();
     const edge = await startHttpEdge(options, (app) => {
       const streams = new EventStreams(app, 1);
-      app.get("/slow", async () => {
-        arrived.fire();
-        await release.promise;
-        return { done: true };
-      });
+      slow.register(app);
       app.get("/stream", async (_request, reply) => {
         streams.open(reply).send("hello", { n: 1 });
       });
@@ -98,27 +120,15 @@ describe("the HTTP edge", () => {
     const stream = await fetch(`${edge.url}/stream`);
     assert.equal(stream.headers.get("content-type"), "text/event-stream");
     assert.equal((await fetch(`${edge.url}/stream`)).status, 503, "one stream at most");
-    const inFlight = fetch(`${edge.url}/slow`);
-    await arrived.promise;
-    const closed = edge.close();
-    release.fire();
-    assert.deepEqual(await (await inFlight).json(), { done: true });
-    await closed;
+    await slow.closeWhileInFlight(edge);
     assert.match(await stream.text(), /event: hello\ndata: \{"n":1\}/);
   });
 
   it("does not wait for connections that never sent a whole request (Node would hold them 60 s)", {
     timeout: 20_000,
   }, async () => {
-    const arrived = signal();
-    const release = signal();
-    const edge = await startHttpEdge(options, (app) => {
-      app.get("/slow", async () => {
-        arrived.fire();
-        await release.promise;
-        return { done: true };
-      });
-    });
+    const slow = slowRoute();
+    const edge = await startHttpEdge(options, (app) => slow.register(app));
     const { port } = new URL(edge.url);
     const quiet = async (partial: string) => {
       const socket = connect(Number(port), "127.0.0.1");
@@ -128,13 +138,8 @@ describe("the HTTP edge", () => {
     };
     // a preconnect that says nothing, and a request cut off in its headers
     const cut = [quiet(""), quiet("GET /slow HTTP/1.1\r\nHost: edge\r\n")];
-    const inFlight = fetch(`${edge.url}/slow`);
-    await arrived.promise;
-    const closed = edge.close();
-    release.fire();
     // the request in flight still gets its answer; then the quiet connections are cut
-    assert.deepEqual(await (await inFlight).json(), { done: true });
-    await closed;
+    await slow.closeWhileInFlight(edge);
     await Promise.all(cut);
   });
 });
