@@ -65,12 +65,13 @@ export class BreakerRegistry {
 
   /**
    * Marks a breaker `get` returned as used now, without building its key: false when the
-   * registry has forgotten it (idle too long), and `get` must be asked again.
+   * registry has forgotten it (idle too long), and `get` must be asked again. `now`: the call's
+   * start, which it has read already.
    */
-  touch(breaker: CircuitBreaker): boolean {
+  touch(breaker: CircuitBreaker, now: number): boolean {
     const entry = this.#entryOf.get(breaker);
     if (entry === undefined) return false;
-    entry.usedAt = monotonicNow();
+    entry.usedAt = now;
     return true;
   }
 

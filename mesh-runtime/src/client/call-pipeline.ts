@@ -11,7 +11,7 @@ import type { ResolvedCallOptions } from "../options.js";
 import type { CompiledPolicy, EffectiveSettings } from "../policy/effective-settings.js";
 import type { SettingsCache } from "../policy/settings-cache.js";
 import { fullJitterDelayMs } from "../resilience/backoff.js";
-import type { BreakerState, CircuitBreaker } from "../resilience/circuit-breaker.js";
+import type { BreakerState, CircuitBreaker, Permit } from "../resilience/circuit-breaker.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { deriveDeadline, remainingMs } from "../resilience/deadline.js";
 import { RetryBudget } from "../resilience/retry-budget.js";
@@ -166,6 +166,10 @@ export class CallPipeline {
   // by criticality, then by tenant token (else tenant): header lines built once, not per call
   readonly #fixedHeaders = new Map<Criticality | undefined, BoundedCache<string, string>>();
   #active = 0;
+  // Idempotency-Keys: a NUID drawn once and a call counter, as unique across processes as a NUID
+  // per call (the prefix is random, of fixed length), for a quarter of its cost
+  readonly #keyPrefix = nuid.next();
+  #keys = 0;
 
   readonly #abandon: (service: string, cancel: Required<CancelMessage>) => void;
   readonly #signer: TenantSigner;
@@ -211,18 +215,44 @@ export class CallPipeline {
     const parentContext = parent?.traceContext ?? context.active();
     const span = this.#telemetry.startClientSpan(target, tenant, parentContext);
     this.#active++;
+    // step 2 here rather than in an async step of its own: one promise and one hop fewer per call
+    let breaker: CircuitBreaker | undefined;
+    let permit: Exclude<Permit, "reject"> = "pass";
+    let state: BreakerState = "closed";
     try {
-      const plan = this.#plan(target, input, opts, parent, tenant, span, parentContext);
-      const value = await this.#guarded(plan);
-      this.#telemetry.endClientSpan(span, target, tenant, startedAt, undefined);
-      this.#countersOf(target)?.record(monotonicNow() - startedAt, undefined);
+      const plan = this.#plan(target, input, opts, parent, tenant, span, parentContext, startedAt);
+      plan.budget.recordRequest();
+      if (plan.settings.breaker.enabled) {
+        const chosen = this.#breaker(target, plan.settings, startedAt);
+        state = chosen.state;
+        const acquired = chosen.acquire();
+        state = this.#breakerEvent(span, chosen, state);
+        if (acquired === "reject") throw this.#circuitOpen(target, span);
+        breaker = chosen;
+        permit = acquired;
+      }
+      const value = await this.#retryLoop(plan);
+      const elapsedMs = monotonicNow() - startedAt;
+      if (breaker !== undefined) {
+        breaker.record(permit, false);
+        this.#breakerEvent(span, breaker, state);
+      }
+      this.#telemetry.endClientSpan(span, target, tenant, elapsedMs, undefined);
+      this.#countersOf(target)?.record(elapsedMs, undefined);
       return value;
     } catch (error) {
+      if (breaker !== undefined) {
+        // a cancelled call says nothing about the callee: it only gives its probe slot back
+        if (isMeshError(error) && error.code === "CANCELLED") breaker.release(permit);
+        else breaker.record(permit, unwell(error));
+        this.#breakerEvent(span, breaker, state);
+      }
       const failure = isMeshError(error)
         ? error
         : new MeshError("INTERNAL", "the call failed", { cause: error });
-      this.#telemetry.endClientSpan(span, target, tenant, startedAt, failure);
-      this.#countersOf(target)?.record(monotonicNow() - startedAt, failure.code);
+      const elapsedMs = monotonicNow() - startedAt;
+      this.#telemetry.endClientSpan(span, target, tenant, elapsedMs, failure);
+      this.#countersOf(target)?.record(elapsedMs, failure.code);
       throw error;
     } finally {
       this.#active--;
@@ -234,13 +264,10 @@ export class CallPipeline {
     return this.#active;
   }
 
-  /** Step 2, the breaker, when the endpoint has one; then the retry loop. Not async: no extra promise. */
-  #guarded(plan: CallPlan): Promise<unknown> {
-    plan.budget.recordRequest();
-    return plan.settings.breaker.enabled ? this.#throughBreaker(plan) : this.#retryLoop(plan);
-  }
-
-  /** Step 1: the deadline, the call's settings and its payload, fixed before the first attempt. */
+  /**
+   * Step 1: the deadline, the call's settings and its payload, fixed before the first attempt.
+   * `now`: when the call started.
+   */
   #plan(
     target: CallTarget,
     input: unknown,
@@ -249,6 +276,7 @@ export class CallPipeline {
     tenant: string | undefined,
     span: Span,
     parentContext: Context,
+    now: number,
   ): CallPlan {
     const policy = this.#policy();
     const settings = target.settings.get(policy, policy.planOf(tenant));
@@ -266,7 +294,7 @@ export class CallPipeline {
     }
     // a detached call (compensation) keeps the request's tenant and trace, not its time or fate
     const bound = opts.detached === true ? undefined : parent;
-    const deadline = deriveDeadline(monotonicNow(), opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt);
+    const deadline = deriveDeadline(now, opts.timeoutMs ?? settings.timeoutMs, bound?.deadlineAt);
     const tenantToken = this.#tenantToken(policy, tenant, parent);
     const trace = injectTraceContext(parentContext, span);
     // the route hook: the version this call goes to, and copies for mirrors (routing/)
@@ -287,7 +315,7 @@ export class CallPipeline {
       attemptTimeoutMs: opts.attemptTimeoutMs ?? settings.attemptTimeoutMs,
       maxAttempts: opts.maxAttempts ?? settings.retry.maxAttempts,
       idempotent: opts.idempotent ?? settings.idempotent,
-      idempotencyKey: opts.idempotencyKey ?? nuid.next(),
+      idempotencyKey: opts.idempotencyKey ?? this.#keyPrefix + (++this.#keys).toString(36),
       tenant,
       tenantToken,
       criticality: opts.criticality,
@@ -314,33 +342,14 @@ export class CallPipeline {
     );
   }
 
-  /** Step 2: the circuit breaker fails fast while open, and hears how the whole call went. */
-  async #throughBreaker(plan: CallPlan): Promise<unknown> {
-    const { target, span } = plan;
-    const breaker = this.#breaker(target, plan.settings);
-    let state = breaker.state;
-    const permit = breaker.acquire();
-    state = this.#breakerEvent(span, breaker, state);
-    if (permit === "reject") {
-      span.addEvent(SpanEvent.CircuitOpen);
-      throw markDownstream(
-        new MeshError("CIRCUIT_OPEN", `the circuit to ${target.service}.${target.endpoint} is open`, {
-          details: { service: target.service, endpoint: target.endpoint },
-        }),
-      );
-    }
-    try {
-      const value = await this.#retryLoop(plan);
-      breaker.record(permit, false);
-      return value;
-    } catch (error) {
-      // a cancelled call says nothing about the callee: it only gives its probe slot back
-      if (isMeshError(error) && error.code === "CANCELLED") breaker.release(permit);
-      else breaker.record(permit, unwell(error));
-      throw error;
-    } finally {
-      this.#breakerEvent(span, breaker, state);
-    }
+  /** Step 2 refused the call: the circuit is open. */
+  #circuitOpen(target: CallTarget, span: Span): MeshError {
+    span.addEvent(SpanEvent.CircuitOpen);
+    return markDownstream(
+      new MeshError("CIRCUIT_OPEN", `the circuit to ${target.service}.${target.endpoint} is open`, {
+        details: { service: target.service, endpoint: target.endpoint },
+      }),
+    );
   }
 
   /** A state change this call caused is an event on its span; returns the state now. */
@@ -639,10 +648,10 @@ export class CallPipeline {
   }
 
   /** The endpoint's breaker for the call's settings (`BreakerRegistry` keeps one per parameters). */
-  #breaker(target: CallTarget, settings: EffectiveSettings): CircuitBreaker {
+  #breaker(target: CallTarget, settings: EffectiveSettings, now: number): CircuitBreaker {
     const chosen = this.#chosenFor(target, settings);
     // the registry forgets idle breakers: one it no longer holds is asked for again
-    if (chosen.breaker !== undefined && this.#breakers.touch(chosen.breaker)) return chosen.breaker;
+    if (chosen.breaker !== undefined && this.#breakers.touch(chosen.breaker, now)) return chosen.breaker;
     chosen.breaker = this.#breakers.get(target.service, target.endpoint, settings.breaker);
     return chosen.breaker;
   }

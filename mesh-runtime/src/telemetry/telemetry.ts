@@ -212,14 +212,11 @@ export class MeshTelemetry {
     span: Span,
     target: SpanTarget,
     tenant: string | undefined,
-    startedAt: number,
+    elapsedMs: number,
     error: MeshError | undefined,
   ): void {
     endSpan(span, error, true);
-    this.#clientDuration.record(
-      (performance.now() - startedAt) / 1_000,
-      this.#outcomeAttrs(target, error, tenant),
-    );
+    this.#clientDuration.record(elapsedMs / 1_000, this.#outcomeAttrs(target, error, tenant));
   }
 
   /** Ends a request's span and records its duration; client errors (4xx) leave the status unset. */

@@ -33,6 +33,8 @@ const setter: TextMapSetter<TraceHeaders> = {
   },
 };
 
+const NO_TRACE: TraceHeaders = Object.freeze({});
+
 /** True when an SDK has installed a propagator (the API's default one propagates nothing). */
 function propagatorInstalled(): boolean {
   return propagation.fields().length > 0;
@@ -64,18 +66,21 @@ export function extractTraceContext(headers: TraceHeaders): Context {
 
 /** The trace headers for a request sent from `span` (the CLIENT span), a child of `parent`. */
 export function injectTraceContext(parent: Context, client: Span): TraceHeaders {
-  const headers: TraceHeaders = {};
   if (propagatorInstalled()) {
+    const headers: TraceHeaders = {};
     propagation.inject(trace.setSpan(parent, client), headers, setter);
     return headers;
   }
   const span = client.spanContext();
+  const baggage = parent.getValue(RAW_BAGGAGE);
+  // no SDK and no trace to pass on: nothing to send, and nothing allocated per call for it
+  if (!isSpanContextValid(span) && typeof baggage !== "string") return NO_TRACE;
+  const headers: TraceHeaders = {};
   if (isSpanContextValid(span)) {
     headers.traceparent = `00-${span.traceId}-${span.spanId}-0${span.traceFlags & 1}`;
     const state = span.traceState?.serialize();
     if (state) headers.tracestate = state;
   }
-  const baggage = parent.getValue(RAW_BAGGAGE);
   if (typeof baggage === "string") headers.baggage = baggage;
   return headers;
 }
