@@ -103,6 +103,13 @@ interface CallPlan {
   /** The call's CLIENT span, and the trace headers every attempt carries. */
   readonly span: Span;
   readonly trace: TraceHeaders;
+  /** Monotonic ms. */
+  readonly startedAt: number;
+  /** The breaker whose permit the call holds (step 2); undefined: none. */
+  breaker: CircuitBreaker | undefined;
+  permit: Exclude<Permit, "reject">;
+  /** The breaker's state as the call last saw it: a change since is an event on its span. */
+  breakerState: BreakerState;
 }
 
 /** The endpoint a call goes to, resolved once per (service, endpoint). */
@@ -145,8 +152,8 @@ export interface ParentRequest {
  *    retry budget per target service so retries stay a bounded share of traffic;
  * 4. one attempt: headers (same Idempotency-Key, increasing Mesh-Attempt, remaining budget),
  *    publish on the multiplexed inbox, map NATS failures to codes.
- * Errors are created and thrown in this async function, after its awaits, so V8's async stack
- * traces show the application's call site without an `Error` allocated per request.
+ * Errors are created and thrown in `#retryLoop`, the one async step, after its awaits, so V8's
+ * async stack traces show the application's call site without an `Error` allocated per request.
  */
 export class CallPipeline {
   readonly #requester: Requester;
@@ -204,7 +211,12 @@ export class CallPipeline {
     this.#mirrors = new MirrorSender(requester, telemetry);
   }
 
-  async call(
+  /**
+   * Steps 0 to 2 at once: the span, the plan, the breaker's permit; a call refused there (an
+   * input that is not JSON or too large, an open circuit) ends before any attempt. Then
+   * `#retryLoop`, the call's one async step.
+   */
+  call(
     target: CallTarget,
     input: unknown,
     opts: ResolvedCallOptions,
@@ -215,48 +227,17 @@ export class CallPipeline {
     const parentContext = parent?.traceContext ?? context.active();
     const span = this.#telemetry.startClientSpan(target, tenant, parentContext);
     this.#active++;
-    // step 2 here rather than in an async step of its own: one promise and one hop fewer per call
-    let breaker: CircuitBreaker | undefined;
-    let permit: Exclude<Permit, "reject"> = "pass";
-    let state: BreakerState = "closed";
+    let plan: CallPlan;
     try {
-      const plan = this.#plan(target, input, opts, parent, tenant, span, parentContext, startedAt);
+      plan = this.#plan(target, input, opts, parent, tenant, span, parentContext, startedAt);
       plan.budget.recordRequest();
-      if (plan.settings.breaker.enabled) {
-        const chosen = this.#breaker(target, plan.settings, startedAt);
-        state = chosen.state;
-        const acquired = chosen.acquire();
-        state = this.#breakerEvent(span, chosen, state);
-        if (acquired === "reject") throw this.#circuitOpen(target, span);
-        breaker = chosen;
-        permit = acquired;
-      }
-      const value = await this.#retryLoop(plan);
-      const elapsedMs = monotonicNow() - startedAt;
-      if (breaker !== undefined) {
-        breaker.record(permit, false);
-        this.#breakerEvent(span, breaker, state);
-      }
-      this.#telemetry.endClientSpan(span, target, tenant, elapsedMs, undefined);
-      this.#countersOf(target)?.record(elapsedMs, undefined);
-      return value;
+      if (plan.settings.breaker.enabled) this.#acquirePermit(plan);
     } catch (error) {
-      if (breaker !== undefined) {
-        // a cancelled call says nothing about the callee: it only gives its probe slot back
-        if (isMeshError(error) && error.code === "CANCELLED") breaker.release(permit);
-        else breaker.record(permit, unwell(error));
-        this.#breakerEvent(span, breaker, state);
-      }
-      const failure = isMeshError(error)
-        ? error
-        : new MeshError("INTERNAL", "the call failed", { cause: error });
-      const elapsedMs = monotonicNow() - startedAt;
-      this.#telemetry.endClientSpan(span, target, tenant, elapsedMs, failure);
-      this.#countersOf(target)?.record(elapsedMs, failure.code);
-      throw error;
-    } finally {
       this.#active--;
+      this.#ended(target, tenant, span, startedAt, error);
+      return Promise.reject(error);
     }
+    return this.#retryLoop(plan);
   }
 
   /** Calls not yet settled, those waiting in a retry back-off or for a reconnect included. */
@@ -328,6 +309,10 @@ export class CallPipeline {
       budget: this.#chosenFor(target, settings).budget,
       span,
       trace,
+      startedAt: now,
+      breaker: undefined,
+      permit: "pass",
+      breakerState: "closed",
     };
   }
 
@@ -342,14 +327,58 @@ export class CallPipeline {
     );
   }
 
-  /** Step 2 refused the call: the circuit is open. */
-  #circuitOpen(target: CallTarget, span: Span): MeshError {
-    span.addEvent(SpanEvent.CircuitOpen);
-    return markDownstream(
-      new MeshError("CIRCUIT_OPEN", `the circuit to ${target.service}.${target.endpoint} is open`, {
-        details: { service: target.service, endpoint: target.endpoint },
-      }),
-    );
+  /**
+   * Step 2: the circuit breaker fails fast while open; the permit it gives is kept on the plan,
+   * and the breaker hears how the whole call went (`#succeeded`, `#failed`).
+   */
+  #acquirePermit(plan: CallPlan): void {
+    const { target, span } = plan;
+    const breaker = this.#breaker(target, plan.settings, plan.startedAt);
+    const before = breaker.state;
+    const permit = breaker.acquire();
+    plan.breakerState = this.#breakerEvent(span, breaker, before);
+    if (permit === "reject") {
+      span.addEvent(SpanEvent.CircuitOpen);
+      throw markDownstream(
+        new MeshError("CIRCUIT_OPEN", `the circuit to ${target.service}.${target.endpoint} is open`, {
+          details: { service: target.service, endpoint: target.endpoint },
+        }),
+      );
+    }
+    plan.breaker = breaker;
+    plan.permit = permit;
+  }
+
+  /** The call succeeded: the breaker, the span, the metric and the counters hear it. */
+  #succeeded(plan: CallPlan): void {
+    const elapsedMs = monotonicNow() - plan.startedAt;
+    const { breaker, span, target } = plan;
+    if (breaker !== undefined) {
+      breaker.record(plan.permit, false);
+      this.#breakerEvent(span, breaker, plan.breakerState);
+    }
+    this.#telemetry.endClientSpan(span, target, plan.tenant, elapsedMs, undefined);
+    this.#countersOf(target)?.record(elapsedMs, undefined);
+  }
+
+  /** The call failed after its permit was taken. */
+  #failed(plan: CallPlan, error: unknown): void {
+    const { breaker } = plan;
+    if (breaker !== undefined) {
+      // a cancelled call says nothing about the callee: it only gives its probe slot back
+      if (isMeshError(error) && error.code === "CANCELLED") breaker.release(plan.permit);
+      else breaker.record(plan.permit, unwell(error));
+      this.#breakerEvent(plan.span, breaker, plan.breakerState);
+    }
+    this.#ended(plan.target, plan.tenant, plan.span, plan.startedAt, error);
+  }
+
+  /** A failed call's span, metric and counters. */
+  #ended(target: CallTarget, tenant: string | undefined, span: Span, startedAt: number, error: unknown): void {
+    const failure = isMeshError(error) ? error : new MeshError("INTERNAL", "the call failed", { cause: error });
+    const elapsedMs = monotonicNow() - startedAt;
+    this.#telemetry.endClientSpan(span, target, tenant, elapsedMs, failure);
+    this.#countersOf(target)?.record(elapsedMs, failure.code);
   }
 
   /** A state change this call caused is an event on its span; returns the state now. */
@@ -360,56 +389,69 @@ export class CallPipeline {
     return now;
   }
 
-  /** Step 3: attempts until one succeeds or a retry is unsafe, unaffordable or too late. */
+  /**
+   * Step 3, and the call's end: attempts until one succeeds or a retry is unsafe, unaffordable or
+   * too late. The call's only async step, so one promise and one stack of awaits per call.
+   */
   async #retryLoop(plan: CallPlan): Promise<unknown> {
-    // balancing and hedging decide where each attempt goes (routing/); otherwise the queue group
-    const route = this.#attempts?.routes(plan.settings, plan.idempotent)
-      ? this.#attempts.begin(plan)
-      : undefined;
-    let earlier: AttemptFailed | undefined;
-    for (let attempt = 1; ; ) {
-      const timeoutMs = attemptTimeoutMs(plan);
-      // nothing can be sent while reconnecting (~50 ms to another node): wait for it within the
-      // deadline instead of spending every attempt and back-off inside it
-      if (!this.#requester.connected) {
-        await this.#awaitReconnect(plan);
-        continue;
-      }
-      let result: unknown;
-      if (route === undefined) {
-        const { headers, payload } = this.#request(plan, attempt, timeoutMs);
-        const sent = await this.#requester.send(plan.subject, payload, headers, timeoutMs, plan.signal);
-        result = this.#settle(plan, sent, timeoutMs, attempt);
-      } else {
-        result = await route.attempt(attempt, (subject, n, signal) =>
-          this.#sendTo(plan, subject, n, timeoutMs, signal),
-        );
-        attempt = route.lastAttempt;
-      }
-      if (!(result instanceof AttemptFailed)) return result;
-      // never sent: not an attempt; the next turn waits for the reconnect
-      if (result.disconnected && !result.sent) continue;
-      let delayMs: number;
-      try {
-        delayMs = this.#retryDelay(plan, attempt, result);
-      } catch (final) {
-        // the retry found the earlier attempt still running and cannot wait for it: the call ends
-        // as that attempt did (its timeout), not as a CONFLICT the caller never made
-        if (final === result.error && earlier !== undefined && stillRunning(result.error))
-          throw markDownstream(earlier.error);
-        throw final;
-      }
-      // the failure a later "still running" stands for: not another "still running"
-      if (!stillRunning(result.error)) earlier = result;
-      this.#recordRetry(plan, attempt, result.error, delayMs);
-      attempt++;
-      if (delayMs > 0) {
+    try {
+      // balancing and hedging decide where each attempt goes (routing/); otherwise the queue group
+      const route = this.#attempts?.routes(plan.settings, plan.idempotent)
+        ? this.#attempts.begin(plan)
+        : undefined;
+      let earlier: AttemptFailed | undefined;
+      for (let attempt = 1; ; ) {
+        const timeoutMs = attemptTimeoutMs(plan);
+        // nothing can be sent while reconnecting (~50 ms to another node): wait for it within the
+        // deadline instead of spending every attempt and back-off inside it
+        if (!this.#requester.connected) {
+          await this.#awaitReconnect(plan);
+          continue;
+        }
+        let result: unknown;
+        if (route === undefined) {
+          const { headers, payload } = this.#request(plan, attempt, timeoutMs);
+          const sent = await this.#requester.send(plan.subject, payload, headers, timeoutMs, plan.signal);
+          result = this.#settle(plan, sent, timeoutMs, attempt);
+        } else {
+          result = await route.attempt(attempt, (subject, n, signal) =>
+            this.#sendTo(plan, subject, n, timeoutMs, signal),
+          );
+          attempt = route.lastAttempt;
+        }
+        if (!(result instanceof AttemptFailed)) {
+          this.#succeeded(plan);
+          return result;
+        }
+        // never sent: not an attempt; the next turn waits for the reconnect
+        if (result.disconnected && !result.sent) continue;
+        let delayMs: number;
         try {
-          await sleep(delayMs, undefined, plan.signal ? { signal: plan.signal } : undefined);
-        } catch {
-          throw markDownstream(new MeshError("CANCELLED", `the call to ${plan.target.subject} was aborted`));
+          delayMs = this.#retryDelay(plan, attempt, result);
+        } catch (final) {
+          // the retry found the earlier attempt still running and cannot wait for it: the call ends
+          // as that attempt did (its timeout), not as a CONFLICT the caller never made
+          if (final === result.error && earlier !== undefined && stillRunning(result.error))
+            throw markDownstream(earlier.error);
+          throw final;
+        }
+        // the failure a later "still running" stands for: not another "still running"
+        if (!stillRunning(result.error)) earlier = result;
+        this.#recordRetry(plan, attempt, result.error, delayMs);
+        attempt++;
+        if (delayMs > 0) {
+          try {
+            await sleep(delayMs, undefined, plan.signal ? { signal: plan.signal } : undefined);
+          } catch {
+            throw markDownstream(new MeshError("CANCELLED", `the call to ${plan.target.subject} was aborted`));
+          }
         }
       }
+    } catch (error) {
+      this.#failed(plan, error);
+      throw error;
+    } finally {
+      this.#active--;
     }
   }
 

@@ -56,14 +56,13 @@ describe("headerText reads nats.js's raw header block", () => {
 });
 
 describe("encodeRequest", () => {
-  it("encodes headers and body into one buffer, as two views", () => {
+  it("encodes headers and body, each into its own view", () => {
     const { headers, payload } = encodeRequest(BLOCK, '{"a":1}');
     assert.equal(Buffer.from(headers.encode()).toString(), BLOCK);
     assert.equal(Buffer.from(payload).toString(), '{"a":1}');
-    assert.equal(headers.encode().buffer, payload.buffer);
   });
 
-  it("splits at the header block's bytes when a value is not ASCII", () => {
+  it("encodes a header value and a body that are not ASCII", () => {
     const block = "NATS/1.0\r\nbaggage: k=é\r\n\r\n";
     const { headers, payload } = encodeRequest(block, '"ü"');
     assert.equal(Buffer.from(headers.encode()).toString(), block);

@@ -58,23 +58,17 @@ export class EncodedHeaders {
   }
 }
 
-/** One attempt's message: its header block and body, two views of one buffer. */
+/** One attempt's message: its header block and body, each a view of the shared slab when short. */
 export interface EncodedRequest {
   readonly headers: EncodedHeaders;
   readonly payload: Uint8Array;
 }
 
 /**
- * Encodes a header block and a JSON body in one pass into one buffer (one UTF-8 encode, into a
- * shared slab when short: `utf8Bytes`); nats.js copies both views into its outbound buffer.
+ * Encodes a header block and a JSON body, each with one UTF-8 encode into a shared slab when
+ * short (`utf8Bytes`): the texts are not joined first (a copy of both, and a third view), as
+ * nats.js takes them as two arrays and copies both into its outbound buffer.
  */
 export function encodeRequest(headerText: string, json: string): EncodedRequest {
-  const bytes = utf8Bytes(headerText + json);
-  // header values are ASCII in practice; measure only when one might not be
-  const headerBytes =
-    bytes.length === headerText.length + json.length ? headerText.length : Buffer.byteLength(headerText);
-  return {
-    headers: new EncodedHeaders(bytes.subarray(0, headerBytes)),
-    payload: bytes.subarray(headerBytes),
-  };
+  return { headers: new EncodedHeaders(utf8Bytes(headerText)), payload: utf8Bytes(json) };
 }
