@@ -25,6 +25,7 @@ import { injectTraceContext, type TraceHeaders } from "../telemetry/trace-contex
 import { exceedsBytes, jsonText } from "../wire/json-codec.js";
 import { type EncodedRequest, encodeRequest } from "../wire/raw-headers.js";
 import { attemptHeaders, fixedRequestHeaders } from "../wire/request-headers.js";
+import { safeParseExact } from "../wire/schema-check.js";
 import { AttemptFailed, settleAttempt } from "./attempt.js";
 import { BreakerRegistry } from "./breaker-registry.js";
 import { CallCounters } from "./call-counters.js";
@@ -549,7 +550,7 @@ export class CallPipeline {
   #checkReply(plan: CallPlan, body: unknown): unknown {
     const { output, subject } = plan.target;
     if (output === undefined || !plan.settings.validation.output) return body;
-    const checked = output.safeParse(body);
+    const checked = safeParseExact(output, body);
     if (checked.success) return checked.data;
     return new AttemptFailed(
       new MeshError("INTERNAL", `the reply from ${subject} does not match its contract`, {

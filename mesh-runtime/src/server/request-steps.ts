@@ -10,6 +10,7 @@ import { type QuotaDecision, SpanEvent } from "../telemetry/telemetry.js";
 import { extractTraceContext } from "../telemetry/trace-context.js";
 import { decodeJson, encodeJson } from "../wire/json-codec.js";
 import { readRequestHeaders } from "../wire/request-headers.js";
+import { safeParseExact } from "../wire/schema-check.js";
 import { requestCancelKey } from "./cancel-key.js";
 import { RequestContext } from "./context.js";
 import { requestCriticality, shareBucket } from "./endpoint-limit.js";
@@ -177,7 +178,7 @@ export function validateInput(r: Drilled): Validated {
     r.input = body;
     return r as Validated;
   }
-  const parsed = r.endpoint.spec.input.safeParse(body);
+  const parsed = safeParseExact(r.endpoint.spec.input, body);
   if (!parsed.success) {
     throw new MeshError("INVALID_ARGUMENT", "input does not match the endpoint's schema", {
       details: { issues: issueDetails(parsed.error) },

@@ -1,0 +1,97 @@
+// `NODE_OPTIONS=--conditions=@switchyard/source node --import tsx bench/src/profile/ab-server.ts CHECKOUT_A CHECKOUT_B`:
+// `server-loop.ts` for two checkouts in ONE process: each checkout's runtime (imported from its own
+// `mesh-runtime/src`) serves the bench's echo contract, and both subscription callbacks are fed the
+// same requests in alternate rounds (ROUNDS each, default 10), so both meet the same machine load.
+// Prints, per checkout, the server pipeline's CPU per request: the median and least of the rounds.
+import { resolve } from "node:path";
+import type { Msg, NatsConnection, SubscriptionOptions } from "@nats-io/nats-core";
+import { MsgImpl, NatsConnectionImpl } from "@nats-io/nats-core/internal";
+import { pino } from "pino";
+import { echoContract, ORDER_BYTES } from "../echo-contract.js";
+import { startPrivate } from "../nats-server.js";
+
+type Callback = (err: Error | null, msg: Msg) => void;
+interface Runtime {
+  connectMesh(options: unknown): Promise<{
+    serve(contract: unknown, handlers: unknown): Promise<unknown>;
+    close(): Promise<void>;
+  }>;
+}
+
+const checkouts = process.argv.slice(2);
+if (checkouts.length < 2) throw new Error("usage: ab-server.ts CHECKOUT_A CHECKOUT_B...");
+const ROUNDS = Number(process.env["ROUNDS"] ?? 10);
+const REQUESTS = Number(process.env["REQUESTS"] ?? 50_000);
+const BATCH = 64;
+
+// the service's subscription callback, caught as serve() subscribes
+let caught: Callback | undefined;
+const subscribe = NatsConnectionImpl.prototype.subscribe;
+NatsConnectionImpl.prototype.subscribe = function (
+  this: NatsConnection,
+  subject: string,
+  opts?: SubscriptionOptions,
+) {
+  if (subject === "mesh.svc.bench.>" && opts?.callback !== undefined) caught = opts.callback as Callback;
+  return subscribe.call(this, subject, opts);
+};
+
+const nats = await startPrivate();
+const logger = pino({ level: "info" }, pino.destination(2));
+const meshes: { close(): Promise<void> }[] = [];
+const serves: Callback[] = [];
+for (const checkout of checkouts) {
+  const runtime = (await import(resolve(checkout, "mesh-runtime/src/index.ts"))) as Runtime;
+  const mesh = await runtime.connectMesh({ name: "bench", servers: nats.url, logger });
+  caught = undefined;
+  await mesh.serve(echoContract, { echo: (order: unknown) => order });
+  if (caught === undefined) throw new Error(`${checkout}: no service subscription caught`);
+  meshes.push(mesh);
+  serves.push(caught);
+}
+
+const te = new TextEncoder();
+const subject = te.encode("mesh.svc.bench.echo");
+let replies = 0;
+const publisher = {
+  publish: () => {
+    replies++;
+  },
+};
+function request(n: number): Msg {
+  const headers = `NATS/1.0\r\nMesh-Caller: bench-caller\r\nMesh-Timeout: 5000\r\nIdempotency-Key: key${n}\r\n\r\n`;
+  const hdr = te.encode(headers);
+  const data = new Uint8Array(hdr.length + ORDER_BYTES.length);
+  data.set(hdr);
+  data.set(ORDER_BYTES, hdr.length);
+  const args = { subject, reply: te.encode(`_INBOX.loop.${n}`), sid: 1, hdr: hdr.length, size: data.length };
+  return new MsgImpl(args as never, data, publisher as never) as unknown as Msg;
+}
+
+async function round(serve: Callback, count: number): Promise<number> {
+  const before = process.cpuUsage();
+  for (let i = 0; i < count; i += BATCH) {
+    for (let j = 0; j < BATCH; j++) serve(null, request(i + j));
+    // what a handler awaits settles before the next batch, as between two reads of the socket
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const cpu = process.cpuUsage(before);
+  return (cpu.user + cpu.system) / count;
+}
+
+for (const serve of serves) await round(serve, REQUESTS);
+const perRequest = checkouts.map((): number[] => []);
+for (let r = 0; r < ROUNDS; r++) {
+  for (const [i, serve] of serves.entries()) perRequest[i]?.push(await round(serve, REQUESTS));
+}
+for (const mesh of meshes) await mesh.close();
+await nats.stop();
+if (replies < REQUESTS * (ROUNDS + 1) * serves.length) throw new Error(`only ${replies} replies`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const r2 = (x: number) => Math.round(x * 100) / 100;
+for (const [i, checkout] of checkouts.entries()) {
+  const us = perRequest[i] ?? [];
+  process.stdout.write(
+    `${JSON.stringify({ checkout, medianUs: r2(median(us)), leastUs: r2(Math.min(...us)), rounds: us.map(r2) })}\n`,
+  );
+}
