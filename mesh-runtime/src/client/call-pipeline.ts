@@ -375,8 +375,16 @@ export class CallPipeline {
   }
 
   /** A failed call's span, metric and counters. */
-  #ended(target: CallTarget, tenant: string | undefined, span: Span, startedAt: number, error: unknown): void {
-    const failure = isMeshError(error) ? error : new MeshError("INTERNAL", "the call failed", { cause: error });
+  #ended(
+    target: CallTarget,
+    tenant: string | undefined,
+    span: Span,
+    startedAt: number,
+    error: unknown,
+  ): void {
+    const failure = isMeshError(error)
+      ? error
+      : new MeshError("INTERNAL", "the call failed", { cause: error });
     const elapsedMs = monotonicNow() - startedAt;
     this.#telemetry.endClientSpan(span, target, tenant, elapsedMs, failure);
     this.#countersOf(target)?.record(elapsedMs, failure.code);
@@ -444,7 +452,9 @@ export class CallPipeline {
           try {
             await sleep(delayMs, undefined, plan.signal ? { signal: plan.signal } : undefined);
           } catch {
-            throw markDownstream(new MeshError("CANCELLED", `the call to ${plan.target.subject} was aborted`));
+            throw markDownstream(
+              new MeshError("CANCELLED", `the call to ${plan.target.subject} was aborted`),
+            );
           }
         }
       }
