@@ -33,6 +33,7 @@ const perCall = new Map<string, Map<string, number>>();
 for (const [arm, list] of Object.entries(rounds)) {
   const calls = list.reduce((n, r) => n + r.calls, 0);
   const cpuUs = list.reduce((n, r) => n + r.cpuUs, 0);
+  const systemUs = list.reduce((n, r) => n + r.systemUs, 0);
   const frames = new Map<string, number>();
   let at = profile.startTime;
   let busyUs = 0;
@@ -47,7 +48,7 @@ for (const [arm, list] of Object.entries(rounds)) {
   });
   perCall.set(arm, frames);
   process.stdout.write(
-    `${arm}: ${calls} calls, CPU ${(cpuUs / calls).toFixed(2)} µs/call, sampled busy ${(busyUs / calls).toFixed(2)} µs/call\n`,
+    `${arm}: ${calls} calls, CPU ${(cpuUs / calls).toFixed(2)} µs/call (system ${(systemUs / calls).toFixed(2)}), sampled busy ${(busyUs / calls).toFixed(2)} µs/call\n`,
   );
 }
 const p2c = perCall.get("p2c-ewma") ?? new Map<string, number>();

@@ -17,6 +17,8 @@ export interface ArmRound {
   readonly toUs: number;
   readonly calls: number;
   readonly cpuUs: number;
+  /** Of which in the kernel (system time: socket reads and writes, mostly). */
+  readonly systemUs: number;
 }
 
 const ROUND_MS = 750;
@@ -53,8 +55,10 @@ try {
   for (let pair = 0; pair < Number(pairsText); pair++) {
     for (const mode of pair % 2 === 0 ? MODES : [...MODES].reverse()) {
       const fromUs = nowUs();
+      const cpuBefore = process.cpuUsage();
       const round = await runConcurrent(calls[mode], inFlight, ROUND_MS);
-      rounds[mode].push({ fromUs, toUs: nowUs(), calls: round.calls, cpuUs: round.cpuUs });
+      const { system } = process.cpuUsage(cpuBefore);
+      rounds[mode].push({ fromUs, toUs: nowUs(), calls: round.calls, cpuUs: round.cpuUs, systemUs: system });
     }
   }
   process.stdout.write(`${JSON.stringify(rounds)}\n`);
