@@ -422,6 +422,14 @@ export class CallPipeline {
           const { headers, payload } = this.#request(plan, attempt, timeoutMs);
           const sent = await this.#requester.send(plan.subject, payload, headers, timeoutMs, plan.signal);
           result = this.#settle(plan, sent, timeoutMs, attempt);
+        } else if (!route.hedges(attempt)) {
+          // to the instance the balancer picked, sent here: no closure or promise of the router's
+          const subject = route.next();
+          const { headers, payload } = this.#request(plan, attempt, timeoutMs);
+          const sent = await this.#requester.send(subject, payload, headers, timeoutMs, plan.signal);
+          result = this.#settleRouted(plan, sent, timeoutMs, attempt);
+          // the broker refused this identity the instance's subject: the same attempt, to the queue group
+          if (route.settled(result)) continue;
         } else {
           result = await route.attempt(attempt, (subject, n, signal) =>
             this.#sendTo(plan, subject, n, timeoutMs, signal),
@@ -466,7 +474,7 @@ export class CallPipeline {
     }
   }
 
-  /** Step 4 for the router: one attempt to the subject it chose (an instance's, or the queue group's). */
+  /** Step 4 for a hedge race: one attempt to the subject the router chose (an instance's or the queue group). */
   async #sendTo(
     plan: CallPlan,
     subject: string,
@@ -478,7 +486,12 @@ export class CallPipeline {
     const ms = Math.max(1, Math.min(timeoutMs, Math.floor(remainingMs(plan.deadline))));
     const { headers, payload } = this.#request(plan, attempt, ms);
     const sent = await this.#requester.send(subject, payload, headers, ms, signal);
-    const result = this.#settle(plan, sent, ms, attempt);
+    return this.#settleRouted(plan, sent, ms, attempt);
+  }
+
+  /** `#settle` for an attempt balancing hears of. */
+  #settleRouted(plan: CallPlan, sent: SendResult, timeoutMs: number, attempt: number): unknown {
+    const result = this.#settle(plan, sent, timeoutMs, attempt);
     // no reply at all, as opposed to a callee's DEADLINE_EXCEEDED: balancing reads it as silence
     if (result instanceof AttemptFailed && isSendFailure(sent) && sent.kind === "timeout") {
       markUnanswered(result);

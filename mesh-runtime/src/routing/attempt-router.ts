@@ -104,24 +104,26 @@ export class AttemptRouter {
     return new CallRoute(this, call);
   }
 
-  /** @internal of CallRoute */
-  pick(call: RoutedCall, avoid: readonly Instance[] | undefined): Instance | undefined {
+  /** @internal of CallRoute; `now` from `monotonicNow`, read once for the pick and the attempt's start. */
+  pick(call: RoutedCall, avoid: readonly Instance[] | undefined, now: number): Instance | undefined {
     if (this.#refused.has(call.target.service)) return undefined;
-    return this.#balancer.pick(call.target, call.major, call.settings, avoid);
+    return this.#balancer.pick(call.target, call.major, call.settings, avoid, now);
   }
 
   /**
-   * @internal of CallRoute: an attempt to `instance` settled; an ejection is reported here.
-   * Returns true when the broker refused the instance's subject (the attempt goes to the queue group).
+   * @internal of CallRoute: an attempt to `instance` that left at `sentAt` settled at `now`; an
+   * ejection is reported here. Returns true when the broker refused the instance's subject (the
+   * attempt goes to the queue group).
    */
-  settle(call: RoutedCall, instance: Instance, elapsedMs: number, result: unknown): boolean {
+  settle(call: RoutedCall, instance: Instance, sentAt: number, now: number, result: unknown): boolean {
     const ejection = this.#balancer.settle(
       call.target,
       call.major,
       call.settings,
       instance,
-      elapsedMs,
+      now - sentAt,
       outcomeOf(result, this.#vouches()),
+      now,
     );
     if (ejection !== undefined) this.#ejected(call, ejection);
     if (!(result instanceof AttemptFailed && result.error.code === "PERMISSION_DENIED" && !result.sent)) {
@@ -165,9 +167,14 @@ export class AttemptRouter {
 export class CallRoute {
   readonly #router: AttemptRouter;
   readonly #call: RoutedCall;
-  /** Instances tried, the latest last; made on the first pick. */
+  /** The instance picked last: the only one tried until a second pick makes `#tried`. */
+  #latest: Instance | undefined;
+  /** Instances tried, the latest last; made on the second pick (most calls take one). */
   #tried: Instance[] | undefined;
   #last = 0;
+  /** The unhedged attempt out now (`next`), and when it left (monotonic ms). */
+  #sent: Instance | undefined;
+  #sentAt = 0;
 
   constructor(router: AttemptRouter, call: RoutedCall) {
     this.#router = router;
@@ -180,17 +187,43 @@ export class CallRoute {
   }
 
   /**
-   * Attempt `first`, hedged when the call is idempotent and the policy says so: the reply body of
-   * the attempt that answered first, or the failure that ended them all.
+   * Whether attempt `first` is hedged, so it goes through `attempt`; otherwise the pipeline sends
+   * it itself, to `next()`, and reports it to `settled` (no closure or promise of the router's).
+   */
+  hedges(first: number): boolean {
+    return this.#hedgesAfter(first) > 0;
+  }
+
+  /** Where the next unhedged attempt goes: the picked instance's subject, else the call's queue group. */
+  next(): string {
+    const now = monotonicNow();
+    const instance = this.#pick(now);
+    this.#sent = instance;
+    if (instance === undefined) return this.#call.subject;
+    this.#sentAt = now;
+    return instance.subject;
+  }
+
+  /**
+   * The attempt `next()` sent settled. True when the broker refused this identity the instance's
+   * subject: the pipeline sends the same attempt again, and `next()` now names the queue group.
+   */
+  settled(result: unknown): boolean {
+    const instance = this.#sent;
+    if (instance === undefined) return false;
+    this.#sent = undefined;
+    return this.#router.settle(this.#call, instance, this.#sentAt, monotonicNow(), result);
+  }
+
+  /**
+   * Attempt `first`, hedged (`hedges(first)`): the reply body of the attempt that answered first,
+   * or the failure that ended them all.
    */
   attempt(first: number, send: SendAttempt): Promise<unknown | AttemptFailed> {
     const call = this.#call;
-    const { hedge } = call.settings;
-    const max = call.idempotent ? Math.min(hedge.max, call.maxAttempts - first) : 0;
     this.#last = first;
-    if (max <= 0) return this.#one(first, send, call.signal);
     return raceHedges(
-      { afterMs: hedge.afterMs, max },
+      { afterMs: call.settings.hedge.afterMs, max: this.#hedgesAfter(first) },
       (index, signal) => {
         const attempt = first + index;
         this.#last = Math.max(this.#last, attempt);
@@ -203,22 +236,35 @@ export class CallRoute {
     );
   }
 
+  /** Hedges attempt `first` may launch: none unless the call is idempotent. */
+  #hedgesAfter(first: number): number {
+    const call = this.#call;
+    return call.idempotent ? Math.min(call.settings.hedge.max, call.maxAttempts - first) : 0;
+  }
+
+  #pick(now: number): Instance | undefined {
+    const latest = this.#latest;
+    if (latest !== undefined) this.#tried ??= [latest];
+    const instance = this.#router.pick(this.#call, this.#tried, now);
+    if (instance !== undefined) {
+      if (latest !== undefined) this.#tried?.push(instance);
+      this.#latest = instance;
+    }
+    return instance;
+  }
+
   async #one(
     attempt: number,
     send: SendAttempt,
     signal: AbortSignal | undefined,
     hedge = false,
   ): Promise<unknown | AttemptFailed> {
-    const instance = this.#router.pick(this.#call, this.#tried);
-    if (instance !== undefined) {
-      this.#tried ??= [];
-      this.#tried.push(instance);
-    }
+    const startedAt = monotonicNow();
+    const instance = this.#pick(startedAt);
     if (hedge) this.#router.hedged(this.#call, attempt, instance);
     if (instance === undefined) return send(this.#call.subject, attempt, signal);
-    const startedAt = monotonicNow();
     const result = await send(instance.subject, attempt, signal);
-    const refused = this.#router.settle(this.#call, instance, monotonicNow() - startedAt, result);
+    const refused = this.#router.settle(this.#call, instance, startedAt, monotonicNow(), result);
     return refused ? send(this.#call.subject, attempt, signal) : result;
   }
 }

@@ -114,21 +114,20 @@ export class Balancer {
    * `queue-group` settings pick at random, as the queue group would (hedged calls come here so
    * that a hedge goes to another instance than the attempt it hedges).
    * `avoid`: instances this call already tried, the latest last; they are chosen only when no
-   * other admitted instance is left.
+   * other admitted instance is left. `now`: the caller's reading of the clock, when it has one.
    */
   pick(
     target: BalancedTarget,
     major: Major,
     settings: EffectiveSettings,
     avoid: readonly Instance[] | undefined,
+    now: number = this.#clock(),
   ): Instance | undefined {
     const pool = this.#pool(target, major, settings);
     if (pool.instances.size === 0) return undefined;
-    const now = this.#clock();
     // the common case, a first attempt while no instance is ejected: no candidate list to build
     if ((avoid === undefined || avoid.length === 0) && now >= pool.ejectedUntil) {
-      const chosen =
-        settings.balance === "p2c-ewma" ? pickOfTwo(pool.list, (i) => i.ewma.cost(now)) : pickAny(pool.list);
+      const chosen = settings.balance === "p2c-ewma" ? pickOfTwo(pool.list, costAt, now) : pickAny(pool.list);
       chosen?.ewma.start();
       return chosen;
     }
@@ -145,14 +144,14 @@ export class Balancer {
         if (others.length > 0) candidates = others;
       }
     }
-    const chosen =
-      settings.balance === "p2c-ewma" ? pickOfTwo(candidates, (i) => i.ewma.cost(now)) : pickAny(candidates);
+    const chosen = settings.balance === "p2c-ewma" ? pickOfTwo(candidates, costAt, now) : pickAny(candidates);
     chosen?.ewma.start();
     return chosen;
   }
 
   /**
-   * An attempt to `instance` settled after `elapsedMs`. Returns the ejection it caused, if any.
+   * An attempt to `instance` settled after `elapsedMs`, at `now` when the caller read the clock.
+   * Returns the ejection it caused, if any.
    */
   settle(
     target: BalancedTarget,
@@ -161,8 +160,8 @@ export class Balancer {
     instance: Instance,
     elapsedMs: number,
     outcome: AttemptOutcome,
+    now: number = this.#clock(),
   ): Ejection | undefined {
-    const now = this.#clock();
     let answer: { readonly error: MeshError | undefined; readonly calleeFailure: boolean };
     switch (outcome.kind) {
       case "unsent":
@@ -278,5 +277,6 @@ function poolKey(target: BalancedTarget, major: Major): string {
   return major === undefined ? target.subject : `${target.subject} ${major}`;
 }
 
+const costAt = (instance: Instance, now: number) => instance.ewma.cost(now);
 const pickAny = <T>(candidates: readonly T[]): T | undefined =>
   candidates[Math.floor(Math.random() * candidates.length)];

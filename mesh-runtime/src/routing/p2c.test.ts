@@ -23,6 +23,7 @@ test("always the cheaper of two distinct candidates", () => {
       pickOfTwo(
         ["a", "b"],
         (c) => cost.get(c) ?? 0,
+        0,
         () => r,
       ),
       "a",
@@ -40,7 +41,7 @@ test("the costliest of many is never picked; the cheapest wins every pair it is 
     return (seed - 1) / 2_147_483_646;
   };
   for (let i = 0; i < 4_000; i++) {
-    const p = pickOfTwo(items, (n) => n, random) as number;
+    const p = pickOfTwo(items, (n) => n, 0, random) as number;
     seen.set(p, (seen.get(p) ?? 0) + 1);
   }
   assert.equal(seen.get(9), undefined);
@@ -52,7 +53,7 @@ test("ties are broken at random, not always the first", () => {
   const draws = [0, 0.9, 0.2, 0, 0.9, 0.7];
   let i = 0;
   const random = () => draws[i++] as number;
-  const first = pickOfTwo(["a", "b"], () => 1, random);
-  const second = pickOfTwo(["a", "b"], () => 1, random);
+  const first = pickOfTwo(["a", "b"], () => 1, 0, random);
+  const second = pickOfTwo(["a", "b"], () => 1, 0, random);
   assert.notEqual(first, second);
 });

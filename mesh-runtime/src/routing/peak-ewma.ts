@@ -57,11 +57,12 @@ export class PeakEwma {
   end(nowMs: number, sampleMs: number | undefined): void {
     if (this.#inFlight > 0) this.#inFlight--;
     if (sampleMs === undefined) return;
-    if (sampleMs > this.latencyMs(nowMs)) {
+    // the decay since the last sample: of the average as it stands now, and the blend's weight
+    const w = Math.exp(-Math.max(0, nowMs - this.#stampMs) / this.#decayMs);
+    if (sampleMs > this.#ewmaMs * w) {
       this.#ewmaMs = sampleMs;
     } else {
       // blended with the average as it was measured: the decay toward zero is only for the idle
-      const w = Math.exp(-Math.max(0, nowMs - this.#stampMs) / this.#decayMs);
       this.#ewmaMs = this.#ewmaMs * w + sampleMs * (1 - w);
     }
     this.#stampMs = nowMs;
