@@ -132,6 +132,22 @@ describe("the sidecar's connections to its app", { timeout: 20_000 }, () => {
     assert.equal(app.seen.length, 3);
   });
 
+  it("a connection idle past the app's Keep-Alive timeout, less a second, is not reused", async (t) => {
+    const app = await httpApp(t, (_req, res) => {
+      res.writeHead(200, { "keep-alive": "timeout=1", "content-length": 2 });
+      res.end("{}");
+    });
+    const connections = new AppConnections(app.url);
+    t.after(() => connections.close());
+    for (let i = 0; i < 3; i++) {
+      assert.equal(
+        (await connections.exchange({ method: "GET", path: "/", headers: {} }, never())).body,
+        "{}",
+      );
+    }
+    assert.equal(app.sockets.size, 3);
+  });
+
   it("an app that cannot be reached, or closes before it answers, is AppUnreachable", async (t) => {
     const closed = await rawApp(t, (socket) => socket.destroy());
     const connections = new AppConnections(closed);

@@ -53,7 +53,10 @@ export class AppConnections {
   exchange(request: AppRequest, signal: AbortSignal): Promise<AppAnswer> {
     const head = this.#head(request);
     let connection = this.#idle.pop();
-    while (connection !== undefined && !connection.open) connection = this.#idle.pop();
+    while (connection !== undefined && !connection.reusable()) {
+      connection.destroy();
+      connection = this.#idle.pop();
+    }
     connection ??= this.#connect();
     return connection.exchange(head, request.body, signal);
   }
@@ -134,6 +137,10 @@ class AppConnection {
   #read = Read.Head;
   #status = 0;
   #keepAlive = true;
+  /** How long the app keeps this connection idle (its `Keep-Alive: timeout`), less a second. */
+  #idleMs: number | undefined;
+  /** Past this (`performance.now()`), the app may be closing it: not reused. */
+  #idleUntil = Number.POSITIVE_INFINITY;
   #retryAfter: string | undefined;
   #meshRetryAfter: string | undefined;
   #left = 0;
@@ -152,6 +159,14 @@ class AppConnection {
 
   get open(): boolean {
     return !this.#closed;
+  }
+
+  /**
+   * Open, and not idle past the app's `Keep-Alive: timeout`: a request written as the app closes
+   * the connection would be lost (node:http's agent drops such a connection a second early too).
+   */
+  reusable(): boolean {
+    return !this.#closed && performance.now() < this.#idleUntil;
   }
 
   exchange(head: string, body: string | undefined, signal: AbortSignal): Promise<AppAnswer> {
@@ -281,6 +296,10 @@ class AppConnection {
         else keepAlive = hasToken(value, "keep-alive");
       } else if (name === "retry-after") this.#retryAfter ??= value;
       else if (name === "mesh-retry-after") this.#meshRetryAfter ??= value;
+      else if (name === "keep-alive") {
+        const timeout = /(?:^|[,;\s])timeout=(\d+)/i.exec(value);
+        if (timeout !== null) this.#idleMs = Math.max(0, Number(timeout[1]) - 1) * 1_000;
+      }
     }
     this.#status = status;
     this.#keepAlive = keepAlive;
@@ -329,7 +348,10 @@ class AppConnection {
       meshRetryAfter: this.#meshRetryAfter,
     };
     if (!this.#keepAlive) this.destroy();
-    else this.#socket.unref();
+    else {
+      this.#socket.unref();
+      if (this.#idleMs !== undefined) this.#idleUntil = performance.now() + this.#idleMs;
+    }
     this.#release(this);
     exchange.resolve(answer);
   }
