@@ -1,19 +1,17 @@
-import { Agent, request } from "node:http";
 import { isMeshError, MeshError } from "@switchyard/runtime";
+import { AppConnections, type AppRequest, AppUnreachable } from "./app-connection.js";
 import { type AppAnswer, meshReplyOf } from "./app-reply.js";
-
-// an app answer larger than this is not read: the mesh would not carry it anyway
-const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
 /** The app's HTTP server, on loopback, over kept-alive connections. */
 export class AppClient {
   readonly #url: URL;
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 1_024, maxFreeSockets: 256 });
+  readonly #connections: AppConnections;
   /** Hears every failure to reach the app (the health watch checks at once). */
   readonly #onUnreachable: () => void;
 
   constructor(url: string, onUnreachable: () => void) {
     this.#url = new URL(url);
+    this.#connections = new AppConnections(this.#url);
     this.#onUnreachable = onUnreachable;
   }
 
@@ -34,100 +32,40 @@ export class AppClient {
     what: string,
   ): Promise<unknown> {
     const body = JSON.stringify(input ?? null);
-    const answer = await this.#exchange(
-      "POST",
-      path,
-      body,
-      { ...headers, "content-type": "application/json" },
-      signal,
-    );
+    const answer = await this.#exchange({ method: "POST", path, headers, body }, signal);
     return meshReplyOf(answer, what);
   }
 
   /** True when `GET path` answers 2xx within `timeoutMs`. */
   async healthy(path: string, timeoutMs: number): Promise<boolean> {
     try {
-      const answer = await this.#exchange("GET", path, undefined, {}, AbortSignal.timeout(timeoutMs));
+      const answer = await this.#exchange(
+        { method: "GET", path, headers: {} },
+        AbortSignal.timeout(timeoutMs),
+      );
       return answer.status >= 200 && answer.status < 300;
     } catch {
       return false;
     }
   }
 
-  #exchange(
-    method: string,
-    path: string,
-    body: string | undefined,
-    headers: Record<string, string>,
-    signal: AbortSignal,
-  ): Promise<AppAnswer> {
-    return new Promise<AppAnswer>((resolve, reject) => {
-      if (signal.aborted) {
-        reject(reasonOf(signal));
-        return;
-      }
-      const req = request(
-        {
-          protocol: this.#url.protocol,
-          hostname: this.#url.hostname,
-          port: this.#url.port,
-          path,
-          method,
-          agent: this.#agent,
-          headers:
-            body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on("data", (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > MAX_ANSWER_BYTES) {
-              req.destroy(new MeshError("INTERNAL", `the app's answer exceeds ${MAX_ANSWER_BYTES} bytes`));
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on("end", () => {
-            signal.removeEventListener("abort", onAbort);
-            resolve({
-              status: res.statusCode ?? 500,
-              body: Buffer.concat(chunks).toString("utf8"),
-              retryAfter: header(res.headers["retry-after"]),
-              meshRetryAfter: header(res.headers["mesh-retry-after"]),
-            });
-          });
-          res.on("error", fail);
-        },
+  async #exchange(request: AppRequest, signal: AbortSignal): Promise<AppAnswer> {
+    try {
+      return await this.#connections.exchange(request, signal);
+    } catch (error) {
+      if (signal.aborted && error === signal.reason) throw reasonOf(signal);
+      if (!(error instanceof AppUnreachable)) throw error;
+      this.#onUnreachable();
+      throw new MeshError(
+        "UNAVAILABLE",
+        `the app at ${this.#url.origin} did not answer ${request.method} ${request.path}: ${error.message}`,
+        { cause: error.cause },
       );
-      const onAbort = () => req.destroy(reasonOf(signal));
-      function fail(error: Error) {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      }
-      signal.addEventListener("abort", onAbort, { once: true });
-      req.on("error", (error: Error) => {
-        if (isMeshError(error)) {
-          fail(error);
-          return;
-        }
-        this.#onUnreachable();
-        fail(
-          new MeshError(
-            "UNAVAILABLE",
-            `the app at ${this.#url.origin} did not answer ${method} ${path}: ${error.message}`,
-            {
-              cause: error,
-            },
-          ),
-        );
-      });
-      req.end(body);
-    });
+    }
   }
 
   close(): void {
-    this.#agent.destroy();
+    this.#connections.close();
   }
 }
 
@@ -135,8 +73,4 @@ function reasonOf(signal: AbortSignal): Error {
   return isMeshError(signal.reason)
     ? signal.reason
     : new MeshError("CANCELLED", "the request to the app was aborted", { cause: signal.reason });
-}
-
-function header(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
