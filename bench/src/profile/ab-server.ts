@@ -3,6 +3,9 @@
 // `mesh-runtime/src`) serves the bench's echo contract, and both subscription callbacks are fed the
 // same requests in alternate rounds (ROUNDS each, default 10), so both meet the same machine load.
 // Prints, per checkout, the server pipeline's CPU per request: the median and least of the rounds.
+// HANDLERS=async,signal names each checkout's handler in turn: `plain` (the default) echoes, `async`
+// echoes from an async function, `signal` does that and reads `ctx.signal` (as a handler passing
+// it on does); the same checkout twice with `async,signal` tells what the signal costs.
 import { resolve } from "node:path";
 import type { Msg, NatsConnection, SubscriptionOptions } from "@nats-io/nats-core";
 import { MsgImpl, NatsConnectionImpl } from "@nats-io/nats-core/internal";
@@ -23,6 +26,12 @@ if (checkouts.length < 2) throw new Error("usage: ab-server.ts CHECKOUT_A CHECKO
 const ROUNDS = Number(process.env["ROUNDS"] ?? 10);
 const REQUESTS = Number(process.env["REQUESTS"] ?? 50_000);
 const BATCH = 64;
+const handlers = (process.env["HANDLERS"] ?? "").split(",");
+const echoes: Record<string, unknown> = {
+  async: async (order: unknown) => order,
+  signal: async (order: unknown, ctx: { signal: AbortSignal }) => (ctx.signal.aborted ? undefined : order),
+};
+const plainEcho = (order: unknown) => order;
 
 // the service's subscription callback, caught as serve() subscribes
 let caught: Callback | undefined;
@@ -40,11 +49,12 @@ const nats = await startPrivate();
 const logger = pino({ level: "info" }, pino.destination(2));
 const meshes: { close(): Promise<void> }[] = [];
 const serves: Callback[] = [];
-for (const checkout of checkouts) {
+for (const [i, checkout] of checkouts.entries()) {
+  const echo = echoes[handlers[i] ?? ""] ?? plainEcho;
   const runtime = (await import(resolve(checkout, "mesh-runtime/src/index.ts"))) as Runtime;
   const mesh = await runtime.connectMesh({ name: "bench", servers: nats.url, logger });
   caught = undefined;
-  await mesh.serve(echoContract, { echo: (order: unknown) => order });
+  await mesh.serve(echoContract, { echo });
   if (caught === undefined) throw new Error(`${checkout}: no service subscription caught`);
   meshes.push(mesh);
   serves.push(caught);

@@ -83,6 +83,8 @@ export class RequestContext implements HandlerContext, ParentRequest {
   readonly #span: Span;
   readonly #host: ContextHost;
   #controller: AbortController | undefined;
+  /** The caller gave up before the signal was read. */
+  #cancelled = false;
   #timer: NodeJS.Timeout | undefined;
   #log: Logger | undefined;
 
@@ -157,12 +159,18 @@ export class RequestContext implements HandlerContext, ParentRequest {
     return this.#abortController().signal;
   }
 
-  /** The caller gave up: abort the signal with CANCELLED (downstream calls made with it follow). */
+  /**
+   * The caller gave up: abort the signal with CANCELLED (downstream calls made with it follow).
+   * A signal nobody has read yet is not made for it: a later read finds it aborted.
+   */
   cancel(): void {
-    const controller = this.#abortController();
-    if (!controller.signal.aborted) {
-      controller.abort(new MeshError("CANCELLED", `the caller of ${this.service}.${this.endpoint} gave up`));
-    }
+    const controller = this.#controller;
+    if (controller === undefined) this.#cancelled = true;
+    else if (!controller.signal.aborted) controller.abort(this.#cancelReason());
+  }
+
+  #cancelReason(): MeshError {
+    return new MeshError("CANCELLED", `the caller of ${this.service}.${this.endpoint} gave up`);
   }
 
   /**
@@ -182,7 +190,8 @@ export class RequestContext implements HandlerContext, ParentRequest {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
       const left = this.deadlineAt - monotonicNow();
-      if (left <= 0) this.expire();
+      if (this.#cancelled) this.#controller.abort(this.#cancelReason());
+      else if (left <= 0) this.expire();
       else this.#timer = setTimeout(() => this.expire(), left);
     }
     return this.#controller;
