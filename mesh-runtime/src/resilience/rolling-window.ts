@@ -4,7 +4,8 @@ const BUCKETS = 10;
 
 /**
  * Counts over a sliding window of `windowMs`, in ten buckets: old buckets are cleared as time
- * moves on, so sums cover roughly the last window. `series` counters share one clock.
+ * moves on, so sums cover roughly the last window. `series` counters share one clock; `now` is
+ * the caller's reading of it when it has one (a balanced call's settle: one clock read, not two).
  */
 export class RollingWindow {
   readonly #clock: Clock;
@@ -19,15 +20,15 @@ export class RollingWindow {
     this.#epoch = Math.floor(clock() / this.#bucketMs);
   }
 
-  add(series: number, n = 1): void {
-    this.#advance();
+  add(series: number, n = 1, now: number = this.#clock()): void {
+    this.#advance(now);
     const counts = this.#counts[series] as Float64Array;
     const slot = this.#epoch % BUCKETS;
     counts[slot] = (counts[slot] ?? 0) + n;
   }
 
-  sum(series: number): number {
-    this.#advance();
+  sum(series: number, now: number = this.#clock()): number {
+    this.#advance(now);
     let total = 0;
     for (const n of this.#counts[series] as Float64Array) total += n;
     return total;
@@ -37,8 +38,8 @@ export class RollingWindow {
     for (const counts of this.#counts) counts.fill(0);
   }
 
-  #advance(): void {
-    const epoch = Math.floor(this.#clock() / this.#bucketMs);
+  #advance(now: number): void {
+    const epoch = Math.floor(now / this.#bucketMs);
     if (epoch === this.#epoch) return;
     // clear the buckets that fell out of the window since the last call
     const stale = Math.min(BUCKETS, epoch - this.#epoch);

@@ -43,15 +43,15 @@ export function markUnanswered(failed: AttemptFailed): void {
 /**
  * How a settled attempt bears on balancing. `silenceIsGone`: the broker gives no "no responders"
  * for a gone instance (it vouches identity: every call crosses an account import), so silence may
- * mean gone.
+ * mean gone; asked only of a silent attempt.
  */
-function outcomeOf(result: unknown, silenceIsGone: boolean): AttemptOutcome {
+function outcomeOf(result: unknown, silenceIsGone: () => boolean): AttemptOutcome {
   if (!(result instanceof AttemptFailed)) return ANSWERED;
   const { error } = result;
   if (!result.sent || result.disconnected) return UNSENT;
   if (error.code === "NO_RESPONDERS") return GONE;
   if (error.code === "CANCELLED") return ABANDONED;
-  if (unanswered.has(result)) return { kind: "silent", error, gone: silenceIsGone };
+  if (unanswered.has(result)) return { kind: "silent", error, gone: silenceIsGone() };
   // a shed is load, which the latency average already weighs, not ill health
   return { kind: "answered", error, calleeFailure: error.blame === "callee" && error.code !== "OVERLOADED" };
 }
@@ -122,7 +122,7 @@ export class AttemptRouter {
       call.settings,
       instance,
       now - sentAt,
-      outcomeOf(result, this.#vouches()),
+      outcomeOf(result, this.#vouches),
       now,
     );
     if (ejection !== undefined) this.#ejected(call, ejection);

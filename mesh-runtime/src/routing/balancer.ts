@@ -199,7 +199,7 @@ export class Balancer {
       // a refusal the caller caused (a bad input, a quota) says little of the instance: a lower bound
       instance.ewma.end(now, elapsedMs > instance.ewma.latencyMs(now) ? elapsedMs : undefined);
     }
-    if (!instance.outlier.record(answer.calleeFailure, settings.outlier)) return undefined;
+    if (!instance.outlier.record(answer.calleeFailure, settings.outlier, now)) return undefined;
     const pool = this.#pools.get(poolKey(target, major));
     if (pool === undefined || !pool.instances.has(instance.id)) return undefined;
     let ejected = 0;

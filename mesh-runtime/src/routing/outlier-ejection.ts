@@ -56,19 +56,19 @@ export class OutlierState {
     return this.#ejections;
   }
 
-  /** Counts one settled call; true when the instance should now be ejected. */
-  record(calleeFailure: boolean, settings: OutlierSettings): boolean {
+  /** Counts one settled call at `now` (monotonic ms); true when the instance should now be ejected. */
+  record(calleeFailure: boolean, settings: OutlierSettings, now: number = this.#clock()): boolean {
     if (settings.windowMs !== this.#windowMs) {
       this.#windowMs = settings.windowMs;
       this.#window = new RollingWindow(settings.windowMs, 2, this.#clock);
     }
     // reading `ejected` readmits an instance whose ejection has run out, with an empty window
     const ejected = this.ejected;
-    this.#window.add(CALLS);
-    if (calleeFailure) this.#window.add(FAILURES);
+    this.#window.add(CALLS, 1, now);
+    if (calleeFailure) this.#window.add(FAILURES, 1, now);
     if (!settings.enabled || !calleeFailure || ejected) return false;
-    const calls = this.#window.sum(CALLS);
-    return calls >= settings.minimumCalls && this.#window.sum(FAILURES) / calls >= settings.failureRatio;
+    const calls = this.#window.sum(CALLS, now);
+    return calls >= settings.minimumCalls && this.#window.sum(FAILURES, now) / calls >= settings.failureRatio;
   }
 
   /** Ejects it for `ejectMs` times its ejections in a row (capped); returns the length, ms. */
