@@ -1,4 +1,4 @@
-import { errors, type NatsConnection, nuid } from "@nats-io/nats-core";
+import { errors, type NatsConnection } from "@nats-io/nats-core";
 import {
   type Contract,
   cancelSubject,
@@ -36,6 +36,7 @@ import { Membership } from "./routing/membership.js";
 import { EndpointLimit } from "./server/endpoint-limit.js";
 import type { Handler, PipelineHost, ServedEndpoint } from "./server/request-pipeline.js";
 import { type ServiceHandle, ServiceInstance } from "./server/service.js";
+import { shortId } from "./short-id.js";
 import { createLogger } from "./telemetry/logger.js";
 import { RepeatedLines } from "./telemetry/repeated-lines.js";
 import { MeshTelemetry } from "./telemetry/telemetry.js";
@@ -79,7 +80,7 @@ export class Mesh {
   /** @internal use `connectMesh()` */
   constructor(nc: NatsConnection, options: ResolvedMeshOptions, log: Logger) {
     this.name = options.name;
-    this.instanceId = nuid.next();
+    this.instanceId = shortId();
     this.options = options;
     this.log = log;
     this.#nc = nc;

@@ -1,9 +1,9 @@
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
-import { nuid } from "@nats-io/nats-core";
 import { isMeshError } from "../errors.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { DeadlineQueue } from "../resilience/deadline-queue.js";
 import { SlotTable } from "../resilience/slot-table.js";
+import { shortId } from "../short-id.js";
 import type { EncodedHeaders } from "../wire/raw-headers.js";
 
 /** Why an attempt got no reply message. `sent` tells whether the request may have arrived. */
@@ -72,7 +72,7 @@ export class Requester {
 
   constructor(nc: NatsConnection, inboxPrefix: string) {
     this.#nc = nc;
-    this.#prefix = `${inboxPrefix}.${nuid.next()}.`;
+    this.#prefix = `${inboxPrefix}.${shortId()}.`;
     nc.subscribe(`${this.#prefix}*`, {
       callback: (err, msg) => {
         if (err) this.refusal ??= err;
