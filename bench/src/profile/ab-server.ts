@@ -8,10 +8,11 @@
 // it on does); the same checkout twice with `async,signal` tells what the signal costs.
 import { resolve } from "node:path";
 import type { Msg, NatsConnection, SubscriptionOptions } from "@nats-io/nats-core";
-import { MsgImpl, NatsConnectionImpl } from "@nats-io/nats-core/internal";
+import { NatsConnectionImpl } from "@nats-io/nats-core/internal";
 import { pino } from "pino";
-import { echoContract, ORDER_BYTES } from "../echo-contract.js";
+import { echoContract } from "../echo-contract.js";
 import { startPrivate } from "../nats-server.js";
+import { loopRequests } from "./loop-requests.js";
 
 type Callback = (err: Error | null, msg: Msg) => void;
 interface Runtime {
@@ -60,28 +61,12 @@ for (const [i, checkout] of checkouts.entries()) {
   serves.push(caught);
 }
 
-const te = new TextEncoder();
-const subject = te.encode("mesh.svc.bench.echo");
-let replies = 0;
-const publisher = {
-  publish: () => {
-    replies++;
-  },
-};
-function request(n: number): Msg {
-  const headers = `NATS/1.0\r\nMesh-Caller: bench-caller\r\nMesh-Timeout: 5000\r\nIdempotency-Key: key${n}\r\n\r\n`;
-  const hdr = te.encode(headers);
-  const data = new Uint8Array(hdr.length + ORDER_BYTES.length);
-  data.set(hdr);
-  data.set(ORDER_BYTES, hdr.length);
-  const args = { subject, reply: te.encode(`_INBOX.loop.${n}`), sid: 1, hdr: hdr.length, size: data.length };
-  return new MsgImpl(args as never, data, publisher as never) as unknown as Msg;
-}
+const loop = loopRequests();
 
 async function round(serve: Callback, count: number): Promise<number> {
   const before = process.cpuUsage();
   for (let i = 0; i < count; i += BATCH) {
-    for (let j = 0; j < BATCH; j++) serve(null, request(i + j));
+    for (let j = 0; j < BATCH; j++) serve(null, loop.request(i + j));
     // what a handler awaits settles before the next batch, as between two reads of the socket
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -96,7 +81,7 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 for (const mesh of meshes) await mesh.close();
 await nats.stop();
-if (replies < REQUESTS * (ROUNDS + 1) * serves.length) throw new Error(`only ${replies} replies`);
+if (loop.replies < REQUESTS * (ROUNDS + 1) * serves.length) throw new Error(`only ${loop.replies} replies`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const r2 = (x: number) => Math.round(x * 100) / 100;
 for (const [i, checkout] of checkouts.entries()) {

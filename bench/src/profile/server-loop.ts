@@ -5,11 +5,12 @@
 // batches of 64, replies going to a publisher that drops them. Prints µs per request (the least
 // of 5 rounds: this one thread's CPU, so a loaded machine slows it but hardly changes it).
 import type { Msg, NatsConnection, SubscriptionOptions } from "@nats-io/nats-core";
-import { MsgImpl, NatsConnectionImpl } from "@nats-io/nats-core/internal";
+import { NatsConnectionImpl } from "@nats-io/nats-core/internal";
 import { connectMesh } from "@switchyard/runtime";
 import { pino } from "pino";
-import { echoContract, ORDER_BYTES } from "../echo-contract.js";
+import { echoContract } from "../echo-contract.js";
 import { startPrivate } from "../nats-server.js";
+import { loopRequests } from "./loop-requests.js";
 
 const requests = Number(process.argv[2] ?? 100_000);
 const BATCH = 64;
@@ -38,28 +39,12 @@ const found = callbacks.get("mesh.svc.bench.>");
 if (found === undefined) throw new Error(`no service subscription among ${[...callbacks.keys()].join(", ")}`);
 const serve = found;
 
-const te = new TextEncoder();
-const subject = te.encode("mesh.svc.bench.echo");
-let replies = 0;
-const publisher = {
-  publish: () => {
-    replies++;
-  },
-};
-function request(n: number): Msg {
-  const headers = `NATS/1.0\r\nMesh-Caller: bench-caller\r\nMesh-Timeout: 5000\r\nIdempotency-Key: key${n}\r\n\r\n`;
-  const hdr = te.encode(headers);
-  const data = new Uint8Array(hdr.length + ORDER_BYTES.length);
-  data.set(hdr);
-  data.set(ORDER_BYTES, hdr.length);
-  const args = { subject, reply: te.encode(`_INBOX.loop.${n}`), sid: 1, hdr: hdr.length, size: data.length };
-  return new MsgImpl(args as never, data, publisher as never) as unknown as Msg;
-}
+const loop = loopRequests();
 
 async function round(count: number): Promise<number> {
   const before = process.cpuUsage();
   for (let i = 0; i < count; i += BATCH) {
-    for (let j = 0; j < BATCH; j++) serve(null, request(i + j));
+    for (let j = 0; j < BATCH; j++) serve(null, loop.request(i + j));
     // what a handler awaits settles before the next batch, as between two reads of the socket
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -72,6 +57,6 @@ const perRequest: number[] = [];
 for (let i = 0; i < 5; i++) perRequest.push(await round(requests));
 await mesh.close();
 await nats.stop();
-if (replies < requests * 5) throw new Error(`only ${replies} replies`);
+if (loop.replies < requests * 5) throw new Error(`only ${loop.replies} replies`);
 const rounded = perRequest.map((us) => Math.round(us * 100) / 100);
 process.stdout.write(`${JSON.stringify({ usPerRequest: Math.min(...rounded), rounds: rounded })}\n`);

@@ -4,25 +4,10 @@ import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { pino } from "pino";
 import { isMeshError } from "../errors.js";
 import { monotonicNow } from "../resilience/clock.js";
-import type { RequestMeta } from "../wire/request-headers.js";
+import { noRequestMeta } from "../wire/request-headers.js";
 import { type ContextHost, RequestContext } from "./context.js";
 
-const meta: RequestMeta = {
-  timeoutMs: undefined,
-  tenant: undefined,
-  tenantToken: undefined,
-  tenantVerified: false,
-  caller: undefined,
-  callerVerified: false,
-  attempt: 1,
-  idempotencyKey: undefined,
-  criticality: undefined,
-  traceparent: undefined,
-  tracestate: undefined,
-  baggage: undefined,
-  route: undefined,
-  mirrored: false,
-};
+const meta = noRequestMeta();
 const host = { log: pino({ level: "silent" }) } as unknown as ContextHost;
 
 function requestContext(deadlineAt: number): RequestContext {

@@ -170,15 +170,9 @@ const VOUCHED_READERS: ReadonlyMap<string, HeaderReader> = new Map<string, Heade
   ],
 ]);
 
-/**
- * Reads and validates request headers in one pass, case-insensitively. A header sent more than
- * once counts with its first value only, as nats.js's and nats.go's `get()` read it; later values
- * are neither used nor checked. Throws `INVALID_ARGUMENT` naming the header that is wrong. With
- * `vouched` (the broker requires authentication), the caller comes from `Nats-Request-Info`, and
- * a request without a trustworthy one is `UNAUTHENTICATED` (`request-info.ts`).
- */
-export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
-  const meta: RequestMeta = {
+/** What a request with no mesh headers means: every field at its absent value. */
+export function noRequestMeta(): RequestMeta {
+  return {
     timeoutMs: undefined,
     tenant: undefined,
     tenantToken: undefined,
@@ -194,6 +188,17 @@ export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
     route: undefined,
     mirrored: false,
   };
+}
+
+/**
+ * Reads and validates request headers in one pass, case-insensitively. A header sent more than
+ * once counts with its first value only, as nats.js's and nats.go's `get()` read it; later values
+ * are neither used nor checked. Throws `INVALID_ARGUMENT` naming the header that is wrong. With
+ * `vouched` (the broker requires authentication), the caller comes from `Nats-Request-Info`, and
+ * a request without a trustworthy one is `UNAUTHENTICATED` (`request-info.ts`).
+ */
+export function readRequestHeaders(msg: Msg, vouched = false): RequestMeta {
+  const meta = noRequestMeta();
   const text = headerText(msg);
   if (!vouched) {
     if (text !== undefined) readHeaderLines(text, READERS, meta);
