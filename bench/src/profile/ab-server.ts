@@ -7,14 +7,13 @@
 // echoes from an async function, `signal` does that and reads `ctx.signal` (as a handler passing
 // it on does); the same checkout twice with `async,signal` tells what the signal costs.
 import { resolve } from "node:path";
-import type { Msg, NatsConnection, SubscriptionOptions } from "@nats-io/nats-core";
+import type { NatsConnection, SubscriptionOptions } from "@nats-io/nats-core";
 import { NatsConnectionImpl } from "@nats-io/nats-core/internal";
 import { pino } from "pino";
 import { echoContract } from "../echo-contract.js";
 import { startPrivate } from "../nats-server.js";
-import { loopRequests } from "./loop-requests.js";
+import { loopRequests, type ServeCallback } from "./loop-requests.js";
 
-type Callback = (err: Error | null, msg: Msg) => void;
 interface Runtime {
   connectMesh(options: unknown): Promise<{
     serve(contract: unknown, handlers: unknown): Promise<unknown>;
@@ -26,7 +25,6 @@ const checkouts = process.argv.slice(2);
 if (checkouts.length < 2) throw new Error("usage: ab-server.ts CHECKOUT_A CHECKOUT_B...");
 const ROUNDS = Number(process.env["ROUNDS"] ?? 10);
 const REQUESTS = Number(process.env["REQUESTS"] ?? 50_000);
-const BATCH = 64;
 const handlers = (process.env["HANDLERS"] ?? "").split(",");
 const echoes: Record<string, unknown> = {
   async: async (order: unknown) => order,
@@ -35,21 +33,21 @@ const echoes: Record<string, unknown> = {
 const plainEcho = (order: unknown) => order;
 
 // the service's subscription callback, caught as serve() subscribes
-let caught: Callback | undefined;
+let caught: ServeCallback | undefined;
 const subscribe = NatsConnectionImpl.prototype.subscribe;
 NatsConnectionImpl.prototype.subscribe = function (
   this: NatsConnection,
   subject: string,
   opts?: SubscriptionOptions,
 ) {
-  if (subject === "mesh.svc.bench.>" && opts?.callback !== undefined) caught = opts.callback as Callback;
+  if (subject === "mesh.svc.bench.>" && opts?.callback !== undefined) caught = opts.callback as ServeCallback;
   return subscribe.call(this, subject, opts);
 };
 
 const nats = await startPrivate();
 const logger = pino({ level: "info" }, pino.destination(2));
 const meshes: { close(): Promise<void> }[] = [];
-const serves: Callback[] = [];
+const serves: ServeCallback[] = [];
 for (const [i, checkout] of checkouts.entries()) {
   const echo = echoes[handlers[i] ?? ""] ?? plainEcho;
   const runtime = (await import(resolve(checkout, "mesh-runtime/src/index.ts"))) as Runtime;
@@ -63,21 +61,10 @@ for (const [i, checkout] of checkouts.entries()) {
 
 const loop = loopRequests();
 
-async function round(serve: Callback, count: number): Promise<number> {
-  const before = process.cpuUsage();
-  for (let i = 0; i < count; i += BATCH) {
-    for (let j = 0; j < BATCH; j++) serve(null, loop.request(i + j));
-    // what a handler awaits settles before the next batch, as between two reads of the socket
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  const cpu = process.cpuUsage(before);
-  return (cpu.user + cpu.system) / count;
-}
-
-for (const serve of serves) await round(serve, REQUESTS);
+for (const serve of serves) await loop.round(serve, REQUESTS);
 const perRequest = checkouts.map((): number[] => []);
 for (let r = 0; r < ROUNDS; r++) {
-  for (const [i, serve] of serves.entries()) perRequest[i]?.push(await round(serve, REQUESTS));
+  for (const [i, serve] of serves.entries()) perRequest[i]?.push(await loop.round(serve, REQUESTS));
 }
 for (const mesh of meshes) await mesh.close();
 await nats.stop();

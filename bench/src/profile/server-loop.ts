@@ -4,27 +4,25 @@
 // received ones (a MsgImpl over the header block a mesh caller sends and the 100-byte order) in
 // batches of 64, replies going to a publisher that drops them. Prints µs per request (the least
 // of 5 rounds: this one thread's CPU, so a loaded machine slows it but hardly changes it).
-import type { Msg, NatsConnection, SubscriptionOptions } from "@nats-io/nats-core";
+import type { NatsConnection, SubscriptionOptions } from "@nats-io/nats-core";
 import { NatsConnectionImpl } from "@nats-io/nats-core/internal";
 import { connectMesh } from "@switchyard/runtime";
 import { pino } from "pino";
 import { echoContract } from "../echo-contract.js";
 import { startPrivate } from "../nats-server.js";
-import { loopRequests } from "./loop-requests.js";
+import { loopRequests, type ServeCallback } from "./loop-requests.js";
 
 const requests = Number(process.argv[2] ?? 100_000);
-const BATCH = 64;
 
 // the service's subscription callbacks, caught as serve() subscribes
-const callbacks = new Map<string, (err: Error | null, msg: Msg) => void>();
+const callbacks = new Map<string, ServeCallback>();
 const subscribe = NatsConnectionImpl.prototype.subscribe;
 NatsConnectionImpl.prototype.subscribe = function (
   this: NatsConnection,
   subject: string,
   opts?: SubscriptionOptions,
 ) {
-  if (opts?.callback !== undefined)
-    callbacks.set(subject, opts.callback as (err: Error | null, msg: Msg) => void);
+  if (opts?.callback !== undefined) callbacks.set(subject, opts.callback as ServeCallback);
   return subscribe.call(this, subject, opts);
 };
 
@@ -41,20 +39,9 @@ const serve = found;
 
 const loop = loopRequests();
 
-async function round(count: number): Promise<number> {
-  const before = process.cpuUsage();
-  for (let i = 0; i < count; i += BATCH) {
-    for (let j = 0; j < BATCH; j++) serve(null, loop.request(i + j));
-    // what a handler awaits settles before the next batch, as between two reads of the socket
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  const cpu = process.cpuUsage(before);
-  return (cpu.user + cpu.system) / count;
-}
-
-await round(requests / 2);
+await loop.round(serve, requests / 2);
 const perRequest: number[] = [];
-for (let i = 0; i < 5; i++) perRequest.push(await round(requests));
+for (let i = 0; i < 5; i++) perRequest.push(await loop.round(serve, requests));
 await mesh.close();
 await nats.stop();
 if (loop.replies < requests * 5) throw new Error(`only ${loop.replies} replies`);
