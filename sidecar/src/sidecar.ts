@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { context } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { type HttpEdge, jsonBody, startHttpEdge } from "@switchyard/http";
 import {
   type Contract,
@@ -20,6 +19,7 @@ import { HealthWatch } from "./health-watch.js";
 import { type HandledRequest, InFlightRequests } from "./in-flight.js";
 import { endOfTurn } from "./io-turn.js";
 import { parseSidecarOptions, type ResolvedSidecarOptions, type SidecarOptionsInput } from "./options.js";
+import { SyncContextManager } from "./sync-context.js";
 import { activeTraceHeaders, contextOf, traceIdOf } from "./trace-headers.js";
 
 /** A running sidecar, as `startSidecar()` returns it. */
@@ -74,10 +74,12 @@ function connect(name: string, options: ResolvedSidecarOptions): Promise<Mesh> {
 
 /**
  * The handled request's SERVER span is the active one inside a handler only with a context
- * manager; a sidecar is a process of its own, so it installs one when its SDK has not.
+ * manager; a sidecar is a process of its own, so it installs one when its SDK has not: a
+ * synchronous one, which is all the sidecar needs and costs nothing between calls (see
+ * `SyncContextManager`).
  */
 function installContextManager(): void {
-  const manager = new AsyncLocalStorageContextManager().enable();
+  const manager = new SyncContextManager();
   if (!context.setGlobalContextManager(manager)) manager.disable();
 }
 
