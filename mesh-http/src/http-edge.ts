@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { isExpectedRefusal, MeshError } from "@switchyard/runtime";
+import { MeshError } from "@switchyard/runtime";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -9,7 +9,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from "fastify";
-import { meshErrorOf, sendMeshError } from "./error-reply.js";
+import { logServerError, meshErrorOf, sendMeshError } from "./error-reply.js";
 
 export interface HttpEdgeOptions {
   /** Who answers, for messages such as "the gateway failed". */
@@ -93,13 +93,7 @@ function errorAnswer(options: HttpEdgeOptions) {
   return (thrown: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const error = meshErrorOf(thrown, `the ${options.name} failed`, options.bodyLimitBytes);
     if (error.status >= 500) {
-      // a shed or an open breaker is the mesh protecting itself: no stack, and not an error
-      if (isExpectedRefusal(error))
-        request.log.info({ code: error.code, path: pathOf(request) }, error.message);
-      else {
-        const context = { err: error.cause ?? error, code: error.code, path: pathOf(request) };
-        request.log.error(context, `${options.name} request failed`);
-      }
+      logServerError(request.log, options.name, error, pathOf(request));
       options.onServerError?.(error, request);
     }
     return sendMeshError(reply, error);

@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from "node:http";
 import { type CallOptions, MeshError } from "@switchyard/runtime";
 import { MAX_CALL_TIMEOUT_MS } from "@switchyard/schemas";
 import type { TraceHeaders } from "./trace-headers.js";
@@ -15,6 +14,9 @@ export const SidecarHeader = {
   Deadline: "Mesh-Deadline",
 } as const;
 
+/** A request's headers: lower-case names, a name given more than once with every value. */
+export type RequestHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+
 /** What a call out's HTTP headers ask for. */
 export interface CallHeaders {
   readonly options: CallOptions;
@@ -29,7 +31,7 @@ export interface CallHeaders {
  * headers. A malformed one is `INVALID_ARGUMENT`; the runtime checks the values it takes
  * (tenant, key, criticality) as it does for a TypeScript caller.
  */
-export function readCallHeaders(headers: IncomingHttpHeaders): CallHeaders {
+export function readCallHeaders(headers: RequestHeaders): CallHeaders {
   const options: Record<string, unknown> = {};
   const timeout = one(headers, "mesh-timeout");
   if (timeout !== undefined) {
@@ -69,12 +71,9 @@ export function readCallHeaders(headers: IncomingHttpHeaders): CallHeaders {
 }
 
 /** A header given once; twice is ambiguous, so refused. */
-function one(headers: IncomingHttpHeaders, name: string): string | undefined {
+function one(headers: RequestHeaders, name: string): string | undefined {
   const value = headers[name];
-  if (Array.isArray(value)) {
-    if (value.length > 1)
-      throw new MeshError("INVALID_ARGUMENT", `the ${name} header is given more than once`);
-    return value[0];
-  }
-  return value;
+  if (value === undefined || typeof value === "string") return value;
+  if (value.length > 1) throw new MeshError("INVALID_ARGUMENT", `the ${name} header is given more than once`);
+  return value[0];
 }

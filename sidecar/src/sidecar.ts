@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { context } from "@opentelemetry/api";
-import { type HttpEdge, jsonBody, startHttpEdge } from "@switchyard/http";
+import { logServerError, meshErrorAnswer, meshErrorOf } from "@switchyard/http";
 import {
   type Contract,
   connectMesh,
@@ -11,7 +11,13 @@ import {
   type ServiceHandle,
 } from "@switchyard/runtime";
 import { Header } from "@switchyard/schemas";
-import type { FastifyInstance } from "fastify";
+import {
+  type ApiAnswer,
+  type ApiRequest,
+  type ApiServer,
+  type Refusal,
+  startApiServer,
+} from "./api-server.js";
 import { AppClient } from "./app-client.js";
 import { readCallHeaders, SidecarHeader } from "./call-headers.js";
 import { type LoadedContract, readContractFile } from "./contract-file.js";
@@ -94,7 +100,7 @@ class RunningSidecar implements Sidecar {
   #served: ServiceHandle | undefined;
   /** The mesh has served once: serving again takes a new connection (a new instance). */
   #meshUsed = false;
-  #edge: HttpEdge | undefined;
+  #api: ApiServer | undefined;
   /** The last serve or unserve step; `#stepping` while one runs. */
   #transitions: Promise<void> = Promise.resolve();
   #stepping = false;
@@ -117,7 +123,7 @@ class RunningSidecar implements Sidecar {
   }
 
   get url(): string {
-    return this.#edge?.url ?? "";
+    return this.#api === undefined ? "" : `http://127.0.0.1:${this.#api.port}`;
   }
 
   get serving(): boolean {
@@ -129,43 +135,66 @@ class RunningSidecar implements Sidecar {
   }
 
   async start(): Promise<void> {
-    this.#edge = await startHttpEdge(
-      {
-        name: "sidecar",
-        log: this.#mesh.log,
-        port: this.#options.port,
-        bodyLimitBytes: this.#options.bodyLimitBytes,
-      },
-      (app) => this.#routes(app),
-    );
-    this.#mesh.log.info({ url: this.#edge.url, app: this.#options.app }, "sidecar listening");
+    this.#api = await startApiServer({
+      host: "127.0.0.1",
+      port: this.#options.port,
+      bodyLimitBytes: this.#options.bodyLimitBytes,
+      handle: (request) => this.#route(request),
+      onError: (error) => this.#errorAnswer(error),
+      refusal: (refusal) => this.#refusalAnswer(refusal),
+    });
+    this.#mesh.log.info({ url: this.url, app: this.#options.app }, "sidecar listening");
     if (this.#health !== undefined) {
       await this.#health.start();
       await this.#transitions;
     }
   }
 
-  #routes(app: FastifyInstance): void {
-    app.get("/v1/health", async (_request, reply) => {
+  /** `GET /v1/health` and `POST /v1/call/{service}/{endpoint}`; anything else is `NOT_FOUND`. */
+  #route(request: ApiRequest): ApiAnswer | Promise<ApiAnswer> {
+    const { method, path } = request;
+    if (method === "POST" && path.startsWith(CALL_PREFIX)) {
+      const slash = path.indexOf("/", CALL_PREFIX.length);
+      if (slash > CALL_PREFIX.length && slash < path.length - 1 && path.indexOf("/", slash + 1) < 0) {
+        const service = pathParam(path.slice(CALL_PREFIX.length, slash));
+        const endpoint = pathParam(path.slice(slash + 1));
+        return this.#call(service, endpoint, request);
+      }
+    } else if (method === "GET" && path === "/v1/health") {
       const ready = this.#loaded === undefined || this.serving;
-      return reply.code(ready ? 200 : 503).send({
+      return json(ready ? 200 : 503, {
         service: this.name,
         serving: this.serving,
         app: this.#health?.ready ?? null,
         instanceId: this.#mesh.instanceId,
         policyVersion: this.#mesh.policyVersion,
       });
-    });
-    app.post<{ Params: { service: string; endpoint: string } }>(
-      "/v1/call/:service/:endpoint",
-      async (request, reply) => {
-        const { service, endpoint } = request.params;
-        // with the other requests of this turn: their calls go to the broker in one write
-        await endOfTurn();
-        const output = await this.#callOut(service, endpoint, jsonBody(request), request.headers);
-        return reply.type("application/json").send(JSON.stringify(output ?? null));
-      },
-    );
+    }
+    throw new MeshError("NOT_FOUND", `no route for ${method} ${path}`);
+  }
+
+  async #call(service: string, endpoint: string, request: ApiRequest): Promise<ApiAnswer> {
+    const input = jsonOf(request.body);
+    // with the other requests of this turn: their calls go to the broker in one write
+    await endOfTurn();
+    const output = await this.#callOut(service, endpoint, input, request.headers);
+    return { status: 200, body: JSON.stringify(output ?? null) };
+  }
+
+  /** A throw as the HTTP edge answers it: the MeshError's status and body, a 5xx logged. */
+  #errorAnswer(thrown: unknown): ApiAnswer {
+    const error = meshErrorOf(thrown, "the sidecar failed", this.#options.bodyLimitBytes);
+    if (error.status >= 500) logServerError(this.#mesh.log, "sidecar", error, "/v1");
+    return answerOf(error, error.status);
+  }
+
+  /** A request the API server could not read: its status, the edge's error body. */
+  #refusalAnswer(refusal: Refusal): ApiAnswer {
+    const error =
+      refusal.status === 413
+        ? meshErrorOf({ statusCode: 413 }, "", this.#options.bodyLimitBytes)
+        : new MeshError("INVALID_ARGUMENT", refusal.message);
+    return answerOf(error, refusal.status);
   }
 
   /**
@@ -173,12 +202,7 @@ class RunningSidecar implements Sidecar {
    * trace) as the runtime's `ctx.call()`, inheriting tenant and token, deadline, cancellation
    * and trace; otherwise as `mesh.call()`, a child of the app's `traceparent`.
    */
-  #callOut(
-    service: string,
-    endpoint: string,
-    input: unknown,
-    headers: Parameters<typeof readCallHeaders>[0],
-  ) {
+  #callOut(service: string, endpoint: string, input: unknown, headers: ApiRequest["headers"]) {
     const h = readCallHeaders(headers);
     const parent = this.#inFlight.find(h.requestId, traceIdOf(h.trace["traceparent"]));
     if (h.tenantToken !== undefined && (parent === undefined || tokenOf(parent.ctx) !== h.tenantToken)) {
@@ -285,10 +309,42 @@ class RunningSidecar implements Sidecar {
     this.#health?.stop();
     await this.#transitions;
     // the API first, so no call arrives at a draining mesh
-    await this.#edge?.close();
+    await this.#api?.close();
     await this.#mesh.close();
     this.#app?.close();
   }
+}
+
+const CALL_PREFIX = "/v1/call/";
+
+/** A path segment, percent-decoded; a malformed escape is `INVALID_ARGUMENT`. */
+function pathParam(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new MeshError("INVALID_ARGUMENT", `the path segment ${segment} is not percent-encoded text`);
+  }
+}
+
+/** A call's body: JSON, whatever its content type says (clients of the mesh do not always say). */
+function jsonOf(body: Buffer): unknown {
+  try {
+    if (body.length > 0) return JSON.parse(body.toString("utf8"));
+  } catch {
+    // answered below
+  }
+  throw new MeshError("INVALID_ARGUMENT", "the body is not JSON");
+}
+
+function json(status: number, body: unknown): ApiAnswer {
+  return { status, body: JSON.stringify(body) };
+}
+
+function answerOf(error: MeshError, status: number): ApiAnswer {
+  const answer = meshErrorAnswer(error, status);
+  return answer.retryAfter === undefined
+    ? { status: answer.status, body: answer.body }
+    : { status: answer.status, headers: { "retry-after": answer.retryAfter }, body: answer.body };
 }
 
 /** The tenant token that vouched for the handled request's tenant, if one did. */
