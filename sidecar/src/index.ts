@@ -6,3 +6,4 @@ export type { ResolvedSidecarOptions, SidecarOptionsInput as SidecarOptions } fr
 export { parseSidecarOptions as checkSidecarOptions } from "./options.js";
 export type { Sidecar } from "./sidecar.js";
 export { startSidecar } from "./sidecar.js";
+export { SyncContextManager } from "./sync-context.js";

@@ -10,7 +10,8 @@ import { type Context, type ContextManager, ROOT_CONTEXT } from "@opentelemetry/
  * synchronously inside a `context.with()`: the trace headers it forwards to the app (read at the
  * start of the handler, which the runtime runs in the request's context) and the parent of a call
  * out made outside any request (`mesh.call()` reads it before its first `await`). A process whose
- * SDK installed a context manager first keeps that one; both reads work under it too.
+ * SDK installed a context manager first keeps that one; both reads work under it too. Exported
+ * so that such a process can give this one to its SDK instead (NodeSDK's `contextManager`).
  */
 export class SyncContextManager implements ContextManager {
   #active: Context = ROOT_CONTEXT;
