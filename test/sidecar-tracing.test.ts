@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { SyncContextManager } from "@switchyard/sidecar";
 import { startTelemetry } from "@switchyard/telemetry";
 import { waitFor } from "./fixtures/eventually.js";
 import { meshFor } from "./fixtures/mesh.js";
@@ -14,12 +15,14 @@ import { pythonBehindSidecar, tsInventory } from "./fixtures/sidecar-app.js";
 import { serializeSpans } from "./fixtures/traced-contracts.js";
 
 it("one trace: TypeScript → sidecar → Python → sidecar → TypeScript; a call out from outside a request joins its traceparent", async (t) => {
-  // one SDK for every mesh in this process, the sidecar's included (before they connect)
+  // one SDK for every mesh in this process, the sidecar's included (before they connect), with
+  // the context manager `switchyard sidecar` gives it (AsyncLocalStorage would carry more)
   const exporter = new InMemorySpanExporter();
   const telemetry = await startTelemetry({
     serviceName: "sidecar-trace",
     metricsPort: false,
     spanProcessors: [new SimpleSpanProcessor(exporter)],
+    contextManager: new SyncContextManager(),
   });
   t.after(() => telemetry.shutdown());
   const nats = await startNats(t, { jetstream: true });

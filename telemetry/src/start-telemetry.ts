@@ -7,6 +7,8 @@ import { z } from "zod";
 
 const DEFAULT_METRICS_PORT = 9464;
 
+type ContextManager = NonNullable<NonNullable<ConstructorParameters<typeof NodeSDK>[0]>["contextManager"]>;
+
 const TelemetryOptions = z.strictObject({
   /** `service.name` of everything this process reports. */
   serviceName: ServiceName,
@@ -25,6 +27,12 @@ const TelemetryOptions = z.strictObject({
    * processor).
    */
   spanProcessors: z.array(z.custom<SpanProcessor>((v) => typeof v === "object" && v !== null)).optional(),
+  /**
+   * The context manager to install instead of the SDK's default (`AsyncLocalStorage`, whose
+   * promise hooks tax every async step of the process on Node 20): the sidecar passes its
+   * synchronous one.
+   */
+  contextManager: z.custom<ContextManager>((v) => typeof v === "object" && v !== null).optional(),
 });
 export type StartTelemetryOptions = z.input<typeof TelemetryOptions>;
 
@@ -85,6 +93,7 @@ export async function startTelemetry(input: StartTelemetryOptions): Promise<Tele
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
     ...(spanProcessors === undefined ? {} : { spanProcessors }),
+    ...(options.contextManager === undefined ? {} : { contextManager: options.contextManager }),
     metricReaders: prometheus === undefined ? [] : [prometheus],
     // the runtime logs with pino: no OTLP log pipeline unless the application builds one
     logRecordProcessors: [],

@@ -1,4 +1,4 @@
-import { checkSidecarOptions, readContractFile, startSidecar } from "@switchyard/sidecar";
+import { checkSidecarOptions, readContractFile, SyncContextManager, startSidecar } from "@switchyard/sidecar";
 import { startTelemetry } from "@switchyard/telemetry";
 import { type CommandContext, flagInt, flagString } from "../context.js";
 
@@ -24,8 +24,9 @@ export const sidecarCommands = {
       // checked before telemetry starts: a bad command line starts nothing
       const checked = checkSidecarOptions(options);
       const serviceName = checked.name ?? readContractFile(checked.contractFile as string).contract.name;
-      // spans and metrics as any service has them (OTEL_* and MESH_METRICS_PORT)
-      const telemetry = await startTelemetry({ serviceName });
+      // spans and metrics as any service has them (OTEL_* and MESH_METRICS_PORT), with the
+      // sidecar's context manager: the SDK's default would tax every async step of the process
+      const telemetry = await startTelemetry({ serviceName, contextManager: new SyncContextManager() });
       try {
         const sidecar = await startSidecar(options);
         process.stderr.write(`switchyard: sidecar for ${sidecar.name} listening on ${sidecar.url}\n`);
