@@ -106,7 +106,7 @@ export class AttemptRouter {
 
   /** @internal of CallRoute; `now` from `monotonicNow`, read once for the pick and the attempt's start. */
   pick(call: RoutedCall, avoid: readonly Instance[] | undefined, now: number): Instance | undefined {
-    if (this.#refused.has(call.target.service)) return undefined;
+    if (this.#refused.size > 0 && this.#refused.has(call.target.service)) return undefined;
     return this.#balancer.pick(call.target, call.major, call.settings, avoid, now);
   }
 
