@@ -116,6 +116,11 @@ export class AttemptRouter {
    * attempt goes to the queue group).
    */
   settle(call: RoutedCall, instance: Instance, sentAt: number, now: number, result: unknown): boolean {
+    if (!(result instanceof AttemptFailed)) {
+      // a reply body: nearly every attempt, straight to the latency average and the outlier window
+      this.#balancer.answered(call.settings, instance, now - sentAt, now);
+      return false;
+    }
     const ejection = this.#balancer.settle(
       call.target,
       call.major,
@@ -126,9 +131,7 @@ export class AttemptRouter {
       now,
     );
     if (ejection !== undefined) this.#ejected(call, ejection);
-    if (!(result instanceof AttemptFailed && result.error.code === "PERMISSION_DENIED" && !result.sent)) {
-      return false;
-    }
+    if (result.error.code !== "PERMISSION_DENIED" || result.sent) return false;
     if (!this.#refused.has(call.target.service)) {
       this.#refused.add(call.target.service);
       this.#log.warn(

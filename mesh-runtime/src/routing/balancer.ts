@@ -152,6 +152,16 @@ export class Balancer {
   }
 
   /**
+   * An attempt to `instance` answered well after `elapsedMs`, at `now` (monotonic ms): what
+   * `settle` does with an answer that is no failure, without the outcome to sort (nearly every
+   * attempt). It cannot eject.
+   */
+  answered(settings: EffectiveSettings, instance: Instance, elapsedMs: number, now: number): void {
+    instance.ewma.end(now, elapsedMs);
+    instance.outlier.record(false, settings.outlier, now);
+  }
+
+  /**
    * An attempt to `instance` settled after `elapsedMs`, at `now` when the caller read the clock.
    * Returns the ejection it caused, if any.
    */
