@@ -18,8 +18,8 @@ const SERIES_MAX = 1 / 64;
 
 /**
  * e^-x for x ≥ 0. Nearly every read comes within milliseconds of the instance's last sample (x
- * under 1/64 with a 1 s decay), where five terms of the series are exact to 1e-10 of the value
- * (the first term left out, x⁵/120, is below 8e-11) for a few multiplications instead of a call
+ * under 1/64 with a 1 s decay), where five terms of the series are exact to 1e-11 of the value
+ * (the first term left out, x⁵/120, is below 8e-12) for a few multiplications instead of a call
  * to `Math.exp`: a balanced call decays three averages (the pick's two costs, the settle's blend).
  */
 export function decay(x: number): number {
