@@ -106,7 +106,7 @@ export class AttemptRouter {
 
   /** @internal of CallRoute; `now` from `monotonicNow`, read once for the pick and the attempt's start. */
   pick(call: RoutedCall, avoid: readonly Instance[] | undefined, now: number): Instance | undefined {
-    if (this.#refused.has(call.target.service)) return undefined;
+    if (this.#refused.size > 0 && this.#refused.has(call.target.service)) return undefined;
     return this.#balancer.pick(call.target, call.major, call.settings, avoid, now);
   }
 
@@ -116,6 +116,11 @@ export class AttemptRouter {
    * attempt goes to the queue group).
    */
   settle(call: RoutedCall, instance: Instance, sentAt: number, now: number, result: unknown): boolean {
+    if (!(result instanceof AttemptFailed)) {
+      // a reply body: nearly every attempt, straight to the latency average and the outlier window
+      this.#balancer.answered(call.settings, instance, now - sentAt, now);
+      return false;
+    }
     const ejection = this.#balancer.settle(
       call.target,
       call.major,
@@ -126,9 +131,7 @@ export class AttemptRouter {
       now,
     );
     if (ejection !== undefined) this.#ejected(call, ejection);
-    if (!(result instanceof AttemptFailed && result.error.code === "PERMISSION_DENIED" && !result.sent)) {
-      return false;
-    }
+    if (result.error.code !== "PERMISSION_DENIED" || result.sent) return false;
     if (!this.#refused.has(call.target.service)) {
       this.#refused.add(call.target.service);
       this.#log.warn(

@@ -66,7 +66,9 @@ export type AttemptOutcome =
 
 /** Where the balancer learns a service's instances (`Membership`). */
 export interface MemberSource {
+  /** The known instances, and starts watching the service. */
   of(service: string): readonly Member[];
+  /** Changes whenever `of` would answer differently; asking says the service is still called. */
   versionOf(service: string): number;
   gone(service: string, id: string): void;
   /** Asks again soon: an instance may have gone silently. */
@@ -150,6 +152,16 @@ export class Balancer {
   }
 
   /**
+   * An attempt to `instance` answered well after `elapsedMs`, at `now` (monotonic ms): what
+   * `settle` does with an answer that is no failure, without the outcome to sort (nearly every
+   * attempt). It cannot eject.
+   */
+  answered(settings: EffectiveSettings, instance: Instance, elapsedMs: number, now: number): void {
+    instance.ewma.end(now, elapsedMs);
+    instance.outlier.record(false, settings.outlier, now);
+  }
+
+  /**
    * An attempt to `instance` settled after `elapsedMs`, at `now` when the caller read the clock.
    * Returns the ejection it caused, if any.
    */
@@ -228,10 +240,10 @@ export class Balancer {
       pool = new Pool(target.subject);
       this.#pools.set(key, pool);
     }
+    // one lookup while membership is unchanged (nearly every pick); it keeps the service watched
+    if (this.#membership.versionOf(target.service) === pool.version) return pool;
     const members = this.#membership.of(target.service);
-    const version = this.#membership.versionOf(target.service);
-    if (version === pool.version) return pool;
-    pool.version = version;
+    pool.version = this.#membership.versionOf(target.service);
     const next = new Map<string, Instance>();
     for (const m of members) {
       if (!m.endpoints.has(target.endpoint)) continue;

@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { discoverySubject, isServiceName, parseJsonMessage } from "@switchyard/schemas";
 import { z } from "zod";
+import { monotonicNow } from "../resilience/clock.js";
 
 /** How often a watched service's instances are asked for again. */
 export const REFRESH_MS = 2_000;
@@ -79,9 +80,15 @@ export class Membership {
     return watched?.members ?? NONE;
   }
 
-  /** Changes with every change of `service`'s members: a cheap staleness check. */
+  /**
+   * Changes with every change of `service`'s members: a cheap staleness check, made per balanced
+   * pick, so it also notes that the service is still called (as `of` does); 0 while unwatched.
+   */
   versionOf(service: string): number {
-    return this.#watched.get(service)?.version ?? 0;
+    const watched = this.#watched.get(service);
+    if (watched === undefined) return 0;
+    watched.asked = true;
+    return watched.version;
   }
 
   /**
@@ -106,7 +113,7 @@ export class Membership {
    */
   doubt(service: string): void {
     const watched = this.#watched.get(service);
-    const now = performance.now();
+    const now = monotonicNow();
     if (watched === undefined || now - watched.doubtedAt < DOUBT_EVERY_MS) return;
     watched.doubtedAt = now;
     if (watched.refreshing) watched.again = true;

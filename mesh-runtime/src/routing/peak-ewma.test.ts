@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { PeakEwma } from "./peak-ewma.js";
+import { decay, PeakEwma } from "./peak-ewma.js";
 
 test("a slower sample is believed at once; faster ones are blended in over time", () => {
   const e = new PeakEwma(0, 10_000);
@@ -55,4 +55,13 @@ test("an unmeasured instance is free until one request is in flight, then costs 
   e.end(0, undefined);
   assert.equal(e.inFlight, 0);
   assert.equal(e.cost(0), 0, "an end without a sample changes only the count");
+});
+
+test("decay is e^-x to 1e-10 of the value: the series below 1/64 of a period, Math.exp above", () => {
+  for (let i = 0; i <= 4_000; i++) {
+    const x = i < 2_000 ? i / 100_000 : (i - 2_000) / 200;
+    const exact = Math.exp(-x);
+    assert.ok(Math.abs(decay(x) - exact) <= 1e-10 * exact, `x = ${x}: ${decay(x)} against ${exact}`);
+  }
+  assert.equal(decay(0), 1);
 });

@@ -13,6 +13,20 @@ export const DECAY_MS = 1_000;
  */
 const UNMEASURED_PENALTY = 1e6;
 
+/** Below this many decay periods `decay` sums the series; above, it asks `Math.exp`. */
+const SERIES_MAX = 1 / 64;
+
+/**
+ * e^-x for x ≥ 0. Nearly every read comes within milliseconds of the instance's last sample (x
+ * under 1/64 with a 1 s decay), where five terms of the series are exact to 1e-11 of the value
+ * (the first term left out, x⁵/120, is below 8e-12) for a few multiplications instead of a call
+ * to `Math.exp`: a balanced call decays three averages (the pick's two costs, the settle's blend).
+ */
+export function decay(x: number): number {
+  if (x > SERIES_MAX) return Math.exp(-x);
+  return 1 - x * (1 - x * (0.5 - x * (1 / 6 - x / 24)));
+}
+
 /**
  * Peak-EWMA of one instance's latency (Finagle/Linkerd P2C-EWMA, Envoy Peak-EWMA): a sample above
  * the average replaces it at once (slowness is believed immediately), a lower one is blended in
@@ -37,8 +51,7 @@ export class PeakEwma {
 
   /** The decayed average as of `nowMs`, ms; 0 while unmeasured. */
   latencyMs(nowMs: number): number {
-    const idleMs = Math.max(0, nowMs - this.#stampMs);
-    return this.#ewmaMs * Math.exp(-idleMs / this.#decayMs);
+    return this.#ewmaMs * decay(Math.max(0, nowMs - this.#stampMs) / this.#decayMs);
   }
 
   /** Lower is better: latency × (in flight + 1). */
@@ -58,7 +71,7 @@ export class PeakEwma {
     if (this.#inFlight > 0) this.#inFlight--;
     if (sampleMs === undefined) return;
     // the decay since the last sample: of the average as it stands now, and the blend's weight
-    const w = Math.exp(-Math.max(0, nowMs - this.#stampMs) / this.#decayMs);
+    const w = decay(Math.max(0, nowMs - this.#stampMs) / this.#decayMs);
     if (sampleMs > this.#ewmaMs * w) {
       this.#ewmaMs = sampleMs;
     } else {
