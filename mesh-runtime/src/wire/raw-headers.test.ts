@@ -5,7 +5,7 @@ import { join, sep } from "node:path";
 import { describe, it } from "node:test";
 import type { Msg } from "@nats-io/nats-core";
 import { MsgImpl } from "@nats-io/nats-core/internal";
-import { encodeRequest, headerText, subjectNumber } from "./raw-headers.js";
+import { encodeRequest, headerText, subjectEndsAt, subjectNumber } from "./raw-headers.js";
 
 const BLOCK = "NATS/1.0\r\nMesh-Timeout: 250\r\n\r\n";
 
@@ -96,6 +96,37 @@ describe("subjectNumber reads a reply's token from nats.js's raw subject", () =>
         assert.deepEqual(subjectNumber(elsewhere, prefix.length, bytes), expected, `${subject} (public API)`);
       }
     }
+  });
+});
+
+describe("subjectEndsAt compares a subject's tail on nats.js's raw bytes", () => {
+  const received = (subject: string) =>
+    new MsgImpl(
+      { subject: Buffer.from(subject), reply: Buffer.from("r"), sid: 1, hdr: -1, size: 0 },
+      new Uint8Array(0),
+      { publish() {} },
+    );
+
+  it("is true only for the whole tail, as subject.slice(from) === tail", () => {
+    const at = "mesh.svc.orders.".length;
+    for (const subject of [
+      "mesh.svc.orders.place",
+      "mesh.svc.orders.placed",
+      "mesh.svc.orders.plac",
+      "mesh.svc.orders.Place",
+    ]) {
+      for (const tail of ["place", "placed", "plac", ""]) {
+        assert.equal(
+          subjectEndsAt(received(subject), at, tail),
+          subject.slice(at) === tail,
+          `${subject} / ${tail}`,
+        );
+      }
+    }
+  });
+
+  it("leaves a message built elsewhere to the public API", () => {
+    assert.equal(subjectEndsAt({ subject: "a.b" } as unknown as Msg, 2, "b"), undefined);
   });
 });
 

@@ -60,6 +60,19 @@ export function subjectNumber(msg: Msg, chars: number, bytes: number): number {
 }
 
 /**
+ * Whether a received message's subject is `tail` from byte `from` to its end, compared on nats.js's
+ * raw subject bytes (as `subjectNumber`) without decoding the subject; undefined for a message
+ * built elsewhere, which the caller reads through the public API. `tail` is ASCII.
+ */
+export function subjectEndsAt(msg: Msg, from: number, tail: string): boolean | undefined {
+  if (!(msg instanceof MsgImpl)) return undefined;
+  const subject = msg._msg.subject;
+  if (subject.length - from !== tail.length) return false;
+  for (let i = 0; i < tail.length; i++) if (subject[from + i] !== tail.charCodeAt(i)) return false;
+  return true;
+}
+
+/**
  * Calls `visit` once per header, in order, with its lower-cased name and its first trimmed value:
  * a repeated header's later values are skipped, so the value read is the one nats.js's and
  * nats.go's `get()` return. The status line is skipped; lines without a colon are ignored, as
