@@ -4,7 +4,7 @@ import { monotonicNow } from "../resilience/clock.js";
 import { DeadlineQueue } from "../resilience/deadline-queue.js";
 import { SlotTable } from "../resilience/slot-table.js";
 import { shortId } from "../short-id.js";
-import type { EncodedHeaders } from "../wire/raw-headers.js";
+import { type EncodedHeaders, subjectNumber } from "../wire/raw-headers.js";
 
 /** Why an attempt got no reply message. `sent` tells whether the request may have arrived. */
 export type SendFailure =
@@ -58,6 +58,8 @@ interface Pending {
 export class Requester {
   readonly #nc: NatsConnection;
   readonly #prefix: string;
+  /** The prefix's length in UTF-8, where a reply's token starts in its subject's bytes. */
+  readonly #prefixBytes: number;
   readonly #pending = new SlotTable<Pending>();
   readonly #deadlines = new DeadlineQueue(
     (seq) => this.#pending.get(seq) !== undefined,
@@ -73,6 +75,7 @@ export class Requester {
   constructor(nc: NatsConnection, inboxPrefix: string) {
     this.#nc = nc;
     this.#prefix = `${inboxPrefix}.${shortId()}.`;
+    this.#prefixBytes = Buffer.byteLength(this.#prefix, "utf8");
     nc.subscribe(`${this.#prefix}*`, {
       callback: (err, msg) => {
         if (err) this.refusal ??= err;
@@ -202,7 +205,7 @@ export class Requester {
 
   #onReply(msg: Msg): void {
     // not a number: not a reply to anything sent here (NaN is no handle)
-    const token = Number.parseInt(msg.subject.slice(this.#prefix.length), TOKEN_RADIX);
+    const token = subjectNumber(msg, this.#prefix.length, this.#prefixBytes);
     // the server's "no responders" status: a 503 with headers and no body
     const result = msg.data.length === 0 && msg.headers?.code === 503 ? NO_RESPONDERS : msg;
     this.#settle(token, result);

@@ -14,6 +14,7 @@ import { answerDiscovery, type DiscoverySource } from "../discovery/responder.js
 import { MeshError } from "../errors.js";
 import { monotonicNow } from "../resilience/clock.js";
 import { SlotTable } from "../resilience/slot-table.js";
+import { subjectEndsAt } from "../wire/raw-headers.js";
 import { cancelKeyOf } from "./cancel-key.js";
 import { refuseRequest } from "./request-outcome.js";
 import { serveRequest } from "./request-pipeline.js";
@@ -63,6 +64,8 @@ export class ServiceInstance implements ServiceHandle {
   readonly name: string;
   readonly version: string;
   readonly #endpoints: ReadonlyMap<string, ServedEndpoint>;
+  // the same, for a scan by name: a service has a few endpoints
+  readonly #endpointList: readonly [string, ServedEndpoint][];
   readonly #host: PipelineHost;
   readonly #log: Logger;
   readonly #drainTimeoutMs: number;
@@ -81,6 +84,7 @@ export class ServiceInstance implements ServiceHandle {
     this.name = contract.name;
     this.version = contract.version;
     this.#endpoints = o.endpoints;
+    this.#endpointList = [...o.endpoints];
     this.#host = o.host;
     this.#log = o.host.log;
     this.#drainTimeoutMs = o.drainTimeoutMs;
@@ -93,7 +97,7 @@ export class ServiceInstance implements ServiceHandle {
         ...(queue === undefined ? {} : { queue }),
         callback: (err, msg) => {
           if (err) this.refusal ??= err;
-          else this.#onRequest(msg, msg.subject.slice(endpointAt));
+          else this.#onRequest(msg, this.#endpointOf(msg, endpointAt));
         },
       });
     };
@@ -117,13 +121,26 @@ export class ServiceInstance implements ServiceHandle {
     return this.#inFlight;
   }
 
-  #onRequest(msg: Msg, endpointName: string): void {
+  /**
+   * The endpoint a request's subject names after its first `from` characters (ASCII: prefix,
+   * service name and instance id are). Compared on nats.js's raw subject bytes: decoding the
+   * subject (a native call, run cold at one request in flight) cost more than the comparison.
+   */
+  #endpointOf(msg: Msg, from: number): ServedEndpoint | undefined {
+    for (const [name, endpoint] of this.#endpointList) {
+      const match = subjectEndsAt(msg, from, name);
+      if (match === undefined) return this.#endpoints.get(msg.subject.slice(from));
+      if (match) return endpoint;
+    }
+    return undefined;
+  }
+
+  #onRequest(msg: Msg, endpoint: ServedEndpoint | undefined): void {
     if (!msg.reply) {
       // a publish without a reply subject cannot be answered; say so rather than drop it unseen
       this.#log.warn({ subject: msg.subject }, "request without a reply subject ignored");
       return;
     }
-    const endpoint = this.#endpoints.get(endpointName);
     if (endpoint === undefined) {
       refuseRequest(
         msg,

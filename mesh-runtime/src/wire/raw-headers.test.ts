@@ -5,7 +5,7 @@ import { join, sep } from "node:path";
 import { describe, it } from "node:test";
 import type { Msg } from "@nats-io/nats-core";
 import { MsgImpl } from "@nats-io/nats-core/internal";
-import { encodeRequest, headerText } from "./raw-headers.js";
+import { encodeRequest, headerText, subjectEndsAt, subjectNumber } from "./raw-headers.js";
 
 const BLOCK = "NATS/1.0\r\nMesh-Timeout: 250\r\n\r\n";
 
@@ -52,6 +52,81 @@ describe("headerText reads nats.js's raw header block", () => {
     };
     const headers = new MsgImpl(arg, raw, { publish() {} }).headers;
     assert.equal(headerText({ headers } as unknown as Msg), BLOCK.slice(0, -2));
+  });
+});
+
+describe("subjectNumber reads a reply's token from nats.js's raw subject", () => {
+  const received = (subject: string) =>
+    new MsgImpl(
+      { subject: Buffer.from(subject), reply: Buffer.from("r"), sid: 1, hdr: -1, size: 0 },
+      new Uint8Array(0),
+      { publish() {} },
+    );
+
+  it("MsgImpl keeps the raw subject where it reads it", () => {
+    const msg = received("_INBOX.k.z9");
+    assert.ok(msg._msg.subject instanceof Uint8Array, "MsgImpl._msg.subject holds the subject's bytes");
+    assert.equal(subjectNumber(msg, 9, 9), 35 * 36 + 9);
+  });
+
+  it("agrees with parseInt(subject.slice(prefix), 36), raw or through the public API", () => {
+    for (const prefix of ["_INBOX.k.", "é.ü.", ""]) {
+      const bytes = Buffer.byteLength(prefix);
+      for (const token of [
+        "0",
+        "9",
+        "a",
+        "z",
+        "A",
+        "Z",
+        "10",
+        "zz",
+        "3f7",
+        "12x!",
+        "1.2",
+        "!",
+        "",
+        "-5",
+        "_",
+      ]) {
+        const subject = prefix + token;
+        const expected = Number.parseInt(token, 36);
+        assert.deepEqual(subjectNumber(received(subject), prefix.length, bytes), expected, subject);
+        const elsewhere = { subject } as unknown as Msg;
+        assert.deepEqual(subjectNumber(elsewhere, prefix.length, bytes), expected, `${subject} (public API)`);
+      }
+    }
+  });
+});
+
+describe("subjectEndsAt compares a subject's tail on nats.js's raw bytes", () => {
+  const received = (subject: string) =>
+    new MsgImpl(
+      { subject: Buffer.from(subject), reply: Buffer.from("r"), sid: 1, hdr: -1, size: 0 },
+      new Uint8Array(0),
+      { publish() {} },
+    );
+
+  it("is true only for the whole tail, as subject.slice(from) === tail", () => {
+    const at = "mesh.svc.orders.".length;
+    for (const subject of [
+      "mesh.svc.orders.place",
+      "mesh.svc.orders.placed",
+      "mesh.svc.orders.plac",
+      "mesh.svc.orders.Place",
+    ]) {
+      for (const tail of ["place", "placed", "plac", ""]) {
+        assert.equal(
+          subjectEndsAt(received(subject), at, tail),
+          subject.slice(at) === tail,
+          `${subject} / ${tail}`,
+        );
+      }
+    }
+  });
+
+  it("leaves a message built elsewhere to the public API", () => {
+    assert.equal(subjectEndsAt({ subject: "a.b" } as unknown as Msg, 2, "b"), undefined);
   });
 });
 

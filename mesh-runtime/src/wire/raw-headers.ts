@@ -22,6 +22,56 @@ export function headerText(msg: Msg): string | undefined {
   return text;
 }
 
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const LOWER_A = 0x61;
+const LOWER_Z = 0x7a;
+const CASE_BIT = 0x20;
+const PLUS = 0x2b;
+const MINUS = 0x2d;
+
+/**
+ * The number a received message's subject ends with, in base 36, after a prefix of `chars`
+ * characters (`bytes` in UTF-8): `Number.parseInt(msg.subject.slice(chars), 36)` (a sign, then the
+ * digits up to the first other character; NaN when there are none), read from nats.js's raw
+ * subject bytes (`MsgImpl._msg.subject`, pinned as `headerText`'s internals are) without decoding
+ * the subject: a caller reads one per reply, and at one call in flight the decode (a native call,
+ * run cold) was most of the ~3 µs this step took. Other messages: through the public API.
+ */
+export function subjectNumber(msg: Msg, chars: number, bytes: number): number {
+  if (!(msg instanceof MsgImpl)) return Number.parseInt(msg.subject.slice(chars), 36);
+  const subject = msg._msg.subject;
+  let n = Number.NaN;
+  // a sign, as parseInt reads one (no token this process writes has one)
+  const sign = subject[bytes] === MINUS ? -1 : 1;
+  const first = subject[bytes] === MINUS || subject[bytes] === PLUS ? bytes + 1 : bytes;
+  for (let i = first; i < subject.length; i++) {
+    const c = subject[i] as number;
+    let digit: number;
+    if (c >= DIGIT_0 && c <= DIGIT_9) digit = c - DIGIT_0;
+    else {
+      const lower = c | CASE_BIT;
+      if (lower < LOWER_A || lower > LOWER_Z) break;
+      digit = lower - LOWER_A + 10;
+    }
+    n = Number.isNaN(n) ? digit : n * 36 + digit;
+  }
+  return sign * n;
+}
+
+/**
+ * Whether a received message's subject is `tail` from byte `from` to its end, compared on nats.js's
+ * raw subject bytes (as `subjectNumber`) without decoding the subject; undefined for a message
+ * built elsewhere, which the caller reads through the public API. `tail` is ASCII.
+ */
+export function subjectEndsAt(msg: Msg, from: number, tail: string): boolean | undefined {
+  if (!(msg instanceof MsgImpl)) return undefined;
+  const subject = msg._msg.subject;
+  if (subject.length - from !== tail.length) return false;
+  for (let i = 0; i < tail.length; i++) if (subject[from + i] !== tail.charCodeAt(i)) return false;
+  return true;
+}
+
 /**
  * Calls `visit` once per header, in order, with its lower-cased name and its first trimmed value:
  * a repeated header's later values are skipped, so the value read is the one nats.js's and

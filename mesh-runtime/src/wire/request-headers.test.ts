@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Msg } from "@nats-io/nats-core";
 import { MsgHdrsImpl, MsgImpl } from "@nats-io/nats-core/internal";
+import { IDEMPOTENCY_KEY_PATTERN, isServiceName } from "@switchyard/schemas";
 import { isMeshError } from "../errors.js";
 import {
   attemptHeaders,
@@ -115,6 +116,57 @@ for (const [label, make] of [
         code: "INVALID_ARGUMENT",
         details: { header: "Content-Type", value: "text/plain" },
       });
+    });
+
+    // the three headers every request carries are checked by loops, not schemas' patterns: the
+    // verdicts and values must be the patterns' for every kind of character and length
+    it("checks Mesh-Timeout, Mesh-Attempt, Mesh-Caller and Idempotency-Key as schemas' patterns do", () => {
+      const samples = [
+        "0",
+        "7",
+        "0042",
+        "1234567890",
+        "12345678901",
+        "9999999999",
+        "-1",
+        "+1",
+        "1.5",
+        "1e3",
+        "１２",
+        "orders",
+        "Order_Svc-2",
+        "a b",
+        "a.b",
+        "a/b",
+        "@x",
+        "[x]",
+        "`x",
+        "{x}",
+        "é",
+        "x".repeat(128),
+        "x".repeat(129),
+        "k!~#",
+        "\x7f",
+        "\x20x",
+        "tab\tx",
+        "ключ",
+      ];
+      const digits = /^\d{1,10}$/;
+      for (const value of samples) {
+        // a value is read trimmed
+        const v = value.trim();
+        const timeout = refusal(make([`Mesh-Timeout: ${value}`]));
+        const spent = /^-\d{1,10}$/.test(v);
+        assert.equal(timeout === undefined, digits.test(v) || spent, `Mesh-Timeout: ${value}`);
+        if (digits.test(v))
+          assert.equal(readRequestHeaders(make([`Mesh-Timeout: ${value}`])).timeoutMs, Number(v));
+        const attempt = refusal(make([`Mesh-Attempt: ${value}`]));
+        assert.equal(attempt === undefined, digits.test(v) && Number(v) >= 1, `Mesh-Attempt: ${value}`);
+        const caller = refusal(make([`Mesh-Caller: ${value}`]));
+        assert.equal(caller === undefined, isServiceName(v), `Mesh-Caller: ${value}`);
+        const key = refusal(make([`Idempotency-Key: ${value}`]));
+        assert.equal(key === undefined, IDEMPOTENCY_KEY_PATTERN.test(v), `Idempotency-Key: ${value}`);
+      }
     });
 
     it("reads a negative budget as spent and ignores oversized trace headers and unknown ones", () => {
