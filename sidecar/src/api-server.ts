@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { ChunkedBody, type ChunkedSide } from "./chunked-body.js";
 
 /** A request as the API's routes see it: header names lower-case, the body whole. */
 export interface ApiRequest {
@@ -77,7 +78,6 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ORIGIN_FORM = /^\/[\x21-\x7e]*$/;
 // a header value: visible characters, spaces and tabs (no CR, LF or NUL: they would split it)
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const CHUNK_SIZE = /^([0-9A-Fa-f]{1,8})(?:[ \t]*;[\t\x20-\x7e]*)?$/;
 const REASONS: Record<number, string> = {
   200: "OK",
   400: "Bad Request",
@@ -149,10 +149,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 enum Read {
   Head,
   Length,
-  ChunkSize,
-  ChunkData,
-  ChunkEnd,
-  Trailers,
+  Chunked,
   /** A request is being answered: the next one waits (pipelining, in order). */
   Answering,
   /** Refused or ending: nothing more is read. */
@@ -178,6 +175,17 @@ class ApiConnection {
   #left = 0;
   #chunks: Buffer[] = [];
   #size = 0;
+  /** The body being read, when it is chunked. */
+  #chunked: ChunkedBody | undefined;
+  /** This connection's bounds and errors, for a chunked body. */
+  readonly #chunkedSide: ChunkedSide = {
+    line: (buffer) => this.#line(buffer),
+    size: (bytes) => {
+      if (this.#size + bytes > this.#options.bodyLimitBytes) throw this.#tooLarge();
+    },
+    data: (part) => this.#body(part),
+    malformed: (what) => refused(400, what),
+  };
   #timer: NodeJS.Timeout | undefined;
   /** `#timer` bounds the request being read (not the wait for the next one). */
   #timerIsRequest = false;
@@ -257,34 +265,11 @@ class ApiConnection {
         if (this.#left === 0) this.#dispatch();
         return take;
       }
-      case Read.ChunkSize: {
-        const end = this.#line(buffer);
-        if (end < 0) return -1;
-        const m = CHUNK_SIZE.exec(buffer.toString("latin1", 0, end));
-        if (m === null) throw refused(400, "a chunk size that is not hexadecimal");
-        this.#left = Number.parseInt(m[1] as string, 16);
-        if (this.#size + this.#left > this.#options.bodyLimitBytes) throw this.#tooLarge();
-        this.#read = this.#left === 0 ? Read.Trailers : Read.ChunkData;
-        return end + 2;
-      }
-      case Read.ChunkData: {
-        const take = Math.min(this.#left, buffer.length);
-        this.#body(buffer.subarray(0, take));
-        this.#left -= take;
-        if (this.#left === 0) this.#read = Read.ChunkEnd;
-        return take;
-      }
-      case Read.ChunkEnd:
-        if (buffer.length < 2) return -1;
-        if (buffer[0] !== 13 || buffer[1] !== 10) throw refused(400, "a chunk not followed by CRLF");
-        this.#read = Read.ChunkSize;
-        return 2;
-      case Read.Trailers: {
-        const end = this.#line(buffer);
-        if (end < 0) return -1;
-        // trailers are read past, not used; the empty line ends the request
-        if (end === 0) this.#dispatch();
-        return end + 2;
+      case Read.Chunked: {
+        const chunked = this.#chunked as ChunkedBody;
+        const at = chunked.read(buffer);
+        if (chunked.done) this.#dispatch();
+        return at;
       }
       default:
         return buffer.length;
@@ -394,8 +379,10 @@ class ApiConnection {
       // HTTP/1.0 clients do not expect an interim answer
       if (!this.#http10 && (chunked || length > 0)) this.#socket.write(CONTINUE);
     }
-    if (chunked) this.#read = Read.ChunkSize;
-    else if (length > 0) {
+    if (chunked) {
+      this.#chunked = new ChunkedBody(this.#chunkedSide);
+      this.#read = Read.Chunked;
+    } else if (length > 0) {
       this.#left = length;
       this.#read = Read.Length;
     } else this.#dispatch();

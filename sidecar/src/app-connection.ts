@@ -1,6 +1,7 @@
 import { connect, type Socket } from "node:net";
 import { MeshError } from "@switchyard/runtime";
 import type { AppAnswer } from "./app-reply.js";
+import { ChunkedBody, type ChunkedSide } from "./chunked-body.js";
 
 // an app answer larger than this is not read: the mesh would not carry it anyway
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -120,10 +121,7 @@ interface Exchange {
 enum Read {
   Head,
   Length,
-  ChunkSize,
-  ChunkData,
-  ChunkEnd,
-  Trailers,
+  Chunked,
   UntilClose,
 }
 
@@ -146,6 +144,18 @@ class AppConnection {
   #left = 0;
   #chunks: Buffer[] = [];
   #size = 0;
+  /** The answer's body being read, when it is chunked. */
+  #chunked: ChunkedBody | undefined;
+  readonly #chunkedSide: ChunkedSide = {
+    line: (buffer) => {
+      const end = buffer.indexOf(CRLF);
+      return end < 0 ? this.#waitForLine(buffer) : end;
+    },
+    // the answer's bound is checked as its data arrives
+    size: () => {},
+    data: (part) => this.#body(part),
+    malformed: (what) => this.#malformed(what),
+  };
 
   constructor(socket: Socket, release: (connection: AppConnection) => void) {
     this.#socket = socket;
@@ -234,33 +244,11 @@ class AppConnection {
       case Read.UntilClose:
         this.#body(buffer);
         return buffer.length;
-      case Read.ChunkSize: {
-        const end = buffer.indexOf(CRLF);
-        if (end < 0) return this.#waitForLine(buffer);
-        const size = Number.parseInt(buffer.toString("latin1", 0, end).split(";", 1)[0] as string, 16);
-        if (!Number.isFinite(size) || size < 0) throw this.#malformed("a chunk size that is not hexadecimal");
-        this.#left = size;
-        this.#read = size === 0 ? Read.Trailers : Read.ChunkData;
-        return end + 2;
-      }
-      case Read.ChunkData: {
-        const take = Math.min(this.#left, buffer.length);
-        this.#body(buffer.subarray(0, take));
-        this.#left -= take;
-        if (this.#left === 0) this.#read = Read.ChunkEnd;
-        return take;
-      }
-      case Read.ChunkEnd:
-        if (buffer.length < 2) return -1;
-        if (buffer[0] !== 13 || buffer[1] !== 10) throw this.#malformed("a chunk not followed by CRLF");
-        this.#read = Read.ChunkSize;
-        return 2;
-      case Read.Trailers: {
-        const end = buffer.indexOf(CRLF);
-        if (end < 0) return this.#waitForLine(buffer);
-        // trailers are not read; the empty line ends the answer
-        if (end === 0) this.#complete();
-        return end + 2;
+      case Read.Chunked: {
+        const chunked = this.#chunked as ChunkedBody;
+        const at = chunked.read(buffer);
+        if (chunked.done) this.#complete();
+        return at;
       }
     }
   }
@@ -306,8 +294,10 @@ class AppConnection {
     this.#chunks = [];
     this.#size = 0;
     if (status === 204 || status === 304) this.#complete();
-    else if (chunked) this.#read = Read.ChunkSize;
-    else if (length !== undefined) {
+    else if (chunked) {
+      this.#chunked = new ChunkedBody(this.#chunkedSide);
+      this.#read = Read.Chunked;
+    } else if (length !== undefined) {
       this.#left = length;
       this.#read = Read.Length;
       if (length === 0) this.#complete();
