@@ -50,5 +50,16 @@ export const JSON_CONTENT_TYPE = "application/json";
 /** An `Idempotency-Key`: 1-128 visible ASCII characters. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
 
+/** What `IDEMPOTENCY_KEY_PATTERN` accepts, as a loop for the hot path (as `isServiceName`). */
+export function isIdempotencyKey(value: string): boolean {
+  const length = value.length;
+  if (length === 0 || length > 128) return false;
+  for (let i = 0; i < length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 /** The longest `Mesh-Tenant-Token` a receiver reads; a longer one is refused. */
 export const MAX_TENANT_TOKEN_CHARS = 1_024;

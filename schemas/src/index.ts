@@ -40,7 +40,13 @@ export {
 export { ErrorBody } from "./error-body.js";
 export type { Blame, ErrorCode, ErrorCodeSpec, Executed, RetryClass } from "./errors.js";
 export { codeForStatus, ErrorCodes, isErrorCode } from "./errors.js";
-export { Header, IDEMPOTENCY_KEY_PATTERN, JSON_CONTENT_TYPE, MAX_TENANT_TOKEN_CHARS } from "./headers.js";
+export {
+  Header,
+  IDEMPOTENCY_KEY_PATTERN,
+  isIdempotencyKey,
+  JSON_CONTENT_TYPE,
+  MAX_TENANT_TOKEN_CHARS,
+} from "./headers.js";
 export { IssueDetail, issueDetails } from "./issues.js";
 export { parseJsonMessage, summarizeIssues } from "./json-message.js";
 export { jsonSchemas } from "./json-schemas.js";

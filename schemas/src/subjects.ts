@@ -11,9 +11,22 @@ export const PREFIX_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 export const ServiceName = z.string().max(MAX_NAME_LENGTH).regex(NAME_PATTERN, NAME_RULE);
 
-/** What `ServiceName` accepts, as a plain test for hot paths (headers, call targets). */
+/**
+ * What `ServiceName` accepts, as a plain test for hot paths (`Mesh-Caller` on every request, call
+ * targets): a loop over the characters, which costs a fraction of entering the regular expression
+ * engine when a request is read cold.
+ */
 export function isServiceName(name: string): boolean {
-  return name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name);
+  const length = name.length;
+  if (length === 0 || length > MAX_NAME_LENGTH) return false;
+  for (let i = 0; i < length; i++) {
+    const c = name.charCodeAt(i);
+    // digits, then letters of either case (the case bit set), then "_" and "-"
+    const lower = c | 0x20;
+    if ((c >= 0x30 && c <= 0x39) || (lower >= 0x61 && lower <= 0x7a) || c === 0x5f || c === 0x2d) continue;
+    return false;
+  }
+  return true;
 }
 export const EndpointName = ServiceName;
 export const SubjectPrefix = z

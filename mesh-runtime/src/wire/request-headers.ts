@@ -2,8 +2,9 @@ import type { Msg } from "@nats-io/nats-core";
 import {
   Criticality,
   Header,
+  isIdempotencyKey,
+  isServiceName,
   JSON_CONTENT_TYPE,
-  MAX_NAME_LENGTH,
   MAX_TENANT_TOKEN_CHARS,
   TENANT_PATTERN,
 } from "@switchyard/schemas";
@@ -63,38 +64,7 @@ function wholeNumber(value: string): number {
   return n;
 }
 
-const VISIBLE_FIRST = 0x21;
-const VISIBLE_LAST = 0x7e;
-const MAX_KEY_CHARS = 128;
-
-/** schemas' `IDEMPOTENCY_KEY_PATTERN` (1 to 128 visible ASCII characters) as a loop, as `wholeNumber`. */
-function isIdempotencyKey(value: string): boolean {
-  const length = value.length;
-  if (length === 0 || length > MAX_KEY_CHARS) return false;
-  for (let i = 0; i < length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < VISIBLE_FIRST || c > VISIBLE_LAST) return false;
-  }
-  return true;
-}
 const MAX_TRACE_HEADER = 512;
-
-/**
- * schemas' `isServiceName` (1 to `MAX_NAME_LENGTH` of `[A-Za-z0-9_-]`) as a loop, as
- * `wholeNumber`: `Mesh-Caller` comes with every request.
- */
-function isName(value: string): boolean {
-  const length = value.length;
-  if (length === 0 || length > MAX_NAME_LENGTH) return false;
-  for (let i = 0; i < length; i++) {
-    const c = value.charCodeAt(i);
-    // digits, upper case, lower case (the case bit set), then "_" and "-"
-    const lower = c | 0x20;
-    if ((c >= ZERO && c <= NINE) || (lower >= 0x61 && lower <= 0x7a) || c === 0x5f || c === 0x2d) continue;
-    return false;
-  }
-  return true;
-}
 
 function invalid(header: string, value: string, rule: string): MeshError {
   return new MeshError("INVALID_ARGUMENT", `header ${header} ${rule}`, {
@@ -149,7 +119,7 @@ const PLAIN_READERS: ReadonlyMap<string, HeaderReader> = new Map<string, HeaderR
   [
     "mesh-caller",
     (meta, value) => {
-      if (!isName(value)) throw invalid(Header.Caller, value, "is not a service name");
+      if (!isServiceName(value)) throw invalid(Header.Caller, value, "is not a service name");
       meta.caller = value;
     },
   ],
@@ -216,7 +186,7 @@ const VOUCHED_READERS: ReadonlyMap<string, HeaderReader> = new Map<string, Heade
   [
     "mesh-caller",
     (_meta, value) => {
-      if (!isName(value)) throw invalid(Header.Caller, value, "is not a service name");
+      if (!isServiceName(value)) throw invalid(Header.Caller, value, "is not a service name");
     },
   ],
 ]);
