@@ -5,6 +5,7 @@ import { DeadlineQueue } from "../resilience/deadline-queue.js";
 import { SlotTable } from "../resilience/slot-table.js";
 import { shortId } from "../short-id.js";
 import { type EncodedHeaders, subjectNumber } from "../wire/raw-headers.js";
+import { WriteSlices } from "../wire/write-slices.js";
 
 /** Why an attempt got no reply message. `sent` tells whether the request may have arrived. */
 export type SendFailure =
@@ -33,6 +34,8 @@ const CLOSED_SENT: SendFailure = { kind: "closed", sent: true };
 const CLOSED_UNSENT: SendFailure = { kind: "closed", sent: false };
 const REFUSED: SendFailure = { kind: "refused", sent: false };
 const TOKEN_RADIX = 36;
+/** The publish's command line beside its subjects: "HPUB", two lengths, spaces and CRLF. */
+const COMMAND_BYTES = 24;
 
 function noop(): void {}
 
@@ -68,12 +71,14 @@ export class Requester {
   );
   /** Calls waiting for a reconnect: each is told how the wait ended. */
   readonly #waiting = new Set<(outcome: SendFailure | undefined) => void>();
+  readonly #slices: WriteSlices;
   #connected = true;
   /** Set when the broker refused the inbox subscription: no reply can ever arrive. */
   refusal: Error | undefined;
 
   constructor(nc: NatsConnection, inboxPrefix: string) {
     this.#nc = nc;
+    this.#slices = new WriteSlices(nc);
     this.#prefix = `${inboxPrefix}.${shortId()}.`;
     this.#prefixBytes = Buffer.byteLength(this.#prefix, "utf8");
     nc.subscribe(`${this.#prefix}*`, {
@@ -150,6 +155,10 @@ export class Requester {
       this.#pending.delete(token);
       return Promise.resolve({ kind: "publish-failed", sent: false, cause });
     }
+    this.#slices.sent(
+      COMMAND_BYTES + subject.length + reply.length + headers.encode().length + payload.length,
+      this.#pending.size,
+    );
     return new Promise<SendResult>((resolve) => {
       entry.resolve = resolve;
       this.#deadlines.add(token, monotonicNow() + timeoutMs);
