@@ -34,8 +34,8 @@ const CLOSED_SENT: SendFailure = { kind: "closed", sent: true };
 const CLOSED_UNSENT: SendFailure = { kind: "closed", sent: false };
 const REFUSED: SendFailure = { kind: "refused", sent: false };
 const TOKEN_RADIX = 36;
-/** The publish's command line beside its subjects: "HPUB", two lengths, spaces and CRLF. */
-const COMMAND_BYTES = 24;
+/** A publish's bytes beside its subjects, headers and body: "HPUB", spaces, two lengths, two CRLFs. */
+const COMMAND_BYTES = 20;
 
 function noop(): void {}
 

@@ -21,9 +21,10 @@ export function sliceBytes(peak: number, bytes: number): number {
  * bytes (32 KB). Until then the broker and the callee sit idle. A limit of half the requests in
  * flight writes the first half while the second is still being built, so the far side starts on
  * it: on the bench's two cores, +18% calls/s at 64 and 128 in flight, unchanged at 256 (whose
- * bursts nats.js already writes 32 KB at a time) and at 16 (a burst of 4–5 KB goes in one write).
- * `pendingLimit` is an internal of nats.js's protocol handler (typed in `/internal`, and pinned
- * by a test, as `raw-headers.ts`'s fields are); any other connection is left as it is.
+ * bursts nats.js already writes 32 KB at a time) and at 16 (a burst of 4–6 KB goes in one write).
+ * The threshold is the connection's, so a burst of replies or other publishes on it is sliced
+ * alike. `pendingLimit` is an internal of nats.js's protocol handler (typed in `/internal`, and
+ * pinned by a test, as `raw-headers.ts`'s fields are); any other connection is left as it is.
  */
 export class WriteSlices {
   readonly #protocol: { pendingLimit: number } | undefined;
