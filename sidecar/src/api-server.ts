@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
-import { ChunkedBody, type ChunkedSide } from "./chunked-body.js";
+import { type BodyReader, ChunkedBody, type ChunkedSide, LengthBody } from "./body-readers.js";
 
 /** A request as the API's routes see it: header names lower-case, the body whole. */
 export interface ApiRequest {
@@ -148,8 +148,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 /** Where a connection's reader stands. */
 enum Read {
   Head,
-  Length,
-  Chunked,
+  Body,
   /** A request is being answered: the next one waits (pipelining, in order). */
   Answering,
   /** Refused or ending: nothing more is read. */
@@ -172,13 +171,12 @@ class ApiConnection {
   #headers: Record<string, string | string[]> = {};
   #keepAlive = true;
   #http10 = false;
-  #left = 0;
   #chunks: Buffer[] = [];
   #size = 0;
-  /** The body being read, when it is chunked. */
-  #chunked: ChunkedBody | undefined;
-  /** This connection's bounds and errors, for a chunked body. */
-  readonly #chunkedSide: ChunkedSide = {
+  /** The body being read, as it is framed. */
+  #bodyReader: BodyReader | undefined;
+  /** This connection's bounds and errors, for its bodies (a length-framed one takes only `data`). */
+  readonly #bodySide: ChunkedSide = {
     line: (buffer) => this.#line(buffer),
     size: (bytes) => {
       if (this.#size + bytes > this.#options.bodyLimitBytes) throw this.#tooLarge();
@@ -258,17 +256,10 @@ class ApiConnection {
     switch (this.#read) {
       case Read.Head:
         return this.#readHead(buffer);
-      case Read.Length: {
-        const take = Math.min(this.#left, buffer.length);
-        this.#body(buffer.subarray(0, take));
-        this.#left -= take;
-        if (this.#left === 0) this.#dispatch();
-        return take;
-      }
-      case Read.Chunked: {
-        const chunked = this.#chunked as ChunkedBody;
-        const at = chunked.read(buffer);
-        if (chunked.done) this.#dispatch();
+      case Read.Body: {
+        const body = this.#bodyReader as BodyReader;
+        const at = body.read(buffer);
+        if (body.done) this.#dispatch();
         return at;
       }
       default:
@@ -379,12 +370,11 @@ class ApiConnection {
       // HTTP/1.0 clients do not expect an interim answer
       if (!this.#http10 && (chunked || length > 0)) this.#socket.write(CONTINUE);
     }
-    if (chunked) {
-      this.#chunked = new ChunkedBody(this.#chunkedSide);
-      this.#read = Read.Chunked;
-    } else if (length > 0) {
-      this.#left = length;
-      this.#read = Read.Length;
+    if (chunked || length > 0) {
+      this.#bodyReader = chunked
+        ? new ChunkedBody(this.#bodySide)
+        : new LengthBody(length, this.#bodySide.data);
+      this.#read = Read.Body;
     } else this.#dispatch();
   }
 

@@ -1,7 +1,7 @@
 import { connect, type Socket } from "node:net";
 import { MeshError } from "@switchyard/runtime";
 import type { AppAnswer } from "./app-reply.js";
-import { ChunkedBody, type ChunkedSide } from "./chunked-body.js";
+import { type BodyReader, ChunkedBody, type ChunkedSide, LengthBody } from "./body-readers.js";
 
 // an app answer larger than this is not read: the mesh would not carry it anyway
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -120,8 +120,7 @@ interface Exchange {
 /** Where the answer's reader stands. */
 enum Read {
   Head,
-  Length,
-  Chunked,
+  Body,
   UntilClose,
 }
 
@@ -141,12 +140,12 @@ class AppConnection {
   #idleUntil = Number.POSITIVE_INFINITY;
   #retryAfter: string | undefined;
   #meshRetryAfter: string | undefined;
-  #left = 0;
   #chunks: Buffer[] = [];
   #size = 0;
-  /** The answer's body being read, when it is chunked. */
-  #chunked: ChunkedBody | undefined;
-  readonly #chunkedSide: ChunkedSide = {
+  /** The answer's body being read, as it is framed (unless it ends with the connection). */
+  #bodyReader: BodyReader | undefined;
+  /** This connection's bounds and errors, for its answers' bodies (a length-framed one takes only `data`). */
+  readonly #bodySide: ChunkedSide = {
     line: (buffer) => {
       const end = buffer.indexOf(CRLF);
       return end < 0 ? this.#waitForLine(buffer) : end;
@@ -234,22 +233,15 @@ class AppConnection {
     switch (this.#read) {
       case Read.Head:
         return this.#readHead(buffer);
-      case Read.Length: {
-        const take = Math.min(this.#left, buffer.length);
-        this.#body(buffer.subarray(0, take));
-        this.#left -= take;
-        if (this.#left === 0) this.#complete();
-        return take;
+      case Read.Body: {
+        const body = this.#bodyReader as BodyReader;
+        const at = body.read(buffer);
+        if (body.done) this.#complete();
+        return at;
       }
       case Read.UntilClose:
         this.#body(buffer);
         return buffer.length;
-      case Read.Chunked: {
-        const chunked = this.#chunked as ChunkedBody;
-        const at = chunked.read(buffer);
-        if (chunked.done) this.#complete();
-        return at;
-      }
     }
   }
 
@@ -294,13 +286,13 @@ class AppConnection {
     this.#chunks = [];
     this.#size = 0;
     if (status === 204 || status === 304) this.#complete();
-    else if (chunked) {
-      this.#chunked = new ChunkedBody(this.#chunkedSide);
-      this.#read = Read.Chunked;
-    } else if (length !== undefined) {
-      this.#left = length;
-      this.#read = Read.Length;
-      if (length === 0) this.#complete();
+    else if (chunked || length !== undefined) {
+      const body = chunked
+        ? new ChunkedBody(this.#bodySide)
+        : new LengthBody(length as number, this.#bodySide.data);
+      this.#bodyReader = body;
+      this.#read = Read.Body;
+      if (body.done) this.#complete();
     } else {
       // no length: the answer ends with the connection
       this.#keepAlive = false;

@@ -55,14 +55,15 @@ describe("headerText reads nats.js's raw header block", () => {
   });
 });
 
-describe("subjectNumber reads a reply's token from nats.js's raw subject", () => {
-  const received = (subject: string) =>
-    new MsgImpl(
-      { subject: Buffer.from(subject), reply: Buffer.from("r"), sid: 1, hdr: -1, size: 0 },
-      new Uint8Array(0),
-      { publish() {} },
-    );
+/** A received message with `subject` and no headers or body, as nats.js's parser makes it. */
+const received = (subject: string) =>
+  new MsgImpl(
+    { subject: Buffer.from(subject), reply: Buffer.from("r"), sid: 1, hdr: -1, size: 0 },
+    new Uint8Array(0),
+    { publish() {} },
+  );
 
+describe("subjectNumber reads a reply's token from nats.js's raw subject", () => {
   it("MsgImpl keeps the raw subject where it reads it", () => {
     const msg = received("_INBOX.k.z9");
     assert.ok(msg._msg.subject instanceof Uint8Array, "MsgImpl._msg.subject holds the subject's bytes");
@@ -100,13 +101,6 @@ describe("subjectNumber reads a reply's token from nats.js's raw subject", () =>
 });
 
 describe("subjectEndsAt compares a subject's tail on nats.js's raw bytes", () => {
-  const received = (subject: string) =>
-    new MsgImpl(
-      { subject: Buffer.from(subject), reply: Buffer.from("r"), sid: 1, hdr: -1, size: 0 },
-      new Uint8Array(0),
-      { publish() {} },
-    );
-
   it("is true only for the whole tail, as subject.slice(from) === tail", () => {
     const at = "mesh.svc.orders.".length;
     for (const subject of [

@@ -26,12 +26,42 @@ enum At {
   Done,
 }
 
+/** A message body read as its bytes arrive, however it is framed. */
+export interface BodyReader {
+  /** True once the whole body is read. */
+  readonly done: boolean;
+  /** Reads what it can of `buffer`: the bytes it took, or -1 to wait for more. */
+  read(buffer: Buffer): number;
+}
+
+/** Reads a body framed by `Content-Length` as its bytes arrive, giving each piece to `data`. */
+export class LengthBody implements BodyReader {
+  readonly #data: (part: Buffer) => void;
+  #left: number;
+
+  constructor(length: number, data: (part: Buffer) => void) {
+    this.#left = length;
+    this.#data = data;
+  }
+
+  get done(): boolean {
+    return this.#left === 0;
+  }
+
+  read(buffer: Buffer): number {
+    const take = Math.min(this.#left, buffer.length);
+    this.#data(buffer.subarray(0, take));
+    this.#left -= take;
+    return take;
+  }
+}
+
 /**
  * Reads a chunked body (RFC 9112 §7.1) as its bytes arrive: sizes, data, the CRLF after each
  * chunk, trailers (read past). The sidecar's API server reads requests with it, its app
  * connection answers; each gives its own bounds and errors.
  */
-export class ChunkedBody {
+export class ChunkedBody implements BodyReader {
   readonly #side: ChunkedSide;
   #at = At.Size;
   #left = 0;
